@@ -1,0 +1,1 @@
+"""Controls for apigateway (see ../shared/spec/controls.md)."""

@@ -1,0 +1,1 @@
+"""Controls for cloudformation (see ../shared/spec/controls.md)."""

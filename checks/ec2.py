@@ -1,0 +1,1 @@
+"""Controls for ec2 (see ../shared/spec/controls.md)."""

@@ -1,0 +1,1 @@
+"""Controls for ecs (see ../shared/spec/controls.md)."""

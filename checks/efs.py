@@ -1,0 +1,1 @@
+"""Controls for efs (see ../shared/spec/controls.md)."""

@@ -1,0 +1,1 @@
+"""Controls for elasticache (see ../shared/spec/controls.md)."""

@@ -1,0 +1,1 @@
+"""Controls for iam (see ../shared/spec/controls.md)."""

@@ -1,0 +1,1 @@
+"""Controls for kinesis (see ../shared/spec/controls.md)."""

@@ -1,0 +1,1 @@
+"""Controls for logs (see ../shared/spec/controls.md)."""

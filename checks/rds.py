@@ -1,0 +1,1 @@
+"""Controls for rds (see ../shared/spec/controls.md)."""

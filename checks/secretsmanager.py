@@ -1,0 +1,1 @@
+"""Controls for secretsmanager (see ../shared/spec/controls.md)."""

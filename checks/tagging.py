@@ -1,0 +1,1 @@
+"""Controls for tagging (see ../shared/spec/controls.md)."""

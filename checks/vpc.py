@@ -1,0 +1,1 @@
+"""Controls for vpc (see ../shared/spec/controls.md)."""

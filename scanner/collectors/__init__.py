@@ -1,0 +1,1 @@
+"""Collectors: one module per AWS service, each a set of ``@collector`` fetch functions."""

@@ -1,0 +1,195 @@
+"""KMS keys: the listing, a memoised DescribeKey directory, and rotation status."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from scanner.inventory import RegionScope, collector
+from scanner.model import ReadError, ResourceRef, UnreadableResource
+
+AWS_MANAGED_ALIAS_PREFIX = "alias/aws/"
+"""AWS reserves this alias prefix for AWS-managed keys; customers cannot create one."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class KmsKey:
+    key_id: str
+    arn: str
+    manager: str
+    """``CUSTOMER`` or ``AWS``."""
+    state: str
+    """``Enabled``, ``Disabled``, ``PendingDeletion``, ..."""
+    spec: str
+    origin: str
+    aliases: tuple[str, ...] = ()
+    tags: Mapping[str, str] | None = None
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(type="AWS::KMS::Key", id=self.key_id, arn=self.arn)
+
+    @property
+    def is_customer_managed(self) -> bool:
+        return self.manager == "CUSTOMER"
+
+    @property
+    def label(self) -> str:
+        """The key id with its first alias, for messages."""
+        return f"{self.key_id} ({self.aliases[0]})" if self.aliases else self.key_id
+
+
+def is_aws_managed_alias(ref: str) -> bool:
+    """``alias/aws/...`` or its ARN form: an AWS-managed key by name alone."""
+    return ref.startswith(AWS_MANAGED_ALIAS_PREFIX) or f":{AWS_MANAGED_ALIAS_PREFIX}" in ref
+
+
+def _region_of(ref: str, default: str) -> str:
+    # A key ARN names its own region; KMS answers for a key only in that region.
+    parts = ref.split(":")
+    return parts[3] if ref.startswith("arn:") and len(parts) > 5 and parts[3] else default
+
+
+class KeyDirectory:
+    """DescribeKey, memoised by every name a key is referenced by (id, ARN, alias)."""
+
+    def __init__(self, scope: RegionScope) -> None:
+        self._scope = scope
+        self._cache: dict[str, KmsKey | ReadError] = {}
+        # One lock so two checks asking for the same key never describe it twice.
+        self._lock = threading.Lock()
+
+    def lookup(self, ref: str) -> KmsKey | ReadError:
+        return self.lookup_many([ref])[ref]
+
+    def manager_of(self, ref: str) -> str | ReadError:
+        """``AWS`` or ``CUSTOMER`` for a key id, key ARN, alias name or alias ARN."""
+        if is_aws_managed_alias(ref):
+            return "AWS"  # no request needed: the alias prefix is reserved for AWS
+        key = self.lookup(ref)
+        return key if isinstance(key, ReadError) else key.manager
+
+    def lookup_many(self, refs: Iterable[str]) -> dict[str, KmsKey | ReadError]:
+        refs = list(refs)
+        with self._lock:
+            missing = sorted({ref for ref in refs if ref not in self._cache})
+            for ref, key in zip(missing, self._scope.map(self._describe, missing), strict=True):
+                self._cache[ref] = key
+            return {ref: self._cache[ref] for ref in refs}
+
+    def _describe(self, ref: str) -> KmsKey | ReadError:
+        region = _region_of(ref, self._scope.region)
+        if region != self._scope.region:
+            return ReadError(
+                code="OtherRegion",
+                action="kms:DescribeKey",
+                detail=f"key {ref} is in {region}; scan that region to judge it",
+            )
+        response = self._scope.attempt(lambda: self._scope.call("kms", "describe_key", KeyId=ref))
+        if isinstance(response, ReadError):
+            return response
+        meta = response["KeyMetadata"]
+        return KmsKey(
+            key_id=meta["KeyId"],
+            arn=meta["Arn"],
+            manager=meta.get("KeyManager", "CUSTOMER"),
+            state=meta.get("KeyState", "Enabled"),
+            spec=meta.get("KeySpec", meta.get("CustomerMasterKeySpec", "SYMMETRIC_DEFAULT")),
+            origin=meta.get("Origin", "AWS_KMS"),
+        )
+
+
+@collector(name="kms.key_directory", resource_type="AWS::KMS::Key", actions=["kms:DescribeKey"])
+def key_directory(scope: RegionScope) -> KeyDirectory:
+    return KeyDirectory(scope)
+
+
+@collector(name="kms.aliases", resource_type="AWS::KMS::Alias", actions=["kms:ListAliases"])
+def aliases(scope: RegionScope) -> dict[str, tuple[str, ...]]:
+    """Alias names per target key id."""
+    by_key: dict[str, list[str]] = {}
+    for alias in scope.pages("kms", "list_aliases", "Aliases"):
+        if alias.get("TargetKeyId"):
+            by_key.setdefault(alias["TargetKeyId"], []).append(alias["AliasName"])
+    return {key: tuple(sorted(names)) for key, names in by_key.items()}
+
+
+@collector(
+    name="kms.keys",
+    resource_type="AWS::KMS::Key",
+    actions=["kms:ListKeys", "kms:ListResourceTags"],
+    requires=[key_directory, aliases],
+)
+def keys(scope: RegionScope) -> list[KmsKey | UnreadableResource]:
+    """Every key in the region that the baseline scope admits, described."""
+    listing = {key["KeyId"]: key["KeyArn"] for key in scope.pages("kms", "list_keys", "Keys")}
+    described = scope.get(key_directory).lookup_many(listing)
+    alias_map = scope.get(aliases)
+    listed: list[KmsKey | UnreadableResource] = []
+    for key_id, arn in listing.items():
+        key = described[key_id]
+        if isinstance(key, ReadError):
+            listed.append(_unreadable(key_id, arn, key))
+            continue
+        tags = _tags(scope, key_id) if scope.scope.needs_tags else None
+        if isinstance(tags, ReadError):
+            listed.append(_unreadable(key_id, arn, tags))
+            continue
+        key = replace(key, aliases=alias_map.get(key_id, ()), tags=tags)
+        name = ",".join(key.aliases) or None
+        if key.is_customer_managed and not scope.scope.includes(name, tags):
+            continue
+        listed.append(key)
+    return listed
+
+
+def _unreadable(key_id: str, arn: str, error: ReadError) -> UnreadableResource:
+    return UnreadableResource(
+        ref=ResourceRef(type="AWS::KMS::Key", id=key_id, arn=arn), error=error
+    )
+
+
+def _tags(scope: RegionScope, key_id: str) -> dict[str, str] | ReadError:
+    def read() -> dict[str, str]:
+        pages = scope.pages("kms", "list_resource_tags", "Tags", KeyId=key_id)
+        return {tag["TagKey"]: tag["TagValue"] for tag in pages}
+
+    return scope.attempt(read)
+
+
+@collector(
+    name="kms.rotation_status",
+    resource_type="AWS::KMS::Key",
+    actions=["kms:GetKeyRotationStatus"],
+    requires=[keys],
+)
+def rotation_status(scope: RegionScope) -> dict[str, bool | ReadError]:
+    """KeyRotationEnabled for every key that automatic rotation applies to."""
+    eligible = [
+        key.key_id for key in scope.get(keys) if isinstance(key, KmsKey) and rotation_applies(key)
+    ]
+
+    def read(key_id: str) -> bool | ReadError:
+        response = scope.attempt(lambda: scope.call("kms", "get_key_rotation_status", KeyId=key_id))
+        return (
+            response
+            if isinstance(response, ReadError)
+            else bool(response.get("KeyRotationEnabled"))
+        )
+
+    return dict(zip(eligible, scope.map(read, eligible), strict=True))
+
+
+def rotation_applies(key: KmsKey) -> bool:
+    """AWS rotates only enabled, customer-managed, symmetric keys with KMS-made material.
+
+    Decided from DescribeKey alone (KeySpec, Origin), never by asking KMS: imported material
+    (EXTERNAL) and custom key stores cannot rotate automatically.
+    """
+    return (
+        key.is_customer_managed
+        and key.state == "Enabled"
+        and key.spec == "SYMMETRIC_DEFAULT"
+        and key.origin == "AWS_KMS"
+    )

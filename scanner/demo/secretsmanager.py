@@ -1,0 +1,1 @@
+"""Demo/test builders for secretsmanager."""

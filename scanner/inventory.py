@@ -1,0 +1,312 @@
+"""Collectors and the per-(account, region) inventory that memoises what they fetch.
+
+A collector is a function ``fetch(scope) -> T`` wrapped in a ``Collector`` that declares the
+IAM actions it needs. The inventory runs each collector at most once per scan and region, no
+matter how many checks read it; checks see its value, never a boto3 client.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+import botocore.exceptions
+
+from scanner.errors import CollectorError
+from scanner.model import (
+    Outcome,
+    ReadError,
+    ResourceRef,
+    ResourceSnapshot,
+    Status,
+    UnreadableResource,
+)
+from scanner.session import AwsSession
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedException",
+        "AuthorizationError",
+        "Forbidden",
+    }
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Collector(Generic[T]):
+    """A named, memoised fetch of one kind of resource in one account and region."""
+
+    name: str
+    resource_type: str
+    """Type named in ERROR findings when the whole collection could not be read."""
+    actions: tuple[str, ...]
+    """IAM actions this collector calls (``kms:ListKeys``)."""
+    fetch: Callable[[RegionScope], T]
+    requires: tuple[Collector[Any], ...] = ()
+    """Collectors whose values ``fetch`` reads through ``scope.get``."""
+
+    def all_actions(self) -> frozenset[str]:
+        actions = set(self.actions)
+        for dependency in self.requires:
+            actions |= dependency.all_actions()
+        return frozenset(actions)
+
+    def unreadable(self, error: ReadError) -> Outcome:
+        """ERROR outcome standing for every resource this collector could not list."""
+        return Outcome(
+            status=Status.ERROR,
+            resource=ResourceRef(type=self.resource_type, id="*"),
+            message=f"could not read {self.name}: {error}",
+            evidence={"error_code": error.code, "action": error.action},
+        )
+
+    def __repr__(self) -> str:
+        return f"Collector({self.name})"
+
+
+def collector(
+    name: str,
+    *,
+    resource_type: str,
+    actions: Iterable[str],
+    requires: Iterable[Collector[Any]] = (),
+) -> Callable[[Callable[[RegionScope], T]], Collector[T]]:
+    """Declare a collector beside its fetch function."""
+
+    def wrap(fetch: Callable[[RegionScope], T]) -> Collector[T]:
+        return Collector(
+            name=name,
+            resource_type=resource_type,
+            actions=tuple(actions),
+            fetch=fetch,
+            requires=tuple(requires),
+        )
+
+    return wrap
+
+
+class Record(Protocol):
+    """What a collector's list items provide so the runner can snapshot them."""
+
+    @property
+    def ref(self) -> ResourceRef: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scope:
+    """Which resources the baseline puts in scope (empty = everything)."""
+
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Every key=value here must be on the resource."""
+    name_suffix: str | None = None
+    """The resource's name (or Name tag) must contain this."""
+
+    @property
+    def needs_tags(self) -> bool:
+        return bool(self.tags)
+
+    def includes(self, name: str | None, tags: Mapping[str, str] | None) -> bool:
+        if self.tags:
+            if tags is None:
+                return False
+            if any(tags.get(key) != value for key, value in self.tags.items()):
+                return False
+        if self.name_suffix:
+            names = [name or "", (tags or {}).get("Name", "")]
+            if not any(self.name_suffix in candidate for candidate in names):
+                return False
+        return True
+
+
+def read_error(exc: Exception, action: str) -> ReadError:
+    """Translate a botocore failure into a ReadError naming the IAM action."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(
+            error.get("Code")
+            or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "ClientError")
+        )
+        return ReadError(code=code, action=action, detail=str(error.get("Message", ""))[:300])
+    return ReadError(code=type(exc).__name__, action=action, detail=str(exc)[:300])
+
+
+def iam_action(client: Any, operation: str) -> str:
+    """IAM action for a boto3 operation name (``list_keys`` -> ``kms:ListKeys``)."""
+    model = client.meta.service_model
+    prefix = model.signing_name
+    if prefix == "apigateway":  # API Gateway authorises by HTTP verb, not by operation
+        return "apigateway:GET"
+    return f"{prefix}:{client.meta.method_to_api_mapping[operation]}"
+
+
+class RegionScope:
+    """What a collector's fetch function may use: clients, paging, other collectors."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self._inventory = inventory
+        self.account_id = inventory.account_id
+        self.region = inventory.region
+        self.scope = inventory.scope
+
+    def client(self, service: str) -> Any:
+        return self._inventory.session.client(service, self.region)
+
+    def get(self, dependency: Collector[U]) -> U:
+        return self._inventory.get(dependency)
+
+    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """One API call; any failure raises CollectorError naming the IAM action."""
+        client = self.client(service)
+        try:
+            response: dict[str, Any] = getattr(client, operation)(**params)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise self._inventory.failed(read_error(exc, iam_action(client, operation))) from exc
+        return response
+
+    def pages(self, service: str, operation: str, result_key: str, **params: Any) -> Iterator[Any]:
+        """Every item of a listing, following the service's own pagination tokens."""
+        client = self.client(service)
+        try:
+            for page in client.get_paginator(operation).paginate(**params):
+                yield from page.get(result_key, [])
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise self._inventory.failed(read_error(exc, iam_action(client, operation))) from exc
+
+    def attempt(self, fetch: Callable[[], T]) -> T | ReadError:
+        """Run a per-resource read; its failure becomes a value the check reports as ERROR."""
+        try:
+            return fetch()
+        except CollectorError as exc:
+            return exc.error
+
+    def map(self, fetch: Callable[[T], U], items: Sequence[T]) -> list[U]:
+        """Apply a per-resource read to every item, concurrently, keeping order."""
+        return self._inventory.map(fetch, items)
+
+
+class Inventory:
+    """Memoised collector values for one account and region; safe to share between threads."""
+
+    def __init__(
+        self,
+        session: AwsSession,
+        *,
+        account_id: str,
+        region: str,
+        scope: Scope,
+        item_pool: Executor | None = None,
+    ) -> None:
+        self.session = session
+        self.account_id = account_id
+        self.region = region
+        self.scope = scope
+        self._item_pool = item_pool
+        self._values: dict[str, Any] = {}
+        self._errors: dict[str, CollectorError] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.read_errors: list[ReadError] = []
+
+    def failed(self, error: ReadError) -> CollectorError:
+        with self._guard:
+            self.read_errors.append(error)
+        return CollectorError(error)
+
+    def get(self, source: Collector[T]) -> T:
+        with self._guard:
+            lock = self._locks.setdefault(source.name, threading.Lock())
+        with lock:
+            if source.name in self._errors:
+                raise self._errors[source.name]
+            if source.name not in self._values:
+                try:
+                    self._values[source.name] = source.fetch(RegionScope(self))
+                except CollectorError as exc:
+                    if exc.collector is None:
+                        exc.collector = source
+                    self._errors[source.name] = exc
+                    raise
+            value: T = self._values[source.name]
+            return value
+
+    def try_get(self, source: Collector[T]) -> T | ReadError:
+        try:
+            return self.get(source)
+        except CollectorError as exc:
+            return exc.error
+
+    def map(self, fetch: Callable[[T], U], items: Sequence[T]) -> list[U]:
+        if self._item_pool is None or len(items) < 2:
+            return [fetch(item) for item in items]
+        return list(self._item_pool.map(fetch, items))
+
+    def snapshots(self) -> list[ResourceSnapshot]:
+        """A JSON-safe snapshot of every record listed by the collectors that ran."""
+        snapshots = []
+        for name, value in sorted(self._values.items()):
+            if not isinstance(value, list | tuple):
+                continue
+            for record in value:
+                if isinstance(record, UnreadableResource | type) or not (
+                    dataclasses.is_dataclass(record) and hasattr(record, "ref")
+                ):
+                    continue
+                snapshots.append(
+                    ResourceSnapshot(
+                        account_id=self.account_id,
+                        region=self.region,
+                        collector=name,
+                        resource_id=record.ref.id,
+                        config=to_json(dataclasses.asdict(record)),
+                    )
+                )
+        return snapshots
+
+
+def to_json(value: Any) -> Any:
+    """Make collector data JSON-safe: ReadErrors become strings, tuples lists."""
+    if isinstance(value, ReadError):
+        return f"<unreadable: {value}>"
+    if isinstance(value, Mapping):
+        return {str(key): to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_json(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_json(dataclasses.asdict(value))
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+class CheckInputs:
+    """A check's read-only window on the inventory: only the collectors it declared."""
+
+    def __init__(self, inventory: Inventory, allowed: Iterable[Collector[Any]]) -> None:
+        self._inventory = inventory
+        self._allowed = {source.name for source in allowed}
+        self.region = inventory.region
+        self.account_id = inventory.account_id
+
+    def _check(self, source: Collector[Any]) -> None:
+        if source.name not in self._allowed:
+            raise LookupError(f"check did not declare collector {source.name} in reads=")
+
+    def __getitem__(self, source: Collector[T]) -> T:
+        """The collector's value; a failed collection raises and becomes ERROR findings."""
+        self._check(source)
+        return self._inventory.get(source)
+
+    def try_get(self, source: Collector[T]) -> T | ReadError:
+        """The collector's value or its ReadError, for checks that read several services."""
+        self._check(source)
+        return self._inventory.try_get(source)

@@ -1,0 +1,161 @@
+"""Plain data types that flow from collectors to checks to reports."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe; used for thresholds and sorting."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadError:
+    """Evidence that could not be read: the AWS error code and the IAM action behind it."""
+
+    code: str
+    """AWS error code (``AccessDeniedException``) or exception name for transport errors."""
+    action: str
+    """IAM action of the failed call, ``service:Operation``."""
+    detail: str = ""
+    """The error message AWS returned, if any."""
+
+    def __str__(self) -> str:
+        text = f"{self.code} on {self.action}"
+        return f"{text}: {self.detail}" if self.detail else text
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceRef:
+    """The resource a finding judges."""
+
+    type: str
+    """CloudFormation-style type name, e.g. ``AWS::KMS::Key``."""
+    id: str
+    """The AWS id or name (key id, vpc-..., stage ``api-id/stage``...)."""
+    arn: str | None = None
+    """The ARN where AWS has one."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What a check says about one resource; the runner turns it into a Finding."""
+
+    status: Status
+    resource: ResourceRef
+    message: str
+    """Why it passed or failed, with the observed values."""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    """The fields read, as a small JSON-serialisable object."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnreadableResource:
+    """A listed resource whose details could not be read; checks report it as ERROR."""
+
+    ref: ResourceRef
+    error: ReadError
+
+
+def passed(resource: ResourceRef, message: str, **evidence: Any) -> Outcome:
+    return Outcome(status=Status.PASS, resource=resource, message=message, evidence=evidence)
+
+
+def failed(resource: ResourceRef, message: str, **evidence: Any) -> Outcome:
+    return Outcome(status=Status.FAIL, resource=resource, message=message, evidence=evidence)
+
+
+def unreadable(resource: ResourceRef, error: ReadError, what: str = "evidence") -> Outcome:
+    """ERROR outcome for a resource whose evidence could not be read."""
+    return Outcome(
+        status=Status.ERROR,
+        resource=resource,
+        message=f"could not read {what}: {error}",
+        evidence={"error_code": error.code, "action": error.action},
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    """One judgement of one control on one resource, as every report format sees it."""
+
+    finding_id: str
+    """Stable across scans: hash of account, region, check id and resource."""
+    check_id: str
+    title: str
+    status: Status
+    severity: Severity
+    service: str
+    account_id: str
+    region: str
+    resource_type: str
+    resource_id: str
+    resource_arn: str | None
+    message: str
+    evidence: Mapping[str, Any]
+    remediation: str
+
+
+def finding_id(account_id: str, region: str, check_id: str, resource_key: str) -> str:
+    """Stable id: only identity goes in, never a message, time or position."""
+    raw = "|".join((account_id, region, check_id, resource_key))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceSnapshot:
+    """The normalised configuration a collector saw, kept for drift comparison."""
+
+    account_id: str
+    region: str
+    collector: str
+    resource_id: str
+    config: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanMetadata:
+    scan_id: str
+    tool_version: str
+    started_at: str
+    """UTC, ISO 8601."""
+    finished_at: str
+    account_ids: tuple[str, ...]
+    regions: tuple[str, ...]
+    baseline_digest: str
+    """sha256 of the effective baseline (parameters, scope, enabled controls)."""
+    checks: tuple[str, ...]
+    """Ids of the controls that ran."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanResult:
+    metadata: ScanMetadata
+    findings: tuple[Finding, ...]
+    resources: tuple[ResourceSnapshot, ...] = ()
+    missing_actions: tuple[str, ...] = ()
+    """IAM actions that were denied during the scan."""
+
+    def count(self, status: Status) -> int:
+        return sum(1 for f in self.findings if f.status is status)

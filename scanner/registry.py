@@ -1,0 +1,124 @@
+"""The one registry of controls: each declared once, beside its function, by ``@check``."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.errors import ConfigError
+from scanner.inventory import CheckInputs, Collector
+from scanner.model import Outcome, Severity
+
+CHECK_ID = re.compile(r"^[a-z0-9]+\.[a-z0-9_]+$")
+
+Params = Mapping[str, Any]
+CheckFunction = Callable[[CheckInputs, Params], Iterable[Outcome]]
+
+
+class DuplicateCheckError(Exception):
+    """Two checks claimed the same id: a programming error, raised at import."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Param:
+    """A baseline parameter: its default and the JSON Schema a baseline value must meet."""
+
+    name: str
+    default: Any
+    schema: Mapping[str, Any]
+    description: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckSpec:
+    id: str
+    """Contract id from controls.md, ``service.what_it_confirms``."""
+    service: str
+    severity: Severity
+    title: str
+    description: str
+    remediation: str
+    params: tuple[Param, ...]
+    reads: tuple[Collector[Any], ...]
+    function: CheckFunction
+    enabled_by_default: bool = True
+    """False for controls that are off until the baseline configures them."""
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """Every IAM action the check's collectors call, sorted."""
+        actions: set[str] = set()
+        for source in self.reads:
+            actions |= source.all_actions()
+        return tuple(sorted(actions))
+
+    def defaults(self) -> dict[str, Any]:
+        return {param.name: param.default for param in self.params}
+
+
+REGISTRY: dict[str, CheckSpec] = {}
+
+
+def check(
+    *,
+    id: str,
+    severity: Severity,
+    title: str,
+    description: str,
+    remediation: str,
+    reads: Iterable[Collector[Any]],
+    params: Iterable[Param] = (),
+    enabled_by_default: bool = True,
+) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a control. The function receives its declared collectors and parameters."""
+
+    if not CHECK_ID.match(id):
+        raise ValueError(f"malformed check id {id!r}")
+
+    def register(function: CheckFunction) -> CheckFunction:
+        if id in REGISTRY:
+            raise DuplicateCheckError(id)
+        REGISTRY[id] = CheckSpec(
+            id=id,
+            service=id.split(".", 1)[0],
+            severity=severity,
+            title=title,
+            description=description,
+            remediation=remediation,
+            params=tuple(params),
+            reads=tuple(reads),
+            function=function,
+            enabled_by_default=enabled_by_default,
+        )
+        return function
+
+    return register
+
+
+def all_checks() -> list[CheckSpec]:
+    """Every registered control, sorted by id (imports the check modules once)."""
+    import checks  # noqa: F401  (registers every control module)
+
+    return [REGISTRY[key] for key in sorted(REGISTRY)]
+
+
+def get_check(check_id: str) -> CheckSpec:
+    all_checks()
+    try:
+        return REGISTRY[check_id]
+    except KeyError:
+        raise ConfigError(unknown("check id", check_id, REGISTRY)) from None
+
+
+def services() -> list[str]:
+    return sorted({spec.service for spec in all_checks()})
+
+
+def unknown(kind: str, value: str, known: Iterable[str]) -> str:
+    """One line naming the bad value and the closest known ones."""
+    close = difflib.get_close_matches(value, list(known), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return f"unknown {kind} {value!r}{hint}"

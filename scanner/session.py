@@ -1,0 +1,121 @@
+"""AWS sessions: credentials, shared botocore config, cached clients, a request log."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from scanner.errors import ConfigError, SessionError
+
+CONNECT_TIMEOUT_SECONDS = 5
+"""A hung endpoint costs at most this per connection attempt."""
+READ_TIMEOUT_SECONDS = 30
+"""A response that stalls longer than this is retried, then reported as ERROR."""
+MAX_ATTEMPTS = 8
+"""Total attempts per request (first try plus retries) in botocore's adaptive mode."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionOptions:
+    profile: str | None = None
+    endpoint_url: str | None = None
+    """Sends every request here (LocalStack, a moto server); else AWS_ENDPOINT_URL or AWS."""
+    max_pool_connections: int = 16
+
+
+class RequestLog:
+    """Every API call the scanner made: (service, operation, parameters). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: list[tuple[str, str, str]] = []
+
+    def record(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        key = json.dumps(params, sort_keys=True, default=str)
+        with self._lock:
+            self.calls.append((service, operation, key))
+
+    def operations(self) -> set[tuple[str, str]]:
+        return {(service, op) for service, op, _ in self.calls}
+
+    def duplicates(self) -> dict[tuple[str, str, str], int]:
+        return {call: n for call, n in Counter(self.calls).items() if n > 1}
+
+
+class AwsSession:
+    """One credential source; clients cached per (region, service) and shared by threads."""
+
+    def __init__(self, options: SessionOptions, boto_session: boto3.Session | None = None) -> None:
+        self.options = options
+        try:
+            self._boto = boto_session or boto3.Session(profile_name=options.profile)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise ConfigError(f"AWS profile not found: {options.profile}") from exc
+        self._config = Config(
+            retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=READ_TIMEOUT_SECONDS,
+            max_pool_connections=options.max_pool_connections,
+            user_agent_extra="driftscan",
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self.requests = RequestLog()
+        self._boto.events.register("provide-client-params.*.*", self._record)
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.requests.record(model.service_model.service_name, model.name, params)
+
+    @property
+    def default_region(self) -> str | None:
+        return self._boto.region_name
+
+    def client(self, service: str, region: str) -> Any:
+        key = (region, service)
+        with self._lock:  # boto3 client creation is not thread-safe; use is.
+            if key not in self._clients:
+                self._clients[key] = self._boto.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=self.options.endpoint_url,
+                    config=self._config,
+                )
+            return self._clients[key]
+
+    def account_id(self, region: str) -> str:
+        """The caller's account; the one call that proves credentials and endpoint work."""
+        try:
+            identity = self.client("sts", region).get_caller_identity()
+        except botocore.exceptions.NoCredentialsError as exc:
+            raise SessionError(
+                "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, "
+                "or try `driftscan demo`)"
+            ) from exc
+        except (
+            botocore.exceptions.EndpointConnectionError,
+            botocore.exceptions.ConnectTimeoutError,
+            botocore.exceptions.ReadTimeoutError,
+        ) as exc:
+            raise SessionError(f"AWS endpoint unreachable: {exc}") from exc
+        except botocore.exceptions.ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise SessionError(
+                f"cannot verify credentials with sts:GetCallerIdentity: "
+                f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
+            ) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise SessionError(f"cannot reach AWS: {exc}") from exc
+        return str(identity["Account"])
+
+    def known_regions(self) -> set[str]:
+        regions: set[str] = set()
+        for partition in self._boto.get_available_partitions():
+            regions.update(self._boto.get_available_regions("ec2", partition_name=partition))
+        return regions

@@ -1,0 +1,28 @@
+"""Shared fixtures: a fresh moto account per test, built with the demo builders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from scanner.demo.base import DemoAccount, speed_up_moto_kms
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's credentials, profile or endpoint."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def account() -> Iterator[DemoAccount]:
+    """An empty moto account in us-east-1."""
+    speed_up_moto_kms()
+    with mock_aws():
+        yield DemoAccount()
