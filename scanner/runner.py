@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from scanner import __version__
-from scanner.errors import CollectorError
+from scanner.errors import EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_OK, CollectorError
 from scanner.inventory import DENIED_CODES, CheckInputs, Collector, Inventory, Scope
 from scanner.model import (
     Finding,
@@ -20,6 +21,7 @@ from scanner.model import (
     ResourceSnapshot,
     ScanMetadata,
     ScanResult,
+    Severity,
     Status,
     finding_id,
 )
@@ -158,3 +160,24 @@ def _finding(spec: CheckSpec, outcome: Outcome, inventory: Inventory) -> Finding
         evidence=dict(outcome.evidence),
         remediation=spec.remediation,
     )
+
+
+class FailOn(StrEnum):
+    """The lowest severity of a FAIL finding that makes the scan exit 1."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    NEVER = "never"
+
+
+def exit_code(result: ScanResult, fail_on: FailOn) -> int:
+    """0 clean, 1 a failure at or above ``fail_on``, 4 unreadable evidence and nothing at 1."""
+    if fail_on is not FailOn.NEVER:
+        threshold = Severity(fail_on.value).rank
+        if any(f.status is Status.FAIL and f.severity.rank >= threshold for f in result.findings):
+            return EXIT_FAILURES
+    if result.count(Status.ERROR):
+        return EXIT_INCOMPLETE
+    return EXIT_OK

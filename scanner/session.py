@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 import boto3
 import botocore.exceptions
@@ -54,6 +55,12 @@ class AwsSession:
 
     def __init__(self, options: SessionOptions, boto_session: boto3.Session | None = None) -> None:
         self.options = options
+        if options.endpoint_url is not None:
+            parsed = urlparse(options.endpoint_url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ConfigError(
+                    f"invalid endpoint URL {options.endpoint_url!r}: expected http(s)://host[:port]"
+                )
         try:
             self._boto = boto_session or boto3.Session(profile_name=options.profile)
         except botocore.exceptions.ProfileNotFound as exc:
@@ -91,8 +98,15 @@ class AwsSession:
 
     def account_id(self, region: str) -> str:
         """The caller's account; the one call that proves credentials and endpoint work."""
+        # Few attempts: an unreachable endpoint should be reported in seconds, not minutes.
+        sts = self._boto.client(
+            "sts",
+            region_name=region,
+            endpoint_url=self.options.endpoint_url,
+            config=self._config.merge(Config(retries={"mode": "standard", "max_attempts": 2})),
+        )
         try:
-            identity = self.client("sts", region).get_caller_identity()
+            identity = sts.get_caller_identity()
         except botocore.exceptions.NoCredentialsError as exc:
             raise SessionError(
                 "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, "

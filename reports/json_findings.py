@@ -1,0 +1,61 @@
+"""Our own JSON document: scan metadata, summary and every finding.
+
+Shape: ``reports/schemas/findings.schema.json`` (validated in tests).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reports.summary import counts_by_severity, counts_by_status
+from scanner.model import Finding, ScanResult, Status
+
+SCHEMA_VERSION = "1.0"
+
+
+def finding_to_dict(finding: Finding) -> dict[str, Any]:
+    return {
+        "finding_id": finding.finding_id,
+        "check_id": finding.check_id,
+        "title": finding.title,
+        "status": finding.status.value,
+        "severity": finding.severity.value,
+        "service": finding.service,
+        "account_id": finding.account_id,
+        "region": finding.region,
+        "resource_type": finding.resource_type,
+        "resource_id": finding.resource_id,
+        "resource_arn": finding.resource_arn,
+        "message": finding.message,
+        "evidence": dict(finding.evidence),
+        "remediation": finding.remediation,
+    }
+
+
+def document(result: ScanResult) -> dict[str, Any]:
+    meta = result.metadata
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "scan": {
+            "id": meta.scan_id,
+            "tool_version": meta.tool_version,
+            "started_at": meta.started_at,
+            "finished_at": meta.finished_at,
+            "account_ids": list(meta.account_ids),
+            "regions": list(meta.regions),
+            "baseline_digest": meta.baseline_digest,
+            "checks": list(meta.checks),
+        },
+        "summary": {
+            "complete": result.count(Status.ERROR) == 0,
+            "by_status": counts_by_status(result.findings),
+            "by_severity": counts_by_severity(result.findings),
+            "missing_actions": list(result.missing_actions),
+        },
+        "findings": [finding_to_dict(finding) for finding in result.findings],
+    }
+
+
+def render(result: ScanResult) -> str:
+    return json.dumps(document(result), indent=2, sort_keys=False, default=str) + "\n"

@@ -1,0 +1,244 @@
+"""The baseline file and the command-line selection, validated into a ScanPlan."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from scanner.errors import ConfigError
+from scanner.inventory import Scope
+from scanner.model import Severity
+from scanner.registry import CheckSpec, all_checks, get_check, services, unknown
+from scanner.runner import DEFAULT_WORKERS, ScanPlan
+
+BASELINE_VERSION = 1
+
+
+def baseline_schema() -> dict[str, Any]:
+    """JSON Schema of a baseline file, built from the registry's parameters."""
+    controls = {}
+    for spec in all_checks():
+        properties: dict[str, Any] = {
+            "enabled": {"type": "boolean", "description": "false turns the control off"}
+        }
+        for param in spec.params:
+            properties[param.name] = {**param.schema, "description": param.description}
+        controls[spec.id] = {
+            "type": "object",
+            "description": spec.title,
+            "properties": properties,
+            "additionalProperties": False,
+        }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://driftscan.dev/schemas/baseline.schema.json",
+        "title": "driftscan baseline",
+        "type": "object",
+        "properties": {
+            "version": {"const": BASELINE_VERSION},
+            "scope": {
+                "type": "object",
+                "properties": {
+                    "regions": {
+                        "type": "array",
+                        "items": {
+                            "type": "string",
+                            "pattern": "^[a-z]{2}(-[a-z]+)+-\\d+$",
+                            "description": "an AWS region name like us-east-1",
+                        },
+                        "minItems": 1,
+                        "uniqueItems": True,
+                    },
+                    "tags": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                        "description": "only resources carrying every tag key=value",
+                    },
+                    "name_suffix": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "only resources whose name (or Name tag) contains it",
+                    },
+                },
+                "additionalProperties": False,
+            },
+            "controls": {
+                "type": "object",
+                "properties": controls,
+                "additionalProperties": False,
+            },
+        },
+        "additionalProperties": False,
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Baseline:
+    """A validated baseline: parameter overrides, controls turned off, and scope."""
+
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    disabled: frozenset[str] = frozenset()
+    regions: tuple[str, ...] = ()
+    scope: Scope = field(default_factory=Scope)
+
+
+def load_baseline(path: Path | None) -> Baseline:
+    """Read and validate a YAML or JSON baseline file; no file means all defaults."""
+    if path is None:
+        return Baseline()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read baseline file: {exc.strerror}") from exc
+    return parse_baseline(text, str(path))
+
+
+def parse_baseline(text: str, source: str = "baseline") -> Baseline:
+    try:
+        document = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: not valid YAML or JSON{where}: {problem}") from exc
+    document = _empty_sections_as_mappings(document)
+    validator = jsonschema.Draft202012Validator(baseline_schema())
+    problems = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if problems:
+        lines = [f"{source}: {line}" for error in problems for line in _describe(error)]
+        raise ConfigError("\n".join(lines))
+    controls = document.get("controls", {})
+    scope = document.get("scope", {})
+    return Baseline(
+        overrides={
+            check_id: {k: v for k, v in values.items() if k != "enabled"}
+            for check_id, values in controls.items()
+        },
+        disabled=frozenset(
+            cid for cid, values in controls.items() if values.get("enabled") is False
+        ),
+        regions=tuple(scope.get("regions", ())),
+        scope=Scope(tags=scope.get("tags", {}), name_suffix=scope.get("name_suffix")),
+    )
+
+
+def _empty_sections_as_mappings(document: Any) -> Any:
+    """``scope:`` or ``some.control:`` left empty (or holding only comments) means defaults."""
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        return document
+    document = dict(document)
+    for section in ("scope", "controls"):
+        if section in document and document[section] is None:
+            document[section] = {}
+    if isinstance(document.get("controls"), dict):
+        document["controls"] = {
+            key: {} if value is None else value for key, value in document["controls"].items()
+        }
+    return document
+
+
+def _describe(error: jsonschema.ValidationError) -> list[str]:
+    """One line per problem: the key path and what was expected."""
+    path = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(known))
+        return [f"{path}: {unknown('key', str(key), known)}" for key in extra]
+    if error.validator == "pattern" and "description" in error.schema:
+        return [f"{path}: {error.instance!r} is not {error.schema['description']}"]
+    return [f"{path}: {error.message}"]
+
+
+def build_plan(
+    baseline: Baseline,
+    *,
+    check_ids: Sequence[str] = (),
+    service_names: Sequence[str] = (),
+    min_severity: Severity | None = None,
+    regions: Sequence[str] = (),
+    default_region: str | None = None,
+    known_regions: Iterable[str] = (),
+    workers: int = DEFAULT_WORKERS,
+) -> ScanPlan:
+    """Select controls and regions; raise ConfigError naming any unknown id or region."""
+    specs = _select(baseline, check_ids, service_names, min_severity)
+    if not specs:
+        raise ConfigError("no control selected: check --checks, --services and --severity")
+    params = {spec.id: {**spec.defaults(), **baseline.overrides.get(spec.id, {})} for spec in specs}
+    chosen = tuple(dict.fromkeys(regions or baseline.regions or filter(None, [default_region])))
+    if not chosen:
+        raise ConfigError("no region: pass --region, set AWS_REGION, or list scope.regions")
+    known = set(known_regions)
+    for region in chosen:
+        if known and region not in known:
+            raise ConfigError(unknown("region", region, sorted(known)))
+    digest_source = {
+        "params": params,
+        "scope": {"tags": dict(baseline.scope.tags), "name_suffix": baseline.scope.name_suffix},
+    }
+    digest = hashlib.sha256(json.dumps(digest_source, sort_keys=True).encode()).hexdigest()
+    return ScanPlan(
+        checks=tuple(specs),
+        params=params,
+        regions=chosen,
+        scope=baseline.scope,
+        baseline_digest=f"sha256:{digest}",
+        workers=workers,
+    )
+
+
+def _select(
+    baseline: Baseline,
+    check_ids: Sequence[str],
+    service_names: Sequence[str],
+    min_severity: Severity | None,
+) -> list[CheckSpec]:
+    known_services = services()
+    for name in service_names:
+        if name not in known_services:
+            raise ConfigError(unknown("service", name, known_services))
+    if check_ids:
+        # Named explicitly: run even if the baseline turned it off.
+        specs = [get_check(check_id) for check_id in dict.fromkeys(check_ids)]
+    else:
+        specs = [spec for spec in all_checks() if spec.id not in baseline.disabled]
+    if service_names:
+        specs = [spec for spec in specs if spec.service in service_names]
+    if min_severity is not None:
+        specs = [spec for spec in specs if spec.severity.rank >= min_severity.rank]
+    return specs
+
+
+def default_baseline_yaml() -> str:
+    """A commented baseline file holding every control's defaults."""
+    lines = [
+        "# driftscan baseline: parameters per control, controls turned off, and scope.",
+        "# Validated against the schema of `driftscan baseline schema`; delete what you",
+        "# do not change. Every value below is the default.",
+        f"version: {BASELINE_VERSION}",
+        "",
+        "scope:",
+        "  # regions: [us-east-1, eu-west-1]   # default: --region, else the session's",
+        "  # tags: {environment: prod}         # only resources with every tag",
+        "  # name_suffix: -prod                # only resources whose name contains it",
+        "",
+        "controls:",
+    ]
+    for spec in all_checks():
+        lines.append(f"  # {spec.severity.value}: {spec.title}")
+        lines.append(f"  {spec.id}:")
+        lines.append("    enabled: true")
+        for param in spec.params:
+            lines.append(f"    # {param.description}")
+            lines.append(f"    {param.name}: {json.dumps(copy.deepcopy(param.default))}")
+    return "\n".join(lines) + "\n"

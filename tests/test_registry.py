@@ -1,0 +1,37 @@
+"""The registry and controls.md agree in both directions; specs are complete."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from scanner.model import Severity
+from scanner.registry import CHECK_ID, all_checks
+
+CONTROLS_MD = Path(__file__).resolve().parents[2] / "shared" / "spec" / "controls.md"
+ROW = re.compile(r"^\| ([a-z0-9]+\.[a-z0-9_]+) \| (critical|high|medium|low) \|", re.MULTILINE)
+
+
+def spec_rows() -> dict[str, str]:
+    if not CONTROLS_MD.exists():
+        pytest.skip(f"{CONTROLS_MD} is not beside this checkout")
+    return dict(ROW.findall(CONTROLS_MD.read_text()))
+
+
+def test_every_control_of_the_spec_is_registered_with_its_severity() -> None:
+    registered = {spec.id: spec.severity.value for spec in all_checks()}
+    assert registered == spec_rows()
+
+
+def test_specs_are_complete() -> None:
+    for spec in all_checks():
+        assert CHECK_ID.match(spec.id)
+        assert isinstance(spec.severity, Severity)
+        assert spec.title and spec.description and spec.remediation, spec.id
+        assert spec.reads, f"{spec.id} reads nothing"
+        assert spec.actions, f"{spec.id} declares no IAM action"
+        for action in spec.actions:
+            verb = action.split(":", 1)[1]
+            assert verb == "GET" or verb.startswith(("Describe", "List", "Get")), action
