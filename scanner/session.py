@@ -81,6 +81,10 @@ class AwsSession:
         self.requests.record(model.service_model.service_name, model.name, params)
 
     @property
+    def boto_session(self) -> boto3.Session:
+        return self._boto
+
+    @property
     def default_region(self) -> str | None:
         return self._boto.region_name
 

@@ -1,1 +1,293 @@
-"""Collectors for apigateway."""
+"""API Gateway REST APIs: APIs, their stages, usage plans with their keys, and resources.
+
+API Gateway authorises every read as ``apigateway:GET`` (the IAM action is the HTTP verb).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.inventory import RegionScope, collector
+from scanner.model import ReadError, ResourceRef, UnreadableResource
+
+ACTIONS = ["apigateway:GET"]
+PAGE_SIZE = {"PageSize": 500}
+"""The largest page GetRestApis, GetUsagePlans, GetUsagePlanKeys and GetResources allow."""
+DEFAULT_SETTING = "*/*"
+"""The methodSettings key of a stage's default method setting."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestApi:
+    api_id: str
+    name: str
+    region: str
+    tags: Mapping[str, str] | None = None
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:apigateway:{self.region}::/restapis/{self.api_id}"
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(type="AWS::ApiGateway::RestApi", id=self.api_id, arn=self.arn)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MethodSettings:
+    """The throttling and logging fields of one methodSettings entry, as AWS returned them."""
+
+    rate_limit: float | None = None
+    """throttlingRateLimit (requests per second); None when absent, negative = disabled."""
+    burst_limit: int | None = None
+    """throttlingBurstLimit; None when absent, negative = disabled."""
+    logging_level: str | None = None
+    """loggingLevel: ``OFF``, ``ERROR`` or ``INFO``; None when absent."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    api_id: str
+    api_name: str
+    stage_name: str
+    region: str
+    deployment_id: str
+    default_settings: MethodSettings | None
+    """methodSettings["*/*"], or None when the stage has no default method setting."""
+    access_log_destination: str | None
+    """accessLogSettings.destinationArn, or None."""
+    tags: Mapping[str, str] | None = None
+    """The stage's own tags (GetStages); scope also counts the API's tags."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.api_name}/{self.stage_name}"
+
+    @property
+    def stage_id(self) -> str:
+        return f"{self.api_id}/{self.stage_name}"
+
+    @property
+    def ref(self) -> ResourceRef:
+        return stage_ref(self.region, self.api_id, self.stage_name)
+
+
+def stage_ref(region: str, api_id: str, stage_name: str) -> ResourceRef:
+    return ResourceRef(
+        type="AWS::ApiGateway::Stage",
+        id=f"{api_id}/{stage_name}",
+        arn=f"arn:aws:apigateway:{region}::/restapis/{api_id}/stages/{stage_name}",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsagePlan:
+    plan_id: str
+    name: str
+    region: str
+    api_stages: tuple[tuple[str, str], ...]
+    """(apiId, stage) pairs the plan covers."""
+    rate_limit: float | None = None
+    """throttle.rateLimit; None when the plan has no throttle or no rate."""
+    burst_limit: int | None = None
+    quota_limit: int | None = None
+    """quota.limit; None when the plan has no quota."""
+    quota_period: str | None = None
+    """quota.period: ``DAY``, ``WEEK`` or ``MONTH``."""
+    tags: Mapping[str, str] | None = None
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(
+            type="AWS::ApiGateway::UsagePlan",
+            id=self.plan_id,
+            arn=f"arn:aws:apigateway:{self.region}::/usageplans/{self.plan_id}",
+        )
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.plan_id})" if self.name != self.plan_id else self.plan_id
+
+
+@collector(name="apigateway.api_listing", resource_type="AWS::ApiGateway::RestApi", actions=ACTIONS)
+def api_listing(scope: RegionScope) -> dict[str, RestApi]:
+    """Every REST API in the region by id, in or out of scope (stages judge scope themselves)."""
+    apis = scope.pages("apigateway", "get_rest_apis", "items", PaginationConfig=PAGE_SIZE)
+    return {
+        api["id"]: RestApi(
+            api_id=api["id"],
+            name=api.get("name") or api["id"],
+            region=scope.region,
+            tags=dict(api.get("tags") or {}),
+        )
+        for api in apis
+    }
+
+
+@collector(
+    name="apigateway.rest_apis",
+    resource_type="AWS::ApiGateway::RestApi",
+    actions=ACTIONS,
+    requires=[api_listing],
+)
+def rest_apis(scope: RegionScope) -> list[RestApi]:
+    """The REST APIs the baseline scope admits (by API name and API tags)."""
+    return [
+        api for api in scope.get(api_listing).values() if scope.scope.includes(api.name, api.tags)
+    ]
+
+
+@collector(
+    name="apigateway.stages",
+    resource_type="AWS::ApiGateway::Stage",
+    actions=ACTIONS,
+    requires=[api_listing],
+)
+def stages(scope: RegionScope) -> list[Stage | UnreadableResource]:
+    """Every deployed stage in scope: its name is ``<api name>/<stage>``, its tags the API's
+    overlaid by the stage's. An API whose stages cannot be read is listed as ``<api-id>/*``."""
+    apis = list(scope.get(api_listing).values())
+
+    def read(api: RestApi) -> list[Stage | UnreadableResource]:
+        response = scope.attempt(lambda: scope.call("apigateway", "get_stages", restApiId=api.api_id))
+        if isinstance(response, ReadError):
+            return [UnreadableResource(ref=stage_ref(scope.region, api.api_id, "*"), error=response)]
+        listed: list[Stage | UnreadableResource] = []
+        for item in response.get("item", []):
+            if not item.get("deploymentId"):
+                continue  # not deployed: nothing is served, nothing to judge
+            stage = _stage(scope.region, api, item)
+            if scope.scope.includes(stage.name, {**(api.tags or {}), **(stage.tags or {})}):
+                listed.append(stage)
+        return listed
+
+    return [stage for listed in scope.map(read, apis) for stage in listed]
+
+
+def _stage(region: str, api: RestApi, item: Mapping[str, Any]) -> Stage:
+    default = (item.get("methodSettings") or {}).get(DEFAULT_SETTING)
+    return Stage(
+        api_id=api.api_id,
+        api_name=api.name,
+        stage_name=item["stageName"],
+        region=region,
+        deployment_id=item["deploymentId"],
+        default_settings=None
+        if default is None
+        else MethodSettings(
+            rate_limit=default.get("throttlingRateLimit"),
+            burst_limit=default.get("throttlingBurstLimit"),
+            logging_level=default.get("loggingLevel"),
+        ),
+        access_log_destination=(item.get("accessLogSettings") or {}).get("destinationArn") or None,
+        tags=dict(item.get("tags") or {}),
+    )
+
+
+@collector(name="apigateway.usage_plans", resource_type="AWS::ApiGateway::UsagePlan", actions=ACTIONS)
+def usage_plans(scope: RegionScope) -> list[UsagePlan]:
+    """Every usage plan in the region with its throttle, quota and API stages."""
+    plans = scope.pages("apigateway", "get_usage_plans", "items", PaginationConfig=PAGE_SIZE)
+    return [_usage_plan(scope.region, plan) for plan in plans]
+
+
+def _usage_plan(region: str, plan: Mapping[str, Any]) -> UsagePlan:
+    throttle = plan.get("throttle") or {}
+    quota = plan.get("quota") or {}
+    return UsagePlan(
+        plan_id=plan["id"],
+        name=plan.get("name") or plan["id"],
+        region=region,
+        api_stages=tuple(
+            (entry["apiId"], entry["stage"])
+            for entry in plan.get("apiStages", [])
+            if entry.get("apiId") and entry.get("stage")
+        ),
+        rate_limit=throttle.get("rateLimit"),
+        burst_limit=throttle.get("burstLimit"),
+        quota_limit=quota.get("limit"),
+        quota_period=quota.get("period"),
+        tags=dict(plan.get("tags") or {}),
+    )
+
+
+@collector(
+    name="apigateway.usage_plan_keys",
+    resource_type="AWS::ApiGateway::UsagePlan",
+    actions=ACTIONS,
+    requires=[usage_plans, stages],
+)
+def usage_plan_keys(scope: RegionScope) -> dict[str, bool | ReadError]:
+    """Whether each usage plan covering a stage in scope has at least one API key.
+
+    GetUsagePlanKeys returns each key's value; only the presence of a key is kept, and the
+    listing stops at the first key found.
+    """
+    in_scope = {
+        (stage.api_id, stage.stage_name) for stage in scope.get(stages) if isinstance(stage, Stage)
+    }
+    plan_ids = [
+        plan.plan_id for plan in scope.get(usage_plans) if in_scope.intersection(plan.api_stages)
+    ]
+
+    def read(plan_id: str) -> bool | ReadError:
+        def first_key() -> bool:
+            keys = scope.pages(
+                "apigateway", "get_usage_plan_keys", "items", usagePlanId=plan_id
+            )
+            return next(iter(keys), None) is not None
+
+        return scope.attempt(first_key)
+
+    return dict(zip(plan_ids, scope.map(read, plan_ids), strict=True))
+
+
+class RouteDirectory:
+    """GetResources per REST API, read on first use and memoised: {path: HTTP verbs}.
+
+    Lazy, so a scan that runs apigateway.required_routes with no routes configured makes
+    no call. Only the keys of each resource's resourceMethods are read (no ``embed``).
+    """
+
+    def __init__(self, scope: RegionScope) -> None:
+        self._scope = scope
+        self._cache: dict[str, Mapping[str, frozenset[str]] | ReadError] = {}
+        self._lock = threading.Lock()
+
+    def routes_of(self, api_id: str) -> Mapping[str, frozenset[str]] | ReadError:
+        return self.lookup_many([api_id])[api_id]
+
+    def lookup_many(
+        self, api_ids: Iterable[str]
+    ) -> dict[str, Mapping[str, frozenset[str]] | ReadError]:
+        api_ids = list(api_ids)
+        with self._lock:
+            missing = sorted({api_id for api_id in api_ids if api_id not in self._cache})
+            for api_id, routes in zip(missing, self._scope.map(self._read, missing), strict=True):
+                self._cache[api_id] = routes
+            return {api_id: self._cache[api_id] for api_id in api_ids}
+
+    def _read(self, api_id: str) -> Mapping[str, frozenset[str]] | ReadError:
+        def read() -> dict[str, frozenset[str]]:
+            resources = self._scope.pages(
+                "apigateway",
+                "get_resources",
+                "items",
+                restApiId=api_id,
+                PaginationConfig=PAGE_SIZE,
+            )
+            return {
+                item["path"]: frozenset(verb.upper() for verb in item.get("resourceMethods") or {})
+                for item in resources
+                if item.get("path")
+            }
+
+        return self._scope.attempt(read)
+
+
+@collector(name="apigateway.resources", resource_type="AWS::ApiGateway::RestApi", actions=ACTIONS)
+def resources(scope: RegionScope) -> RouteDirectory:
+    return RouteDirectory(scope)

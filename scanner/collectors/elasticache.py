@@ -1,1 +1,184 @@
-"""Collectors for elasticache."""
+"""ElastiCache (Redis/Valkey) replication groups and the security groups of their members."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.inventory import RegionScope, collector
+from scanner.model import ReadError, ResourceRef, UnreadableResource
+
+DEFAULT_PORT = 6379
+"""Redis and Valkey listen here unless the group was created with another Port."""
+
+GROUP_TYPE = "AWS::ElastiCache::ReplicationGroup"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicationGroup:
+    group_id: str
+    arn: str | None
+    engine: str
+    at_rest_encryption: bool
+    transit_encryption: bool
+    transit_encryption_mode: str | None
+    """``required`` or ``preferred`` (plain-text connections still accepted); None if absent."""
+    multi_az: bool
+    """MultiAZ == ``enabled``."""
+    multi_az_status: str
+    """MultiAZ as returned (``enabled``/``disabled``); ``disabled`` when absent."""
+    automatic_failover: bool
+    """AutomaticFailover == ``enabled`` (``enabling`` is not yet enabled)."""
+    automatic_failover_status: str
+    snapshot_retention_limit: int
+    """Days of automatic snapshots kept; 0 (or absent) means automatic snapshots are off."""
+    snapshot_window: str | None
+    member_clusters: tuple[str, ...]
+    kms_key_id: str | None
+    """KmsKeyId as returned, only when at-rest encryption is on with a customer key."""
+    port: int
+    name: str
+    tags: Mapping[str, str] | None = None
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(type=GROUP_TYPE, id=self.group_id, arn=self.arn)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheCluster:
+    """A member cache cluster (node) of an in-scope replication group."""
+
+    cache_cluster_id: str
+    arn: str | None
+    replication_group_id: str
+    security_group_ids: tuple[str, ...]
+    """VPC security groups (CacheCluster.SecurityGroups[].SecurityGroupId)."""
+    name: str
+    tags: Mapping[str, str] | None = None
+    """Not read: scope is decided by the replication group."""
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(
+            type="AWS::ElastiCache::CacheCluster", id=self.cache_cluster_id, arn=self.arn
+        )
+
+
+@collector(
+    name="elasticache.replication_groups",
+    resource_type=GROUP_TYPE,
+    actions=["elasticache:DescribeReplicationGroups", "elasticache:ListTagsForResource"],
+)
+def replication_groups(scope: RegionScope) -> list[ReplicationGroup | UnreadableResource]:
+    """Every replication group in the region that the baseline scope admits."""
+    listing = list(
+        scope.pages("elasticache", "describe_replication_groups", "ReplicationGroups")
+    )
+    needs_tags = scope.scope.needs_tags
+
+    def read(raw: dict[str, Any]) -> ReplicationGroup | UnreadableResource | None:
+        group = _group(raw)
+        if not needs_tags:
+            return group if scope.scope.includes(group.name, None) else None
+        if not group.arn:
+            tags: dict[str, str] | ReadError = {}
+        else:
+            tags = _tags(scope, group.arn)
+        if isinstance(tags, ReadError):
+            return UnreadableResource(ref=group.ref, error=tags)
+        if not scope.scope.includes(group.name, tags):
+            return None
+        return ReplicationGroup(**{**group.__dict__, "tags": tags})
+
+    return [item for item in scope.map(read, listing) if item is not None]
+
+
+def _group(raw: Mapping[str, Any]) -> ReplicationGroup:
+    at_rest = bool(raw.get("AtRestEncryptionEnabled"))
+    multi_az = str(raw.get("MultiAZ") or "disabled")
+    failover = str(raw.get("AutomaticFailover") or "disabled")
+    return ReplicationGroup(
+        group_id=raw["ReplicationGroupId"],
+        arn=raw.get("ARN"),
+        engine=str(raw.get("Engine") or "redis"),
+        at_rest_encryption=at_rest,
+        transit_encryption=bool(raw.get("TransitEncryptionEnabled")),
+        transit_encryption_mode=raw.get("TransitEncryptionMode"),
+        multi_az=multi_az == "enabled",
+        multi_az_status=multi_az,
+        automatic_failover=failover == "enabled",
+        automatic_failover_status=failover,
+        snapshot_retention_limit=int(raw.get("SnapshotRetentionLimit") or 0),
+        snapshot_window=raw.get("SnapshotWindow") or None,
+        member_clusters=tuple(raw.get("MemberClusters", ())),
+        kms_key_id=(raw.get("KmsKeyId") or None) if at_rest else None,
+        port=_port(raw),
+        name=raw["ReplicationGroupId"],
+    )
+
+
+def _port(raw: Mapping[str, Any]) -> int:
+    # Cluster mode enabled: ConfigurationEndpoint; disabled: each node group's primary.
+    endpoints = [raw.get("ConfigurationEndpoint")] + [
+        group.get("PrimaryEndpoint") for group in raw.get("NodeGroups", ())
+    ]
+    for endpoint in endpoints:
+        if endpoint and endpoint.get("Port"):
+            return int(endpoint["Port"])
+    return DEFAULT_PORT
+
+
+def _tags(scope: RegionScope, arn: str) -> dict[str, str] | ReadError:
+    response = scope.attempt(
+        lambda: scope.call("elasticache", "list_tags_for_resource", ResourceName=arn)
+    )
+    if isinstance(response, ReadError):
+        return response
+    return {tag["Key"]: tag.get("Value", "") for tag in response.get("TagList", [])}
+
+
+@collector(
+    name="elasticache.cache_clusters",
+    resource_type="AWS::ElastiCache::CacheCluster",
+    actions=["elasticache:DescribeCacheClusters"],
+    requires=[replication_groups],
+)
+def cache_clusters(scope: RegionScope) -> list[CacheCluster]:
+    """The member clusters of in-scope replication groups, with their VPC security groups.
+
+    DescribeCacheClusters is the only API that names a replication group's security groups.
+    Clusters outside any in-scope replication group (Memcached, standalone Redis) are dropped.
+    """
+    groups = {
+        group.group_id for group in scope.get(replication_groups) if isinstance(group, ReplicationGroup)
+    }
+    clusters = []
+    for raw in scope.pages("elasticache", "describe_cache_clusters", "CacheClusters"):
+        group_id = raw.get("ReplicationGroupId")
+        if group_id not in groups:
+            continue
+        clusters.append(
+            CacheCluster(
+                cache_cluster_id=raw["CacheClusterId"],
+                arn=raw.get("ARN"),
+                replication_group_id=group_id,
+                security_group_ids=tuple(
+                    sg["SecurityGroupId"]
+                    for sg in raw.get("SecurityGroups", ())
+                    if sg.get("SecurityGroupId")
+                ),
+                name=raw["CacheClusterId"],
+            )
+        )
+    return clusters
+
+
+def security_groups_by_group(clusters: Iterable[CacheCluster]) -> dict[str, tuple[str, ...]]:
+    """Replication group id -> the security group ids of its members (first-seen order)."""
+    by_group: dict[str, dict[str, None]] = {}
+    for cluster in clusters:
+        ids = by_group.setdefault(cluster.replication_group_id, {})
+        ids.update(dict.fromkeys(cluster.security_group_ids))
+    return {group: tuple(ids) for group, ids in by_group.items()}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from botocore.stub import Stubber
+
 from scanner.demo.base import DemoAccount
 from scanner.demo.kms import aws_managed_key, make_key
 from scanner.model import Status
-from tests.helpers import expect, findings_of
+from scanner.session import AwsSession, SessionOptions
+from tests.helpers import expect, fail_operation, findings_of, scan
 
 
 def key_id(arn: str) -> str:
@@ -28,3 +31,60 @@ def test_rotation_judges_enabled_customer_symmetric_keys_only(account: DemoAccou
             key_id(static): (Status.FAIL, "has automatic rotation off"),
         },
     )
+
+
+def test_rotation_status_denied_is_error_for_that_key_only(account: DemoAccount) -> None:
+    readable = make_key(account, rotation=True)
+    denied = make_key(account, rotation=True)
+    session = AwsSession(SessionOptions())
+    fail_operation(session, "kms", "GetKeyRotationStatus",
+                   when=lambda params: params["KeyId"] == key_id(denied))
+
+    result = scan(account, "kms.cmk_rotation_enabled", session=session)
+
+    expect(
+        {f.resource_id: f for f in result.findings},
+        {
+            key_id(readable): (Status.PASS, "rotates automatically"),
+            key_id(denied): (Status.ERROR, "AccessDeniedException on kms:GetKeyRotationStatus"),
+        },
+    )
+    assert result.missing_actions == ("kms:GetKeyRotationStatus",)
+
+
+def test_list_keys_denied_is_one_error_for_the_region(account: DemoAccount) -> None:
+    make_key(account, rotation=True)
+    session = AwsSession(SessionOptions())
+    fail_operation(session, "kms", "ListKeys")
+
+    result = scan(account, "kms.cmk_rotation_enabled", session=session)
+
+    expect(
+        {f.resource_id: f for f in result.findings},
+        {"*": (Status.ERROR, "could not read kms.keys: AccessDeniedException on kms:ListKeys")},
+    )
+
+
+def test_list_keys_follows_pages(account: DemoAccount) -> None:
+    """moto ignores Limit (gap kms-listkeys-no-pagination): two pages from a Stubber."""
+    session = AwsSession(SessionOptions())
+    client = session.client("kms", account.region)
+    keys = [make_key(account, rotation=n == 0) for n in range(2)]
+    stubber = Stubber(client)
+    stubber.add_response("list_keys", {"Keys": [{"KeyId": key_id(keys[0]), "KeyArn": keys[0]}],
+                                       "Truncated": True, "NextMarker": "page-2"})
+    stubber.add_response("list_keys", {"Keys": [{"KeyId": key_id(keys[1]), "KeyArn": keys[1]}],
+                                       "Truncated": False}, {"Marker": "page-2"})
+    for arn in keys:
+        stubber.add_response("describe_key", {"KeyMetadata": {
+            "KeyId": key_id(arn), "Arn": arn, "KeyManager": "CUSTOMER", "KeyState": "Enabled",
+            "KeySpec": "SYMMETRIC_DEFAULT", "Origin": "AWS_KMS"}})
+    stubber.add_response("list_aliases", {"Aliases": [], "Truncated": False})
+    for enabled in (True, False):
+        stubber.add_response("get_key_rotation_status", {"KeyRotationEnabled": enabled})
+
+    with stubber:
+        result = scan(account, "kms.cmk_rotation_enabled", session=session, workers=1)
+
+    assert {f.resource_id: f.status for f in result.findings} == {
+        key_id(keys[0]): Status.PASS, key_id(keys[1]): Status.FAIL}
