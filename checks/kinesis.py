@@ -1,1 +1,105 @@
-"""Controls for kinesis (see ../shared/spec/controls.md)."""
+"""Kinesis controls: streams encrypt with a customer-managed key and keep records long enough."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scanner.collectors import kinesis, kms
+from scanner.inventory import CheckInputs
+from scanner.model import Outcome, ReadError, Severity, UnreadableResource, failed, passed, unreadable
+from scanner.registry import Param, Params, check
+
+
+@check(
+    id="kinesis.stream_encrypted_with_cmk",
+    severity=Severity.HIGH,
+    title="Kinesis streams are encrypted with a customer-managed KMS key",
+    description=(
+        "Each data stream has server-side encryption (EncryptionType KMS) with a "
+        "customer-managed key, not the AWS-managed alias/aws/kinesis: only a customer key's "
+        "policy controls who can read the records. Reads DescribeStreamSummary and, for a key "
+        "not named alias/aws/..., DescribeKey. Streams being deleted are not judged."
+    ),
+    remediation=(
+        "aws kinesis start-stream-encryption --stream-name <stream> "
+        "--encryption-type KMS --key-id <customer-key-arn>"
+    ),
+    reads=[kinesis.streams, kms.key_directory],
+)
+def stream_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    for stream in inputs[kinesis.streams]:
+        if isinstance(stream, UnreadableResource):
+            yield unreadable(stream.ref, stream.error, "stream summary")
+            continue
+        if stream.encryption_type != "KMS" or not stream.kms_key_id:
+            yield failed(
+                stream.ref,
+                f"stream {stream.name} is not encrypted (EncryptionType {stream.encryption_type})",
+                EncryptionType=stream.encryption_type,
+            )
+            continue
+        evidence = {"EncryptionType": "KMS", "KeyId": stream.kms_key_id}
+        manager = inputs[kms.key_directory].manager_of(stream.kms_key_id)
+        if isinstance(manager, ReadError):
+            yield unreadable(stream.ref, manager, f"key {stream.kms_key_id} of the stream")
+        elif manager == "CUSTOMER":
+            yield passed(
+                stream.ref,
+                f"stream {stream.name} is encrypted with customer-managed key "
+                f"{stream.kms_key_id}",
+                KeyManager=manager,
+                **evidence,
+            )
+        else:
+            yield failed(
+                stream.ref,
+                f"stream {stream.name} is encrypted with the AWS-managed key "
+                f"{stream.kms_key_id}, not a customer-managed one",
+                KeyManager=manager,
+                **evidence,
+            )
+
+
+@check(
+    id="kinesis.retention_period",
+    severity=Severity.LOW,
+    title="Kinesis streams retain records for the baseline's minimum",
+    description=(
+        "Each data stream's RetentionPeriodHours (from DescribeStreamSummary) is at least "
+        "min_hours, so consumers that fall behind or fail can replay what they missed. "
+        "AWS accepts 24 to 8760 hours, so at the default of 24 every stream passes; a "
+        "baseline raises min_hours to require more. Streams being deleted are not judged."
+    ),
+    remediation=(
+        "aws kinesis increase-stream-retention-period --stream-name <stream> "
+        "--retention-period-hours <hours>"
+    ),
+    reads=[kinesis.streams],
+    params=[
+        Param(
+            name="min_hours",
+            default=24,
+            schema={"type": "integer", "minimum": 24, "maximum": 8760},
+            description="Fewest hours a stream must keep records (AWS allows 24 to 8760).",
+        )
+    ],
+)
+def retention_period(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    minimum = int(params["min_hours"])
+    for stream in inputs[kinesis.streams]:
+        if isinstance(stream, UnreadableResource):
+            yield unreadable(stream.ref, stream.error, "stream summary")
+            continue
+        hours = stream.retention_hours
+        evidence = {"RetentionPeriodHours": hours, "min_hours": minimum}
+        if hours >= minimum:
+            yield passed(
+                stream.ref, f"stream {stream.name} keeps records for {hours} hours", **evidence
+            )
+        else:
+            yield failed(
+                stream.ref,
+                f"stream {stream.name} keeps records for {hours} hours, "
+                f"below the baseline's {minimum}",
+                **evidence,
+            )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from scanner.inventory import RegionScope, collector
@@ -82,15 +82,12 @@ def replication_groups(scope: RegionScope) -> list[ReplicationGroup | Unreadable
         group = _group(raw)
         if not needs_tags:
             return group if scope.scope.includes(group.name, None) else None
-        if not group.arn:
-            tags: dict[str, str] | ReadError = {}
-        else:
-            tags = _tags(scope, group.arn)
+        tags = _tags(scope, group.arn or group.group_id)  # AWS always returns the ARN
         if isinstance(tags, ReadError):
             return UnreadableResource(ref=group.ref, error=tags)
         if not scope.scope.includes(group.name, tags):
             return None
-        return ReplicationGroup(**{**group.__dict__, "tags": tags})
+        return replace(group, tags=tags)
 
     return [item for item in scope.map(read, listing) if item is not None]
 

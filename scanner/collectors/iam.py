@@ -1,1 +1,201 @@
-"""Collectors for iam."""
+"""IAM roles that ECS task definitions run as, with every policy document they carry.
+
+IAM is global, but it answers in any region: the scan region's client is used, and a role
+used in several scanned regions is read once per region (accepted; not memoised across
+regions).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from scanner.collectors import ecs
+from scanner.inventory import RegionScope, collector
+from scanner.model import ReadError, ResourceRef, UnreadableResource
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolePolicy:
+    name: str
+    """Inline policy name, or the managed policy's name."""
+    kind: str
+    """``inline`` or ``managed``."""
+    arn: str | None
+    """The managed policy's ARN; None for inline policies."""
+    document: Mapping[str, Any] | ReadError
+    """The policy document (for a managed policy, its default version)."""
+
+    @property
+    def label(self) -> str:
+        return f"inline policy {self.name}" if self.kind == "inline" else f"policy {self.arn}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class IamRole:
+    name: str
+    arn: str
+    policies: tuple[RolePolicy, ...]
+    task_definitions: tuple[str, ...]
+    """``family:revision`` of the task definitions that name this role as their task role."""
+    tags: Mapping[str, str] | None = None
+    """Not read: task roles are in scope with the task definitions that use them."""
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(type="AWS::IAM::Role", id=self.name, arn=self.arn)
+
+
+def role_name(role_arn: str) -> str:
+    """The role name: the ARN's last path segment (``arn:aws:iam::1:role/path/name``)."""
+    return role_arn.rsplit("/", 1)[-1]
+
+
+def decode_document(raw: Any, action: str) -> Mapping[str, Any] | ReadError:
+    """A policy document as a dict.
+
+    boto3 URL-decodes and parses IAM policy documents itself, but leaves the string as AWS
+    sent it (URL-encoded JSON) when its own parse fails; both forms are accepted.
+    """
+    if isinstance(raw, Mapping):
+        return raw
+    try:
+        text = str(raw).strip()
+        document = json.loads(text if text.startswith("{") else unquote(text))
+    except ValueError as exc:
+        return ReadError(code="MalformedPolicyDocument", action=action, detail=str(exc)[:300])
+    if not isinstance(document, Mapping):
+        return ReadError(code="MalformedPolicyDocument", action=action, detail="not an object")
+    return document
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Listing:
+    """What one role's own reads return; managed policy documents are read afterwards."""
+
+    arn: str
+    inline: tuple[RolePolicy, ...]
+    attached: Mapping[str, str]
+    """Managed policy ARN -> name."""
+
+
+def _role_ref(name: str, arn: str | None) -> ResourceRef:
+    return ResourceRef(type="AWS::IAM::Role", id=name, arn=arn)
+
+
+@collector(
+    name="iam.task_roles",
+    resource_type="AWS::IAM::Role",
+    actions=[
+        "iam:GetRole",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+    ],
+    requires=[ecs.task_definitions],
+)
+def task_roles(scope: RegionScope) -> list[IamRole | UnreadableResource]:
+    """The task role of every task definition an in-scope ECS service runs.
+
+    Unreadable ECS clusters, services and task definitions are passed on as
+    ``UnreadableResource``: the roles they would name are unknown. A role that cannot be
+    read (including one that no longer exists: ``NoSuchEntity``) is unreadable too.
+    """
+    users: dict[str, list[str]] = {}
+    arns: dict[str, str] = {}
+    listed: list[IamRole | UnreadableResource] = []
+    for definition in scope.get(ecs.task_definitions):
+        if isinstance(definition, UnreadableResource):
+            listed.append(definition)
+        elif definition.task_role_arn:
+            name = role_name(definition.task_role_arn)
+            users.setdefault(name, []).append(definition.name)
+            arns.setdefault(name, definition.task_role_arn)
+    names = sorted(users)
+    roles = scope.map(lambda name: _read_role(scope, name, arns[name]), names)
+    # A managed policy attached to several roles is read once.
+    policy_arns = sorted(
+        {arn for role in roles if not isinstance(role, UnreadableResource) for arn in role.attached}
+    )
+    documents = dict(
+        zip(
+            policy_arns,
+            scope.map(lambda arn: _managed_document(scope, arn), policy_arns),
+            strict=True,
+        )
+    )
+    for name, role in zip(names, roles, strict=True):
+        if isinstance(role, UnreadableResource):
+            listed.append(role)
+            continue
+        managed = tuple(
+            RolePolicy(
+                name=policy_name, kind="managed", arn=policy_arn, document=documents[policy_arn]
+            )
+            for policy_arn, policy_name in role.attached.items()
+        )
+        listed.append(
+            IamRole(
+                name=name,
+                arn=role.arn,
+                policies=role.inline + managed,
+                task_definitions=tuple(sorted(users[name])),
+            )
+        )
+    return listed
+
+
+def _read_role(scope: RegionScope, name: str, arn_hint: str) -> _Listing | UnreadableResource:
+    """The role's ARN, its inline policies, and its attached policies (ARN -> name)."""
+    role = scope.attempt(lambda: scope.call("iam", "get_role", RoleName=name))
+    if isinstance(role, ReadError):
+        return UnreadableResource(ref=_role_ref(name, arn_hint), error=role)
+    arn = role["Role"]["Arn"]
+    inline_names = scope.attempt(
+        lambda: list(scope.pages("iam", "list_role_policies", "PolicyNames", RoleName=name))
+    )
+    if isinstance(inline_names, ReadError):
+        return UnreadableResource(ref=_role_ref(name, arn), error=inline_names)
+    attached = scope.attempt(
+        lambda: list(
+            scope.pages("iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name)
+        )
+    )
+    if isinstance(attached, ReadError):
+        return UnreadableResource(ref=_role_ref(name, arn), error=attached)
+    inline = tuple(
+        RolePolicy(
+            name=policy, kind="inline", arn=None, document=_inline_document(scope, name, policy)
+        )
+        for policy in inline_names
+    )
+    policies = {item["PolicyArn"]: item["PolicyName"] for item in attached}
+    return _Listing(arn=arn, inline=inline, attached=policies)
+
+
+def _inline_document(scope: RegionScope, role: str, policy: str) -> Mapping[str, Any] | ReadError:
+    response = scope.attempt(
+        lambda: scope.call("iam", "get_role_policy", RoleName=role, PolicyName=policy)
+    )
+    if isinstance(response, ReadError):
+        return response
+    return decode_document(response.get("PolicyDocument"), "iam:GetRolePolicy")
+
+
+def _managed_document(scope: RegionScope, arn: str) -> Mapping[str, Any] | ReadError:
+    """The default version's document of a managed policy."""
+    policy = scope.attempt(lambda: scope.call("iam", "get_policy", PolicyArn=arn))
+    if isinstance(policy, ReadError):
+        return policy
+    version_id = policy["Policy"]["DefaultVersionId"]
+    version = scope.attempt(
+        lambda: scope.call("iam", "get_policy_version", PolicyArn=arn, VersionId=version_id)
+    )
+    if isinstance(version, ReadError):
+        return version
+    return decode_document(version["PolicyVersion"].get("Document"), "iam:GetPolicyVersion")
