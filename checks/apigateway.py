@@ -1,1 +1,324 @@
-"""Controls for apigateway (see ../shared/spec/controls.md)."""
+"""API Gateway REST API controls: stage throttling and logging, usage plans, routes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from scanner.collectors import apigateway
+from scanner.collectors.apigateway import Stage, UsagePlan
+from scanner.inventory import CheckInputs
+from scanner.model import (
+    Outcome,
+    ReadError,
+    Severity,
+    UnreadableResource,
+    failed,
+    passed,
+    unreadable,
+)
+from scanner.registry import Param, Params, check
+
+ROUTE_PATTERN = r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /\S*$"
+
+
+def _stages(inputs: CheckInputs) -> Iterator[Stage | Outcome]:
+    """The stages in scope; an API whose stages could not be read becomes ERROR."""
+    for stage in inputs[apigateway.stages]:
+        if isinstance(stage, UnreadableResource):
+            yield unreadable(stage.ref, stage.error, "the API's stages")
+        else:
+            yield stage
+
+
+def _limit(value: float | None) -> float | None:
+    """A throttling value that limits anything: absent or negative (-1, disabled) is None."""
+    return None if value is None or value < 0 else value
+
+
+@check(
+    id="apigateway.stage_throttling",
+    severity=Severity.HIGH,
+    title="API Gateway stages throttle requests by default",
+    description=(
+        "The stage's default method setting (methodSettings '*/*') sets both a rate limit and "
+        "a burst limit, each at most the baseline's. Without them a stage only has the "
+        "account-wide limit, so one client can exhaust it for every API in the account. "
+        "Per-method overrides and usage-plan throttles are not judged here; a limit of 0 "
+        "passes (it is within the maximum) but blocks every request."
+    ),
+    remediation=(
+        "aws apigateway update-stage --rest-api-id <id> --stage-name <stage> --patch-operations "
+        "op=replace,path=/*/*/throttling/rateLimit,value=<rate> "
+        "op=replace,path=/*/*/throttling/burstLimit,value=<burst>"
+    ),
+    reads=[apigateway.stages],
+    params=[
+        Param(
+            name="max_rate",
+            default=1000,
+            schema={"type": "number", "minimum": 0},
+            description="highest default rate limit allowed, requests per second",
+        ),
+        Param(
+            name="max_burst",
+            default=2000,
+            schema={"type": "integer", "minimum": 0},
+            description="highest default burst limit allowed, requests",
+        ),
+    ],
+)
+def stage_throttling(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    max_rate, max_burst = params["max_rate"], params["max_burst"]
+    for stage in _stages(inputs):
+        if isinstance(stage, Outcome):
+            yield stage
+            continue
+        settings = stage.default_settings
+        if settings is None:
+            yield failed(
+                stage.ref,
+                f"stage {stage.stage_id}: no default throttling (no '*/*' method setting)",
+                methodSettings=None,
+            )
+            continue
+        rate, burst = _limit(settings.rate_limit), _limit(settings.burst_limit)
+        evidence = {
+            "throttlingRateLimit": settings.rate_limit,
+            "throttlingBurstLimit": settings.burst_limit,
+        }
+        problems = []
+        if rate is None:
+            problems.append("no default rate limit")
+        elif rate > max_rate:
+            problems.append(f"rate limit {rate:g}/s above the baseline's {max_rate}")
+        if burst is None:
+            problems.append("no default burst limit")
+        elif burst > max_burst:
+            problems.append(f"burst limit {burst:g} above the baseline's {max_burst}")
+        if problems:
+            yield failed(stage.ref, f"stage {stage.stage_id}: {'; '.join(problems)}", **evidence)
+        else:
+            note = " (a limit of 0 rejects every request)" if 0 in (rate, burst) else ""
+            yield passed(
+                stage.ref,
+                f"stage {stage.stage_id} throttles at {rate:g}/s, burst {burst:g}{note}",
+                **evidence,
+            )
+
+
+@check(
+    id="apigateway.stage_execution_logging",
+    severity=Severity.MEDIUM,
+    title="API Gateway stages log execution at INFO or ERROR",
+    description=(
+        "The stage's default method setting (methodSettings '*/*') logs to CloudWatch at "
+        "INFO or ERROR level. Without execution logs, failed requests and integration "
+        "errors cannot be investigated. Per-method overrides are not judged."
+    ),
+    remediation=(
+        "aws apigateway update-stage --rest-api-id <id> --stage-name <stage> --patch-operations "
+        "op=replace,path=/*/*/logging/loglevel,value=ERROR"
+    ),
+    reads=[apigateway.stages],
+)
+def stage_execution_logging(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    for stage in _stages(inputs):
+        if isinstance(stage, Outcome):
+            yield stage
+            continue
+        level = stage.default_settings.logging_level if stage.default_settings else None
+        if level in ("INFO", "ERROR"):
+            yield passed(stage.ref, f"stage {stage.stage_id} logs at {level}", loggingLevel=level)
+        else:
+            observed = f"is {level}" if level else "is not set"
+            yield failed(
+                stage.ref,
+                f"stage {stage.stage_id}: execution logging {observed}",
+                loggingLevel=level,
+            )
+
+
+@check(
+    id="apigateway.stage_access_logging",
+    severity=Severity.MEDIUM,
+    title="API Gateway stages write access logs",
+    description=(
+        "The stage's accessLogSettings names a destination (a CloudWatch log group or a "
+        "Firehose stream), so every request is recorded with its caller. The log format "
+        "and whether the destination exists are not judged."
+    ),
+    remediation=(
+        "aws apigateway update-stage --rest-api-id <id> --stage-name <stage> --patch-operations "
+        "op=replace,path=/accessLogSettings/destinationArn,value=<log-group-arn> "
+        "op=replace,path=/accessLogSettings/format,value='$context.requestId'"
+    ),
+    reads=[apigateway.stages],
+)
+def stage_access_logging(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    for stage in _stages(inputs):
+        if isinstance(stage, Outcome):
+            yield stage
+        elif stage.access_log_destination:
+            yield passed(
+                stage.ref,
+                f"stage {stage.stage_id} writes access logs to {stage.access_log_destination}",
+                destinationArn=stage.access_log_destination,
+            )
+        else:
+            yield failed(
+                stage.ref,
+                f"stage {stage.stage_id} has no access log destination",
+                destinationArn=None,
+            )
+
+
+def _plan_problems(
+    plan: UsagePlan, has_key: bool | ReadError | None, max_quota: int, period: str
+) -> list[str]:
+    """What keeps a usage plan from meeting the baseline (empty: it meets it)."""
+    problems = []
+    if plan.rate_limit is None or plan.burst_limit is None:
+        problems.append("has no throttle")
+    if plan.quota_limit is None:
+        problems.append("has no quota")
+    else:
+        if plan.quota_limit > max_quota:
+            problems.append(f"has quota {plan.quota_limit}/{plan.quota_period}, above {max_quota}")
+        if plan.quota_period != period:
+            problems.append(f"counts its quota per {plan.quota_period}, not per {period}")
+    if has_key is False:
+        problems.append("has no API key")
+    return problems
+
+
+def _judge_stage(
+    stage: Stage, plans: list[UsagePlan], keys: Mapping[str, bool | ReadError], params: Params
+) -> Outcome:
+    covering = [p for p in plans if (stage.api_id, stage.stage_name) in p.api_stages]
+    if not covering:
+        return failed(stage.ref, f"stage {stage.stage_id} is in no usage plan", usagePlans=[])
+    evidence = [
+        {
+            "id": p.plan_id,
+            "throttle": {"rateLimit": p.rate_limit, "burstLimit": p.burst_limit},
+            "quota": {"limit": p.quota_limit, "period": p.quota_period},
+            "hasApiKey": keys.get(p.plan_id) if isinstance(keys.get(p.plan_id), bool) else None,
+        }
+        for p in covering
+    ]
+    verdicts = [
+        (p, _plan_problems(p, keys.get(p.plan_id), params["max_quota"], params["quota_period"]))
+        for p in covering
+    ]
+    for plan, problems in verdicts:
+        if not problems and keys.get(plan.plan_id) is True:
+            return passed(
+                stage.ref,
+                f"stage {stage.stage_id} is in usage plan {plan.label} with a throttle, "
+                f"quota {plan.quota_limit}/{plan.quota_period} and an API key",
+                usagePlans=evidence,
+            )
+    for plan, problems in verdicts:
+        key_error = keys.get(plan.plan_id)
+        if not problems and isinstance(key_error, ReadError):
+            return unreadable(stage.ref, key_error, f"the API keys of usage plan {plan.label}")
+    reasons = "; ".join(f"plan {p.label} {', '.join(problems)}" for p, problems in verdicts)
+    return failed(stage.ref, f"stage {stage.stage_id}: {reasons}", usagePlans=evidence)
+
+
+@check(
+    id="apigateway.usage_plan_quota",
+    severity=Severity.MEDIUM,
+    title="API Gateway stages belong to a throttled usage plan with a quota and API keys",
+    description=(
+        "At least one usage plan lists the stage and has a throttle (rate and burst), a "
+        "quota of at most max_quota requests per quota_period, and at least one API key. "
+        "This bounds what each client may spend. Whether methods require an API key, and "
+        "per-method throttles within a plan, are not judged."
+    ),
+    remediation=(
+        "aws apigateway create-usage-plan --name <name> --api-stages apiId=<id>,stage=<stage> "
+        "--throttle rateLimit=<rate>,burstLimit=<burst> --quota limit=<n>,period=MONTH; "
+        "aws apigateway create-usage-plan-key --usage-plan-id <plan> --key-id <key> "
+        "--key-type API_KEY"
+    ),
+    reads=[apigateway.stages, apigateway.usage_plans, apigateway.usage_plan_keys],
+    params=[
+        Param(
+            name="max_quota",
+            default=100000,
+            schema={"type": "integer", "minimum": 1},
+            description="highest quota a usage plan may grant per quota_period, requests",
+        ),
+        Param(
+            name="quota_period",
+            default="MONTH",
+            schema={"enum": ["DAY", "WEEK", "MONTH"]},
+            description="the period the usage plan's quota must be counted over",
+        ),
+    ],
+)
+def usage_plan_quota(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    plans, keys = inputs[apigateway.usage_plans], inputs[apigateway.usage_plan_keys]
+    for stage in _stages(inputs):
+        yield stage if isinstance(stage, Outcome) else _judge_stage(stage, plans, keys, params)
+
+
+def _route(route: str) -> tuple[str, str]:
+    verb, _, path = route.partition(" ")
+    path = path.strip()
+    return verb.upper(), (path.rstrip("/") or "/")
+
+
+def _exposes(routes: Mapping[str, frozenset[str]], verb: str, path: str) -> bool:
+    verbs = routes.get(path, frozenset())
+    return verb in verbs or "ANY" in verbs
+
+
+@check(
+    id="apigateway.required_routes",
+    severity=Severity.LOW,
+    title="REST APIs expose the routes the baseline requires",
+    description=(
+        "Each REST API in scope has every route the baseline lists (e.g. 'GET /health'): a "
+        "resource with that path whose methods include the verb or ANY. Health and status "
+        "routes are what load balancers and monitors call. Off until routes are configured; "
+        "whether the route is deployed to a stage is not judged."
+    ),
+    remediation=(
+        "aws apigateway create-resource ...; aws apigateway put-method ...; "
+        "aws apigateway create-deployment --rest-api-id <id> --stage-name <stage>"
+    ),
+    reads=[apigateway.rest_apis, apigateway.resources],
+    params=[
+        Param(
+            name="routes",
+            default=[],
+            schema={"type": "array", "items": {"type": "string", "pattern": ROUTE_PATTERN}},
+            description="routes every REST API must expose, as 'VERB /path'; [] turns it off",
+        )
+    ],
+    configured_by="routes",
+)
+def required_routes(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    required = [_route(route) for route in params["routes"]]
+    if not required:
+        return
+    apis = inputs[apigateway.rest_apis]
+    found = inputs[apigateway.resources]
+    for api in apis:
+        routes = found[api.api_id]
+        if isinstance(routes, ReadError):
+            yield unreadable(api.ref, routes, "the API's resources")
+            continue
+        wanted = [f"{verb} {path}" for verb, path in required]
+        missing = [f"{verb} {path}" for verb, path in required if not _exposes(routes, verb, path)]
+        if missing:
+            yield failed(
+                api.ref,
+                f"API {api.name} lacks {', '.join(missing)}",
+                missing=missing,
+                required=wanted,
+            )
+        else:
+            yield passed(api.ref, f"API {api.name} exposes {', '.join(wanted)}", required=wanted)

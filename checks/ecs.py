@@ -1,1 +1,116 @@
-"""Controls for ecs (see ../shared/spec/controls.md)."""
+"""ECS controls: clusters run Container Insights; services' task definitions name both roles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scanner.collectors import ecs
+from scanner.inventory import CheckInputs
+from scanner.model import Outcome, Severity, UnreadableResource, failed, passed, unreadable
+from scanner.registry import Params, check
+
+INSIGHTS_ON = frozenset({"enabled", "enhanced"})
+
+UNREADABLE_WHAT = {
+    "AWS::ECS::Cluster": "the cluster's services",
+    "AWS::ECS::Service": "the service",
+}
+"""What could not be read, by the type of an unreadable resource passed on by a collector."""
+
+
+@check(
+    id="ecs.container_insights_enabled",
+    severity=Severity.LOW,
+    title="ECS clusters have Container Insights on",
+    description=(
+        "Every active ECS cluster has the containerInsights cluster setting enabled (or "
+        "enhanced), so task and service metrics reach CloudWatch. Read from "
+        "DescribeClusters(include=SETTINGS); a cluster with the setting disabled or absent "
+        "fails. The account-level default (ListAccountSettings) is not read: it only applies "
+        "to clusters created after it was set, and each cluster records its own value."
+    ),
+    remediation=(
+        "aws ecs update-cluster --cluster <cluster> --settings name=containerInsights,value=enabled"
+    ),
+    reads=[ecs.clusters],
+)
+def container_insights_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    for cluster in inputs[ecs.clusters]:
+        if isinstance(cluster, UnreadableResource):
+            yield unreadable(cluster.ref, cluster.error, "cluster settings")
+            continue
+        value = cluster.container_insights
+        if value in INSIGHTS_ON:
+            yield passed(
+                cluster.ref,
+                f"cluster {cluster.name} has containerInsights {value}",
+                containerInsights=value,
+            )
+        elif value is None:
+            yield failed(
+                cluster.ref,
+                f"cluster {cluster.name} has no containerInsights setting",
+                containerInsights=None,
+            )
+        else:
+            yield failed(
+                cluster.ref,
+                f"cluster {cluster.name} has containerInsights {value}",
+                containerInsights=value,
+            )
+
+
+@check(
+    id="ecs.task_roles_defined",
+    severity=Severity.HIGH,
+    title="Task definitions that services run name an execution role and a task role",
+    description=(
+        "Every task definition that an ECS service runs (the revision of the service's "
+        "primary deployment) names both an executionRoleArn (used by the ECS agent to pull "
+        "images, write logs and fetch secrets) and a taskRoleArn (the containers' own AWS "
+        "identity). Without a task role, containers fall back to whatever the host gives "
+        "them. Read from ListServices, DescribeServices and DescribeTaskDefinition; "
+        "container definitions are never read into the report. Task definitions no service "
+        "runs are not judged; what the roles allow is judged by iam.task_role_least_privilege."
+    ),
+    remediation=(
+        "aws ecs register-task-definition --family <family> --execution-role-arn <role-arn> "
+        "--task-role-arn <role-arn> ... then aws ecs update-service --task-definition "
+        "<family:revision>"
+    ),
+    reads=[ecs.clusters, ecs.services, ecs.task_definitions],
+)
+def task_roles_defined(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    for definition in inputs[ecs.task_definitions]:
+        if isinstance(definition, UnreadableResource):
+            what = UNREADABLE_WHAT.get(definition.ref.type, "task definition")
+            yield unreadable(definition.ref, definition.error, what)
+            continue
+        missing = [
+            field
+            for field, value in (
+                ("executionRoleArn", definition.execution_role_arn),
+                ("taskRoleArn", definition.task_role_arn),
+            )
+            if not value
+        ]
+        evidence = {
+            "executionRoleArn": definition.execution_role_arn,
+            "taskRoleArn": definition.task_role_arn,
+            "services": list(definition.services),
+        }
+        run_by = ", ".join(definition.services)
+        if missing:
+            yield failed(
+                definition.ref,
+                f"task definition {definition.name} (run by {run_by}) has no "
+                f"{' and no '.join(missing)}",
+                **evidence,
+            )
+        else:
+            yield passed(
+                definition.ref,
+                f"task definition {definition.name} names execution role "
+                f"{definition.execution_role_arn} and task role {definition.task_role_arn}",
+                **evidence,
+            )

@@ -6,7 +6,15 @@ from collections.abc import Iterator
 
 from scanner.collectors import kinesis, kms
 from scanner.inventory import CheckInputs
-from scanner.model import Outcome, ReadError, Severity, UnreadableResource, failed, passed, unreadable
+from scanner.model import (
+    Outcome,
+    ReadError,
+    Severity,
+    UnreadableResource,
+    failed,
+    passed,
+    unreadable,
+)
 from scanner.registry import Param, Params, check
 
 
@@ -45,8 +53,7 @@ def stream_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[O
         elif manager == "CUSTOMER":
             yield passed(
                 stream.ref,
-                f"stream {stream.name} is encrypted with customer-managed key "
-                f"{stream.kms_key_id}",
+                f"stream {stream.name} is encrypted with customer-managed key {stream.kms_key_id}",
                 KeyManager=manager,
                 **evidence,
             )

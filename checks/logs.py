@@ -1,1 +1,63 @@
-"""Controls for logs (see ../shared/spec/controls.md)."""
+"""CloudWatch Logs controls: every log group has a bounded retention policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scanner.collectors import logs
+from scanner.inventory import CheckInputs
+from scanner.model import Outcome, Severity, UnreadableResource, failed, passed, unreadable
+from scanner.registry import Param, Params, check
+
+
+def _days(days: int) -> str:
+    return f"{days} day" if days == 1 else f"{days} days"
+
+
+@check(
+    id="logs.retention_set",
+    severity=Severity.MEDIUM,
+    title="CloudWatch log groups have a retention policy",
+    description=(
+        "The log group keeps events for at least the baseline's days and not forever: "
+        "a group without a retention policy never expires, which is unbounded cost and no "
+        "policy at all. Read from DescribeLogGroups (retentionInDays)."
+    ),
+    remediation="aws logs put-retention-policy --log-group-name <name> --retention-in-days 30",
+    reads=[logs.log_groups],
+    params=[
+        Param(
+            name="min_days",
+            default=30,
+            schema={"type": "integer", "minimum": 1},
+            description="Fewest days a log group must keep its events.",
+        )
+    ],
+)
+def retention_set(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    min_days = int(params["min_days"])
+    for group in inputs[logs.log_groups]:
+        if isinstance(group, UnreadableResource):
+            yield unreadable(group.ref, group.error, "log group tags")
+            continue
+        days = group.retention_days
+        evidence = {"retentionInDays": days, "min_days": min_days}
+        if days is None:
+            yield failed(
+                group.ref,
+                f"log group {group.name} has no retention policy (events never expire)",
+                **evidence,
+            )
+        elif days < min_days:
+            yield failed(
+                group.ref,
+                f"log group {group.name} keeps events {_days(days)}, "
+                f"below the baseline's {min_days}",
+                **evidence,
+            )
+        else:
+            yield passed(
+                group.ref,
+                f"log group {group.name} keeps events {_days(days)} (baseline {min_days})",
+                **evidence,
+            )

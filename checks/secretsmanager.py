@@ -1,1 +1,93 @@
-"""Controls for secretsmanager (see ../shared/spec/controls.md)."""
+"""Secrets Manager controls: secrets use a customer-managed key and rotate automatically."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scanner.collectors import kms, secretsmanager
+from scanner.inventory import CheckInputs
+from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
+from scanner.registry import Params, check
+
+
+@check(
+    id="secretsmanager.secret_encrypted_with_cmk",
+    severity=Severity.MEDIUM,
+    title="Secrets are encrypted with a customer-managed KMS key",
+    description=(
+        "Each secret names a customer-managed KmsKeyId. A secret without one is encrypted "
+        "with the AWS-managed default key aws/secretsmanager, whose key policy cannot be "
+        "narrowed and which cannot serve other accounts. Reads ListSecrets and DescribeKey "
+        "(none for a key named alias/aws/...); never the secret's value. "
+        "Secrets scheduled for deletion are not judged."
+    ),
+    remediation=(
+        "aws secretsmanager update-secret --secret-id <secret> --kms-key-id <customer-key-arn>"
+    ),
+    reads=[secretsmanager.secrets, kms.key_directory],
+)
+def secret_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    for secret in inputs[secretsmanager.secrets]:
+        if secret.kms_key_id is None:
+            yield failed(
+                secret.ref,
+                f"secret {secret.name} uses the default AWS-managed key "
+                f"{secretsmanager.DEFAULT_KEY_ALIAS} (no KmsKeyId set)",
+                KmsKeyId=None,
+                KeyManager="AWS",
+            )
+            continue
+        manager = inputs[kms.key_directory].manager_of(secret.kms_key_id)
+        if isinstance(manager, ReadError):
+            yield unreadable(secret.ref, manager, f"key {secret.kms_key_id} of the secret")
+        elif manager == "CUSTOMER":
+            yield passed(
+                secret.ref,
+                f"secret {secret.name} is encrypted with customer-managed key {secret.kms_key_id}",
+                KmsKeyId=secret.kms_key_id,
+                KeyManager=manager,
+            )
+        else:
+            yield failed(
+                secret.ref,
+                f"secret {secret.name} is encrypted with the AWS-managed key "
+                f"{secret.kms_key_id}, not a customer-managed one",
+                KmsKeyId=secret.kms_key_id,
+                KeyManager=manager,
+            )
+
+
+@check(
+    id="secretsmanager.rotation_enabled",
+    severity=Severity.MEDIUM,
+    title="Secrets rotate automatically",
+    description=(
+        "Each secret has RotationEnabled true (read from ListSecrets), so a leaked credential "
+        "stops working on the next rotation. Whether the last rotation succeeded is not "
+        "judged. Replica secrets are not judged: Secrets Manager rotates the primary and "
+        "copies the value, so the primary's region reports it. Secrets scheduled for "
+        "deletion are not judged."
+    ),
+    remediation=(
+        "aws secretsmanager rotate-secret --secret-id <secret> "
+        "--rotation-lambda-arn <function-arn> "
+        "--rotation-rules AutomaticallyAfterDays=30  (or managed rotation for RDS secrets)"
+    ),
+    reads=[secretsmanager.secrets],
+)
+def rotation_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    for secret in inputs[secretsmanager.secrets]:
+        if secret.is_replica_in(inputs.region):
+            continue
+        evidence = {
+            "RotationEnabled": secret.rotation_enabled,
+            "RotationSchedule": secret.rotation_schedule,
+            "LastRotatedDate": secret.last_rotated,
+        }
+        if secret.rotation_enabled:
+            schedule = f" ({secret.rotation_schedule})" if secret.rotation_schedule else ""
+            yield passed(
+                secret.ref, f"secret {secret.name} rotates automatically{schedule}", **evidence
+            )
+        else:
+            yield failed(secret.ref, f"secret {secret.name} has rotation disabled", **evidence)

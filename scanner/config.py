@@ -171,10 +171,20 @@ def build_plan(
     workers: int = DEFAULT_WORKERS,
 ) -> ScanPlan:
     """Select controls and regions; raise ConfigError naming any unknown id or region."""
-    specs = _select(baseline, check_ids, service_names, min_severity)
+    selected = _select(baseline, check_ids, service_names, min_severity)
+    params = {
+        spec.id: {**spec.defaults(), **baseline.overrides.get(spec.id, {})} for spec in selected
+    }
+    # A control configured by a parameter that is still empty is off: it costs no request.
+    specs = [s for s in selected if not s.configured_by or params[s.id][s.configured_by]]
+    for spec in selected:
+        if spec not in specs and spec.id in check_ids:
+            raise ConfigError(
+                f"{spec.id} is off until the baseline sets controls/{spec.id}/{spec.configured_by}"
+            )
     if not specs:
         raise ConfigError("no control selected: check --checks, --services and --severity")
-    params = {spec.id: {**spec.defaults(), **baseline.overrides.get(spec.id, {})} for spec in specs}
+    params = {spec.id: params[spec.id] for spec in specs}
     chosen = tuple(dict.fromkeys(regions or baseline.regions or filter(None, [default_region])))
     if not chosen:
         raise ConfigError("no region: pass --region, set AWS_REGION, or list scope.regions")

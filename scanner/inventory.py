@@ -25,7 +25,7 @@ from scanner.model import (
     Status,
     UnreadableResource,
 )
-from scanner.session import AwsSession
+from scanner.session import AwsSession, iam_action
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -140,13 +140,9 @@ def read_error(exc: Exception, action: str) -> ReadError:
     return ReadError(code=type(exc).__name__, action=action, detail=str(exc)[:300])
 
 
-def iam_action(client: Any, operation: str) -> str:
-    """IAM action for a boto3 operation name (``list_keys`` -> ``kms:ListKeys``)."""
-    model = client.meta.service_model
-    prefix = model.signing_name
-    if prefix == "apigateway":  # API Gateway authorises by HTTP verb, not by operation
-        return "apigateway:GET"
-    return f"{prefix}:{client.meta.method_to_api_mapping[operation]}"
+def _action_of(client: Any, method: str) -> str:
+    """IAM action of a boto3 client method (``list_keys`` -> ``kms:ListKeys``)."""
+    return iam_action(client.meta.service_model, client.meta.method_to_api_mapping[method])
 
 
 class RegionScope:
@@ -170,7 +166,7 @@ class RegionScope:
         try:
             response: dict[str, Any] = getattr(client, operation)(**params)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise self._inventory.failed(read_error(exc, iam_action(client, operation))) from exc
+            raise self._inventory.failed(read_error(exc, _action_of(client, operation))) from exc
         return response
 
     def pages(self, service: str, operation: str, result_key: str, **params: Any) -> Iterator[Any]:
@@ -180,7 +176,7 @@ class RegionScope:
             for page in client.get_paginator(operation).paginate(**params):
                 yield from page.get(result_key, [])
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise self._inventory.failed(read_error(exc, iam_action(client, operation))) from exc
+            raise self._inventory.failed(read_error(exc, _action_of(client, operation))) from exc
 
     def attempt(self, fetch: Callable[[], T]) -> T | ReadError:
         """Run a per-resource read; its failure becomes a value the check reports as ERROR."""
@@ -267,7 +263,7 @@ class Inventory:
                         region=self.region,
                         collector=name,
                         resource_id=record.ref.id,
-                        config=to_json(dataclasses.asdict(record)),
+                        config=to_json(record),
                     )
                 )
         return snapshots

@@ -44,8 +44,8 @@ class CheckSpec:
     params: tuple[Param, ...]
     reads: tuple[Collector[Any], ...]
     function: CheckFunction
-    enabled_by_default: bool = True
-    """False for controls that are off until the baseline configures them."""
+    configured_by: str | None = None
+    """A parameter whose empty default keeps the control off until the baseline sets it."""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -71,12 +71,15 @@ def check(
     remediation: str,
     reads: Iterable[Collector[Any]],
     params: Iterable[Param] = (),
-    enabled_by_default: bool = True,
+    configured_by: str | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a control. The function receives its declared collectors and parameters."""
 
     if not CHECK_ID.match(id):
         raise ValueError(f"malformed check id {id!r}")
+    params = tuple(params)
+    if configured_by is not None and configured_by not in {p.name for p in params}:
+        raise ValueError(f"{id}: configured_by names no parameter: {configured_by}")
 
     def register(function: CheckFunction) -> CheckFunction:
         if id in REGISTRY:
@@ -88,10 +91,10 @@ def check(
             title=title,
             description=description,
             remediation=remediation,
-            params=tuple(params),
+            params=params,
             reads=tuple(reads),
             function=function,
-            enabled_by_default=enabled_by_default,
+            configured_by=configured_by,
         )
         return function
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections import Counter
@@ -11,6 +12,7 @@ from urllib.parse import urlparse
 
 import boto3
 import botocore.exceptions
+import botocore.loaders
 from botocore.config import Config
 
 from scanner.errors import ConfigError, SessionError
@@ -31,23 +33,41 @@ class SessionOptions:
     max_pool_connections: int = 16
 
 
+def iam_action(service_model: Any, operation: str) -> str:
+    """IAM action of an API operation (``kms``, ``ListKeys`` -> ``kms:ListKeys``)."""
+    prefix = service_model.signing_name
+    if prefix == "apigateway":  # API Gateway authorises by HTTP verb, not by operation
+        return "apigateway:GET"
+    return f"{prefix}:{operation}"
+
+
 class RequestLog:
-    """Every API call the scanner made: (service, operation, parameters). Thread-safe."""
+    """Every API call the scanner made: (IAM action, operation, parameters). Thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.calls: list[tuple[str, str, str]] = []
 
-    def record(self, service: str, operation: str, params: dict[str, Any]) -> None:
+    def record(self, action: str, operation: str, params: dict[str, Any]) -> None:
         key = json.dumps(params, sort_keys=True, default=str)
         with self._lock:
-            self.calls.append((service, operation, key))
+            self.calls.append((action, operation, key))
 
-    def operations(self) -> set[tuple[str, str]]:
-        return {(service, op) for service, op, _ in self.calls}
+    def operations(self) -> set[str]:
+        """API operation names called (``ListKeys``)."""
+        return {operation for _, operation, _ in self.calls}
+
+    def actions(self) -> set[str]:
+        """IAM actions those calls needed."""
+        return {action for action, _, _ in self.calls}
 
     def duplicates(self) -> dict[tuple[str, str, str], int]:
         return {call: n for call, n in Counter(self.calls).items() if n > 1}
+
+
+@functools.cache
+def _shared_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
 
 
 class AwsSession:
@@ -65,6 +85,8 @@ class AwsSession:
             self._boto = boto_session or boto3.Session(profile_name=options.profile)
         except botocore.exceptions.ProfileNotFound as exc:
             raise ConfigError(f"AWS profile not found: {options.profile}") from exc
+        # Service models are large JSON files: parse them once per process, not per session.
+        self._boto._session.register_component("data_loader", _shared_loader())
         self._config = Config(
             retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -78,7 +100,7 @@ class AwsSession:
         self._boto.events.register("provide-client-params.*.*", self._record)
 
     def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        self.requests.record(model.service_model.service_name, model.name, params)
+        self.requests.record(iam_action(model.service_model, model.name), model.name, params)
 
     @property
     def boto_session(self) -> boto3.Session:

@@ -35,3 +35,10 @@ def test_specs_are_complete() -> None:
         for action in spec.actions:
             verb = action.split(":", 1)[1]
             assert verb == "GET" or verb.startswith(("Describe", "List", "Get")), action
+
+
+def test_docs_checks_md_is_generated_from_the_registry() -> None:
+    from scanner.docs import checks_markdown
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "checks.md"
+    assert path.read_text() == checks_markdown(), "run: python -m scanner.docs > docs/checks.md"

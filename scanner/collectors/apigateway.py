@@ -5,8 +5,7 @@ API Gateway authorises every read as ``apigateway:GET`` (the IAM action is the H
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,9 +151,13 @@ def stages(scope: RegionScope) -> list[Stage | UnreadableResource]:
     apis = list(scope.get(api_listing).values())
 
     def read(api: RestApi) -> list[Stage | UnreadableResource]:
-        response = scope.attempt(lambda: scope.call("apigateway", "get_stages", restApiId=api.api_id))
+        response = scope.attempt(
+            lambda: scope.call("apigateway", "get_stages", restApiId=api.api_id)
+        )
         if isinstance(response, ReadError):
-            return [UnreadableResource(ref=stage_ref(scope.region, api.api_id, "*"), error=response)]
+            return [
+                UnreadableResource(ref=stage_ref(scope.region, api.api_id, "*"), error=response)
+            ]
         listed: list[Stage | UnreadableResource] = []
         for item in response.get("item", []):
             if not item.get("deploymentId"):
@@ -187,7 +190,9 @@ def _stage(region: str, api: RestApi, item: Mapping[str, Any]) -> Stage:
     )
 
 
-@collector(name="apigateway.usage_plans", resource_type="AWS::ApiGateway::UsagePlan", actions=ACTIONS)
+@collector(
+    name="apigateway.usage_plans", resource_type="AWS::ApiGateway::UsagePlan", actions=ACTIONS
+)
 def usage_plans(scope: RegionScope) -> list[UsagePlan]:
     """Every usage plan in the region with its throttle, quota and API stages."""
     plans = scope.pages("apigateway", "get_usage_plans", "items", PaginationConfig=PAGE_SIZE)
@@ -223,8 +228,8 @@ def _usage_plan(region: str, plan: Mapping[str, Any]) -> UsagePlan:
 def usage_plan_keys(scope: RegionScope) -> dict[str, bool | ReadError]:
     """Whether each usage plan covering a stage in scope has at least one API key.
 
-    GetUsagePlanKeys returns each key's value; only the presence of a key is kept, and the
-    listing stops at the first key found.
+    GetUsagePlanKeys returns each key's value with it: pages of one key are asked for, only the
+    presence of a key is kept, and the listing stops at the first key found.
     """
     in_scope = {
         (stage.api_id, stage.stage_name) for stage in scope.get(stages) if isinstance(stage, Stage)
@@ -236,7 +241,11 @@ def usage_plan_keys(scope: RegionScope) -> dict[str, bool | ReadError]:
     def read(plan_id: str) -> bool | ReadError:
         def first_key() -> bool:
             keys = scope.pages(
-                "apigateway", "get_usage_plan_keys", "items", usagePlanId=plan_id
+                "apigateway",
+                "get_usage_plan_keys",
+                "items",
+                usagePlanId=plan_id,
+                PaginationConfig={"PageSize": 1},
             )
             return next(iter(keys), None) is not None
 
@@ -245,34 +254,22 @@ def usage_plan_keys(scope: RegionScope) -> dict[str, bool | ReadError]:
     return dict(zip(plan_ids, scope.map(read, plan_ids), strict=True))
 
 
-class RouteDirectory:
-    """GetResources per REST API, read on first use and memoised: {path: HTTP verbs}.
+@collector(
+    name="apigateway.resources",
+    resource_type="AWS::ApiGateway::RestApi",
+    actions=ACTIONS,
+    requires=[rest_apis],
+)
+def resources(scope: RegionScope) -> dict[str, Mapping[str, frozenset[str]] | ReadError]:
+    """GetResources per REST API in scope: {api id: {resource path: HTTP verbs}}.
 
-    Lazy, so a scan that runs apigateway.required_routes with no routes configured makes
-    no call. Only the keys of each resource's resourceMethods are read (no ``embed``).
+    Only the keys of each resource's resourceMethods are read, so no ``embed`` is asked for.
     """
+    api_ids = [api.api_id for api in scope.get(rest_apis)]
 
-    def __init__(self, scope: RegionScope) -> None:
-        self._scope = scope
-        self._cache: dict[str, Mapping[str, frozenset[str]] | ReadError] = {}
-        self._lock = threading.Lock()
-
-    def routes_of(self, api_id: str) -> Mapping[str, frozenset[str]] | ReadError:
-        return self.lookup_many([api_id])[api_id]
-
-    def lookup_many(
-        self, api_ids: Iterable[str]
-    ) -> dict[str, Mapping[str, frozenset[str]] | ReadError]:
-        api_ids = list(api_ids)
-        with self._lock:
-            missing = sorted({api_id for api_id in api_ids if api_id not in self._cache})
-            for api_id, routes in zip(missing, self._scope.map(self._read, missing), strict=True):
-                self._cache[api_id] = routes
-            return {api_id: self._cache[api_id] for api_id in api_ids}
-
-    def _read(self, api_id: str) -> Mapping[str, frozenset[str]] | ReadError:
-        def read() -> dict[str, frozenset[str]]:
-            resources = self._scope.pages(
+    def read(api_id: str) -> Mapping[str, frozenset[str]] | ReadError:
+        def paths() -> dict[str, frozenset[str]]:
+            items = scope.pages(
                 "apigateway",
                 "get_resources",
                 "items",
@@ -281,13 +278,10 @@ class RouteDirectory:
             )
             return {
                 item["path"]: frozenset(verb.upper() for verb in item.get("resourceMethods") or {})
-                for item in resources
+                for item in items
                 if item.get("path")
             }
 
-        return self._scope.attempt(read)
+        return scope.attempt(paths)
 
-
-@collector(name="apigateway.resources", resource_type="AWS::ApiGateway::RestApi", actions=ACTIONS)
-def resources(scope: RegionScope) -> RouteDirectory:
-    return RouteDirectory(scope)
+    return dict(zip(api_ids, scope.map(read, api_ids), strict=True))

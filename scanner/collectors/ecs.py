@@ -21,6 +21,9 @@ DESCRIBE_CLUSTERS_MAX = 100
 DESCRIBE_SERVICES_MAX = 10
 """DescribeServices rejects more than 10 services per call (moto accepts any number)."""
 
+LIST_SERVICES_PAGE = 100
+"""ListServices returns 10 services per page unless asked for up to 100."""
+
 GONE = "MISSING"
 """A ``failures[].reason`` for a resource deleted between the listing and the describe."""
 
@@ -187,7 +190,15 @@ def services(scope: RegionScope) -> list[EcsService | UnreadableResource]:
 
 def _services_of(scope: RegionScope, cluster: EcsCluster) -> list[EcsService | UnreadableResource]:
     arns = scope.attempt(
-        lambda: list(scope.pages("ecs", "list_services", "serviceArns", cluster=cluster.arn))
+        lambda: list(
+            scope.pages(
+                "ecs",
+                "list_services",
+                "serviceArns",
+                cluster=cluster.arn,
+                PaginationConfig={"PageSize": LIST_SERVICES_PAGE},
+            )
+        )
     )
     if isinstance(arns, ReadError):
         return [UnreadableResource(ref=cluster.ref, error=arns)]

@@ -1,1 +1,194 @@
-"""Collectors for efs."""
+"""EFS: file systems, their mount targets (with security groups) and backup policies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from scanner.inventory import RegionScope, collector
+from scanner.model import ReadError, ResourceRef, UnreadableResource
+
+NFS_PORT = 2049
+
+GONE_STATES = frozenset({"deleting", "deleted"})
+"""Life cycle states of file systems and mount targets that are going away: not judged."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileSystem:
+    file_system_id: str
+    arn: str | None
+    name: str
+    """The Name tag (``Name``), else the file system id."""
+    tags: Mapping[str, str] | None
+    encrypted: bool
+    kms_key_id: str | None
+    """The key exactly as DescribeFileSystems returned it (an ARN); only when encrypted."""
+    performance_mode: str
+    """``generalPurpose`` or ``maxIO``."""
+    throughput_mode: str
+    """``bursting``, ``provisioned`` or ``elastic``."""
+    provisioned_throughput_mibps: float | None
+    life_cycle_state: str
+    availability_zone_name: str | None
+    """Set for One Zone file systems only."""
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(type="AWS::EFS::FileSystem", id=self.file_system_id, arn=self.arn)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MountTarget:
+    mount_target_id: str
+    file_system_id: str
+    subnet_id: str
+    vpc_id: str | None
+    availability_zone: str | None
+    ip_address: str | None
+    life_cycle_state: str
+    security_group_ids: tuple[str, ...] = ()
+    """Filled only in the records of ``efs.mount_target_security_groups``
+    (DescribeMountTargets does not return them); empty in ``efs.mount_targets``."""
+    port: int = NFS_PORT
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(type="AWS::EFS::MountTarget", id=self.mount_target_id)
+
+    @property
+    def name(self) -> str:
+        return self.mount_target_id
+
+    @property
+    def tags(self) -> Mapping[str, str] | None:
+        return None  # mount targets carry no tags
+
+
+@collector(
+    name="efs.file_systems",
+    resource_type="AWS::EFS::FileSystem",
+    actions=["elasticfilesystem:DescribeFileSystems"],
+)
+def file_systems(scope: RegionScope) -> list[FileSystem]:
+    """Every file system the baseline scope admits (tags come with DescribeFileSystems)."""
+    listed = []
+    for item in scope.pages("efs", "describe_file_systems", "FileSystems"):
+        if item.get("LifeCycleState") in GONE_STATES:
+            continue
+        record = _file_system(item)
+        if scope.scope.includes(record.name, record.tags):
+            listed.append(record)
+    return listed
+
+
+def _file_system(item: Mapping[str, Any]) -> FileSystem:
+    tags = {tag["Key"]: tag.get("Value", "") for tag in item.get("Tags") or []}
+    encrypted = bool(item.get("Encrypted"))
+    return FileSystem(
+        file_system_id=item["FileSystemId"],
+        arn=item.get("FileSystemArn"),
+        name=item.get("Name") or tags.get("Name") or item["FileSystemId"],
+        tags=tags,
+        encrypted=encrypted,
+        kms_key_id=item.get("KmsKeyId") if encrypted else None,
+        performance_mode=item.get("PerformanceMode", "generalPurpose"),
+        throughput_mode=item.get("ThroughputMode", "bursting"),
+        provisioned_throughput_mibps=item.get("ProvisionedThroughputInMibps"),
+        life_cycle_state=item.get("LifeCycleState", "available"),
+        availability_zone_name=item.get("AvailabilityZoneName"),
+    )
+
+
+@collector(
+    name="efs.mount_targets",
+    resource_type="AWS::EFS::MountTarget",
+    actions=["elasticfilesystem:DescribeMountTargets"],
+    requires=[file_systems],
+)
+def mount_targets(scope: RegionScope) -> dict[str, tuple[MountTarget, ...] | ReadError]:
+    """Mount targets per file system id (DescribeMountTargets per file system)."""
+    ids = [fs.file_system_id for fs in scope.get(file_systems)]
+
+    def read(file_system_id: str) -> tuple[MountTarget, ...] | ReadError:
+        def listing() -> tuple[MountTarget, ...]:
+            pages = scope.pages(
+                "efs", "describe_mount_targets", "MountTargets", FileSystemId=file_system_id
+            )
+            return tuple(
+                _mount_target(item) for item in pages if item.get("LifeCycleState") != "deleted"
+            )
+
+        return scope.attempt(listing)
+
+    return dict(zip(ids, scope.map(read, ids), strict=True))
+
+
+def _mount_target(item: Mapping[str, Any]) -> MountTarget:
+    return MountTarget(
+        mount_target_id=item["MountTargetId"],
+        file_system_id=item["FileSystemId"],
+        subnet_id=item["SubnetId"],
+        vpc_id=item.get("VpcId"),
+        availability_zone=item.get("AvailabilityZoneName"),
+        ip_address=item.get("IpAddress"),
+        life_cycle_state=item.get("LifeCycleState", "available"),
+    )
+
+
+@collector(
+    name="efs.mount_target_security_groups",
+    resource_type="AWS::EFS::MountTarget",
+    actions=["elasticfilesystem:DescribeMountTargetSecurityGroups"],
+    requires=[file_systems, mount_targets],
+)
+def mount_target_security_groups(scope: RegionScope) -> list[MountTarget | UnreadableResource]:
+    """Every mount target of the in-scope file systems with ``security_group_ids`` filled
+    (port 2049). A file system whose mount targets could not be listed appears as an
+    UnreadableResource with the file system's ref; a mount target whose groups could not be
+    read, as one with the mount target's ref."""
+    listed: list[MountTarget | UnreadableResource] = []
+    targets: list[MountTarget] = []
+    by_fs = scope.get(mount_targets)
+    for fs in scope.get(file_systems):
+        found = by_fs.get(fs.file_system_id, ())
+        if isinstance(found, ReadError):
+            listed.append(UnreadableResource(ref=fs.ref, error=found))
+        else:
+            targets.extend(found)
+
+    def read(target: MountTarget) -> MountTarget | UnreadableResource:
+        response = scope.attempt(
+            lambda: scope.call(
+                "efs", "describe_mount_target_security_groups", MountTargetId=target.mount_target_id
+            )
+        )
+        if isinstance(response, ReadError):
+            return UnreadableResource(ref=target.ref, error=response)
+        return replace(target, security_group_ids=tuple(response.get("SecurityGroups") or ()))
+
+    listed.extend(scope.map(read, targets))
+    return listed
+
+
+@collector(
+    name="efs.backup_policies",
+    resource_type="AWS::EFS::FileSystem",
+    actions=["elasticfilesystem:DescribeBackupPolicy"],
+    requires=[file_systems],
+)
+def backup_policies(scope: RegionScope) -> dict[str, str | None | ReadError]:
+    """Backup policy status per file system id: ``ENABLED``, ``ENABLING``, ``DISABLED``,
+    ``DISABLING``; None when the file system has no backup policy (PolicyNotFound)."""
+    ids = [fs.file_system_id for fs in scope.get(file_systems)]
+
+    def read(file_system_id: str) -> str | None | ReadError:
+        response = scope.attempt(
+            lambda: scope.call("efs", "describe_backup_policy", FileSystemId=file_system_id)
+        )
+        if isinstance(response, ReadError):
+            return None if response.code == "PolicyNotFound" else response
+        return str((response.get("BackupPolicy") or {}).get("Status") or "") or None
+
+    return dict(zip(ids, scope.map(read, ids), strict=True))

@@ -73,21 +73,16 @@ class CacheCluster:
 )
 def replication_groups(scope: RegionScope) -> list[ReplicationGroup | UnreadableResource]:
     """Every replication group in the region that the baseline scope admits."""
-    listing = list(
-        scope.pages("elasticache", "describe_replication_groups", "ReplicationGroups")
-    )
-    needs_tags = scope.scope.needs_tags
+    pages = scope.pages("elasticache", "describe_replication_groups", "ReplicationGroups")
+    listing = [_group(raw) for raw in pages]
+    if not scope.scope.needs_tags:
+        return [group for group in listing if scope.scope.includes(group.name, None)]
 
-    def read(raw: dict[str, Any]) -> ReplicationGroup | UnreadableResource | None:
-        group = _group(raw)
-        if not needs_tags:
-            return group if scope.scope.includes(group.name, None) else None
+    def read(group: ReplicationGroup) -> ReplicationGroup | UnreadableResource | None:
         tags = _tags(scope, group.arn or group.group_id)  # AWS always returns the ARN
         if isinstance(tags, ReadError):
             return UnreadableResource(ref=group.ref, error=tags)
-        if not scope.scope.includes(group.name, tags):
-            return None
-        return replace(group, tags=tags)
+        return replace(group, tags=tags) if scope.scope.includes(group.name, tags) else None
 
     return [item for item in scope.map(read, listing) if item is not None]
 
@@ -149,7 +144,9 @@ def cache_clusters(scope: RegionScope) -> list[CacheCluster]:
     Clusters outside any in-scope replication group (Memcached, standalone Redis) are dropped.
     """
     groups = {
-        group.group_id for group in scope.get(replication_groups) if isinstance(group, ReplicationGroup)
+        group.group_id
+        for group in scope.get(replication_groups)
+        if isinstance(group, ReplicationGroup)
     }
     clusters = []
     for raw in scope.pages("elasticache", "describe_cache_clusters", "CacheClusters"):

@@ -31,7 +31,9 @@ class RolePolicy:
 
     @property
     def label(self) -> str:
-        return f"inline policy {self.name}" if self.kind == "inline" else f"policy {self.arn}"
+        if self.kind == "inline":
+            return f"inline policy {self.name}"
+        return f"managed policy {self.name} ({self.arn})"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -103,8 +103,8 @@ def streams(scope: RegionScope) -> list[Stream | UnreadableResource]:
     """Every in-scope stream with its encryption and retention; DELETING streams are skipped.
 
     A stream whose summary (or, when the scope filters on tags, whose tags) cannot be read
-    is listed as UnreadableResource. A stream deleted between the listing and its
-    DescribeStreamSummary (ResourceNotFoundException) is skipped: it no longer exists.
+    is listed as UnreadableResource. A stream deleted between the listing and those reads
+    (ResourceNotFoundException) is skipped: it no longer exists.
     """
     listing = [item for item in list_streams(scope) if item.status not in SKIPPED_STATUSES]
 
@@ -113,7 +113,7 @@ def streams(scope: RegionScope) -> list[Stream | UnreadableResource]:
         if scope.scope.needs_tags:
             found = scope.attempt(lambda: _tags(scope, item))
             if isinstance(found, ReadError):
-                return UnreadableResource(ref=item.ref, error=found)
+                return None if _gone(found) else UnreadableResource(ref=item.ref, error=found)
             tags = found
         if not scope.scope.includes(item.name, tags):
             return None
@@ -121,9 +121,7 @@ def streams(scope: RegionScope) -> list[Stream | UnreadableResource]:
             lambda: scope.call("kinesis", "describe_stream_summary", **item.selector)
         )
         if isinstance(response, ReadError):
-            if response.code == "ResourceNotFoundException":
-                return None
-            return UnreadableResource(ref=item.ref, error=response)
+            return None if _gone(response) else UnreadableResource(ref=item.ref, error=response)
         return _stream(response["StreamDescriptionSummary"], item, tags)
 
     described = scope.map(read, listing)
@@ -133,6 +131,10 @@ def streams(scope: RegionScope) -> list[Stream | UnreadableResource]:
         if stream is not None
         and not (isinstance(stream, Stream) and stream.status in SKIPPED_STATUSES)
     ]
+
+
+def _gone(error: ReadError) -> bool:
+    return error.code == "ResourceNotFoundException"
 
 
 def _stream(summary: Mapping[str, Any], item: ListedStream, tags: dict[str, str] | None) -> Stream:

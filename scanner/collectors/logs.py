@@ -1,1 +1,67 @@
-"""Collectors for logs."""
+"""CloudWatch Logs log groups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from scanner.inventory import RegionScope, collector
+from scanner.model import ReadError, ResourceRef, UnreadableResource
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogGroup:
+    name: str
+    arn: str | None
+    """The log group ARN without the trailing ``:*`` (DescribeLogGroups' logGroupArn)."""
+    retention_days: int | None
+    """retentionInDays; None when the group never expires (no retention policy)."""
+    kms_key_id: str | None
+    tags: Mapping[str, str] | None = None
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(type="AWS::Logs::LogGroup", id=self.name, arn=self.arn)
+
+
+@collector(
+    name="logs.log_groups",
+    resource_type="AWS::Logs::LogGroup",
+    actions=["logs:DescribeLogGroups", "logs:ListTagsForResource"],
+)
+def log_groups(scope: RegionScope) -> list[LogGroup | UnreadableResource]:
+    """Every log group in the region that the baseline scope admits."""
+    listing = [_group(raw) for raw in scope.pages("logs", "describe_log_groups", "logGroups")]
+    if not scope.scope.needs_tags:
+        return [group for group in listing if scope.scope.includes(group.name, None)]
+
+    def read(group: LogGroup) -> LogGroup | UnreadableResource | None:
+        tags = _tags(scope, group)
+        if isinstance(tags, ReadError):
+            return UnreadableResource(ref=group.ref, error=tags)
+        return replace(group, tags=tags) if scope.scope.includes(group.name, tags) else None
+
+    return [item for item in scope.map(read, listing) if item is not None]
+
+
+def _group(raw: Mapping[str, Any]) -> LogGroup:
+    arn = raw.get("logGroupArn") or raw.get("arn")
+    if arn and arn.endswith(":*"):
+        arn = arn[:-2]
+    retention = raw.get("retentionInDays")
+    return LogGroup(
+        name=raw["logGroupName"],
+        arn=arn,
+        retention_days=int(retention) if retention else None,
+        kms_key_id=raw.get("kmsKeyId") or None,
+    )
+
+
+def _tags(scope: RegionScope, group: LogGroup) -> dict[str, str] | ReadError:
+    response = scope.attempt(
+        lambda: scope.call("logs", "list_tags_for_resource", resourceArn=group.arn or group.name)
+    )
+    if isinstance(response, ReadError):
+        return response
+    return dict(response.get("tags", {}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from scanner.inventory import RegionScope, collector
@@ -38,11 +39,6 @@ class Secret:
     def ref(self) -> ResourceRef:
         return ResourceRef(type=RESOURCE_TYPE, id=self.name, arn=self.arn)
 
-    @property
-    def key_label(self) -> str:
-        """The key reference for messages, naming the default key when none is set."""
-        return self.kms_key_id or f"{DEFAULT_KEY_ALIAS} (default, no KmsKeyId)"
-
     def is_replica_in(self, region: str) -> bool:
         return bool(self.primary_region) and self.primary_region != region
 
@@ -75,15 +71,15 @@ def _secret(entry: Mapping[str, Any]) -> Secret:
         if rules.get("AutomaticallyAfterDays")
         else None
     )
-    rotated = entry.get("LastRotatedDate")
+    rotated: Any = entry.get("LastRotatedDate")
     return Secret(
         name=str(entry["Name"]),
         arn=str(entry["ARN"]),
         kms_key_id=entry.get("KmsKeyId") or None,
         rotation_enabled=bool(entry.get("RotationEnabled")),
-        rotation_lambda_arn=entry.get("RotationLambdaARN"),
+        rotation_lambda_arn=entry.get("RotationLambdaARN") or None,
         rotation_schedule=schedule,
-        last_rotated=rotated.isoformat() if hasattr(rotated, "isoformat") else rotated,
+        last_rotated=rotated.isoformat() if isinstance(rotated, datetime) else rotated,
         owning_service=entry.get("OwningService"),
         primary_region=entry.get("PrimaryRegion"),
         tags={str(tag["Key"]): str(tag.get("Value", "")) for tag in entry.get("Tags", [])},

@@ -1,0 +1,379 @@
+"""API Gateway controls: stage throttling, execution and access logging, usage plans, routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from scanner.collectors import apigateway
+from scanner.config import Baseline, build_plan
+from scanner.demo.apigateway import make_rest_api, make_usage_plan, reference_apigateway
+from scanner.demo.base import DemoAccount
+from scanner.inventory import Inventory, Scope
+from scanner.model import Finding, ReadError, Status
+from scanner.session import AwsSession, SessionOptions
+from tests.helpers import expect, findings_of, scan
+
+LOG_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/apigateway/access"
+
+
+def deny(session: AwsSession, operation: str, when: Callable[[dict[str, Any]], bool]) -> None:
+    """Make ``operation`` fail with AccessDenied for the requests ``when`` picks."""
+
+    def handler(params: dict[str, Any], **_: Any) -> None:
+        if when(params):
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "denied"}}, operation
+            )
+
+    client = session.client("apigateway", "us-east-1")
+    client.meta.events.register(f"before-parameter-build.api-gateway.{operation}", handler)
+
+
+def by_id(findings: tuple[Finding, ...]) -> dict[str, Finding]:
+    return {finding.resource_id: finding for finding in findings}
+
+
+def test_stage_throttling(account: DemoAccount) -> None:
+    good = make_rest_api(account, throttle=(500, 1000))
+    at_max = make_rest_api(account, throttle=(1000, 2000), stage="v1")
+    zero = make_rest_api(account, throttle=(0, 0))
+    too_high = make_rest_api(account, throttle=(5000, 1000))
+    unset = make_rest_api(account, throttle=None)  # '*/*' holds only the logging level
+    no_settings = make_rest_api(account, throttle=None, logging_level=None)  # no '*/*'
+    disabled = make_rest_api(account)
+    # AWS reports a disabled limit as -1 (moto never does): backend patch.
+    settings = account.backend("apigateway").apis[disabled].stages["prod"].method_settings["*/*"]
+    settings["throttlingRateLimit"], settings["throttlingBurstLimit"] = -1.0, -1
+
+    expect(
+        findings_of(account, "apigateway.stage_throttling"),
+        {
+            f"{good}/prod": (Status.PASS, f"stage {good}/prod throttles at 500/s, burst 1000"),
+            f"{at_max}/v1": (Status.PASS, "throttles at 1000/s, burst 2000"),
+            f"{zero}/prod": (Status.PASS, "(a limit of 0 rejects every request)"),
+            f"{too_high}/prod": (Status.FAIL, "rate limit 5000/s above the baseline's 1000"),
+            f"{unset}/prod": (Status.FAIL, "no default rate limit; no default burst limit"),
+            f"{no_settings}/prod": (Status.FAIL, "no default throttling (no '*/*' method"),
+            f"{disabled}/prod": (Status.FAIL, "no default rate limit; no default burst limit"),
+        },
+    )
+    expect(
+        findings_of(account, "apigateway.stage_throttling", max_rate=100, max_burst=500),
+        {
+            f"{good}/prod": (Status.FAIL, "rate limit 500/s above the baseline's 100; burst"),
+            f"{at_max}/v1": (Status.FAIL, "burst limit 2000 above the baseline's 500"),
+            f"{zero}/prod": (Status.PASS, "throttles at 0/s"),
+            f"{too_high}/prod": (Status.FAIL, "rate limit 5000/s"),
+            f"{unset}/prod": (Status.FAIL, "no default rate limit"),
+            f"{no_settings}/prod": (Status.FAIL, "no default throttling"),
+            f"{disabled}/prod": (Status.FAIL, "no default rate limit"),
+        },
+    )
+
+
+def test_stage_execution_logging(account: DemoAccount) -> None:
+    info = make_rest_api(account, logging_level="INFO")
+    error = make_rest_api(account, logging_level="ERROR")
+    off = make_rest_api(account, logging_level="OFF")
+    unset = make_rest_api(account, logging_level=None)
+    neither = make_rest_api(account, logging_level=None, throttle=None)  # no '*/*' at all
+
+    expect(
+        findings_of(account, "apigateway.stage_execution_logging"),
+        {
+            f"{info}/prod": (Status.PASS, f"stage {info}/prod logs at INFO"),
+            f"{error}/prod": (Status.PASS, "logs at ERROR"),
+            f"{off}/prod": (Status.FAIL, f"stage {off}/prod: execution logging is OFF"),
+            f"{unset}/prod": (Status.FAIL, "execution logging is not set"),
+            f"{neither}/prod": (Status.FAIL, "execution logging is not set"),
+        },
+    )
+
+
+def test_stage_access_logging(account: DemoAccount) -> None:
+    logged = make_rest_api(account, access_log_arn=LOG_ARN)
+    silent = make_rest_api(account, access_log_arn=None)
+
+    expect(
+        findings_of(account, "apigateway.stage_access_logging"),
+        {
+            f"{logged}/prod": (Status.PASS, f"writes access logs to {LOG_ARN}"),
+            f"{silent}/prod": (Status.FAIL, f"stage {silent}/prod has no access log destination"),
+        },
+    )
+
+
+def test_every_stage_of_an_api_is_judged_and_scope_counts_api_and_stage_tags(
+    account: DemoAccount,
+) -> None:
+    api = make_rest_api(account, name="orders", tags={"env": "prod"}, access_log_arn=None)
+    apigw = account.client("apigateway")
+    deployment = apigw.get_stages(restApiId=api)["item"][0]["deploymentId"]
+    apigw.create_stage(restApiId=api, stageName="canary", deploymentId=deployment)
+    tagged_stage = make_rest_api(account, stage_tags={"env": "prod"})
+    make_rest_api(account, tags={"env": "stage"})  # out of scope
+
+    result = scan(account, "apigateway.stage_access_logging", scope=Scope(tags={"env": "prod"}))
+    expect(
+        by_id(result.findings),
+        {
+            f"{api}/prod": (Status.FAIL, "no access log destination"),
+            f"{api}/canary": (Status.FAIL, "no access log destination"),
+            f"{tagged_stage}/prod": (Status.PASS, "writes access logs"),
+        },
+    )
+    finding = by_id(result.findings)[f"{api}/canary"]
+    assert finding.resource_type == "AWS::ApiGateway::Stage"
+    assert finding.resource_arn == f"arn:aws:apigateway:us-east-1::/restapis/{api}/stages/canary"
+
+
+def test_unreadable_stages_are_errors_for_that_api_only(account: DemoAccount) -> None:
+    readable = make_rest_api(account)
+    denied = make_rest_api(account)
+    session = AwsSession(SessionOptions())
+    deny(session, "GetStages", lambda params: params.get("restApiId") == denied)
+
+    result = scan(account, "apigateway.stage_execution_logging", session=session)
+    expect(
+        by_id(result.findings),
+        {
+            f"{readable}/prod": (Status.PASS, "logs at INFO"),
+            f"{denied}/*": (Status.ERROR, "AccessDeniedException on apigateway:GET"),
+        },
+    )
+    assert result.missing_actions == ("apigateway:GET",)
+
+
+def test_unlistable_apis_are_an_error(account: DemoAccount) -> None:
+    make_rest_api(account)
+    session = AwsSession(SessionOptions())
+    deny(session, "GetRestApis", lambda params: True)
+
+    result = scan(account, "apigateway.stage_throttling", session=session)
+    expect(by_id(result.findings), {"*": (Status.ERROR, "could not read apigateway.api_listing")})
+
+
+def test_usage_plan_quota(account: DemoAccount) -> None:
+    good = make_rest_api(account)
+    no_plan = make_rest_api(account, usage_plan=None)
+    no_quota = make_rest_api(account, usage_plan={"quota": None})
+    big = make_rest_api(account, usage_plan={"quota": (500000, "MONTH")})
+    weekly = make_rest_api(account, usage_plan={"quota": (1000, "WEEK")})
+    no_throttle = make_rest_api(account, usage_plan={"rate": None, "burst": None})
+    no_key = make_rest_api(account, usage_plan={"api_key": False})
+    second_plan = make_rest_api(account, usage_plan={"api_key": False})
+    make_usage_plan(account, second_plan, "prod", name="partner")  # this one is compliant
+
+    expect(
+        findings_of(account, "apigateway.usage_plan_quota"),
+        {
+            f"{good}/prod": (Status.PASS, "with a throttle, quota 10000/MONTH and an API key"),
+            f"{no_plan}/prod": (Status.FAIL, f"stage {no_plan}/prod is in no usage plan"),
+            f"{no_quota}/prod": (Status.FAIL, "has no quota"),
+            f"{big}/prod": (Status.FAIL, "has quota 500000/MONTH, above 100000"),
+            f"{weekly}/prod": (Status.FAIL, "counts its quota per WEEK, not per MONTH"),
+            f"{no_throttle}/prod": (Status.FAIL, "has no throttle"),
+            f"{no_key}/prod": (Status.FAIL, "has no API key"),
+            f"{second_plan}/prod": (Status.PASS, "in usage plan partner"),
+        },
+    )
+    expect(
+        findings_of(account, "apigateway.usage_plan_quota", max_quota=500000, quota_period="WEEK"),
+        {
+            f"{good}/prod": (Status.FAIL, "counts its quota per MONTH, not per WEEK"),
+            f"{no_plan}/prod": (Status.FAIL, "in no usage plan"),
+            f"{no_quota}/prod": (Status.FAIL, "has no quota"),
+            f"{big}/prod": (Status.FAIL, "per MONTH, not per WEEK"),
+            f"{weekly}/prod": (Status.PASS, "quota 1000/WEEK"),
+            f"{no_throttle}/prod": (Status.FAIL, "has no throttle"),
+            f"{no_key}/prod": (Status.FAIL, "has no API key"),
+            f"{second_plan}/prod": (Status.FAIL, "per MONTH, not per WEEK"),
+        },
+    )
+
+
+def test_usage_plan_keys_unreadable_is_an_error(account: DemoAccount) -> None:
+    denied_api = make_rest_api(account)
+    denied_plan = account.client("apigateway").get_usage_plans()["items"][0]["id"]
+    readable = make_rest_api(account)
+    broken = make_rest_api(account, usage_plan={"quota": None})
+    session = AwsSession(SessionOptions())
+    deny(session, "GetUsagePlanKeys", lambda params: params.get("usagePlanId") == denied_plan)
+
+    result = scan(account, "apigateway.usage_plan_quota", session=session)
+    expect(
+        by_id(result.findings),
+        {
+            f"{denied_api}/prod": (Status.ERROR, "could not read the API keys of usage plan"),
+            f"{readable}/prod": (Status.PASS, "and an API key"),
+            f"{broken}/prod": (Status.FAIL, "has no quota"),
+        },
+    )
+
+
+def test_usage_plan_keys_are_read_only_for_plans_in_scope(account: DemoAccount) -> None:
+    make_rest_api(account, tags={"env": "prod"})
+    make_rest_api(account, tags={"env": "stage"})
+    session = AwsSession(SessionOptions())
+
+    scan(account, "apigateway.usage_plan_quota", scope=Scope(tags={"env": "prod"}), session=session)
+    key_reads = [c for c in session.requests.calls if c[1] == "GetUsagePlanKeys"]
+    assert len(key_reads) == 1
+    assert '"limit": 1' in key_reads[0][2]  # one key value at most crosses the wire
+
+
+def test_required_routes(account: DemoAccount) -> None:
+    full = make_rest_api(account, name="full", routes=("GET /health", "POST /v1/orders"))
+    anything = make_rest_api(account, name="proxy", routes=("ANY /health", "ANY /v1/orders"))
+    partial = make_rest_api(account, name="partial", routes=("GET /health", "GET /v1/orders"))
+    bare = make_rest_api(account, name="bare", routes=("GET /other",))
+    routes = ["GET /health", "POST /v1/orders/"]
+
+    found = findings_of(account, "apigateway.required_routes", routes=routes)
+    expect(
+        found,
+        {
+            full: (Status.PASS, "API full exposes GET /health, POST /v1/orders"),
+            anything: (Status.PASS, "API proxy exposes"),
+            partial: (Status.FAIL, "API partial lacks POST /v1/orders"),
+            bare: (Status.FAIL, "API bare lacks GET /health, POST /v1/orders"),
+        },
+    )
+    assert found[full].resource_type == "AWS::ApiGateway::RestApi"
+    assert found[full].resource_arn == f"arn:aws:apigateway:us-east-1::/restapis/{full}"
+
+
+def test_required_routes_is_off_until_routes_are_configured() -> None:
+    plan = build_plan(Baseline(), service_names=["apigateway"], default_region="us-east-1")
+    assert "apigateway.required_routes" not in {spec.id for spec in plan.checks}
+    configured = Baseline(overrides={"apigateway.required_routes": {"routes": ["GET /health"]}})
+    plan = build_plan(configured, service_names=["apigateway"], default_region="us-east-1")
+    assert "apigateway.required_routes" in {spec.id for spec in plan.checks}
+
+
+def test_required_routes_unreadable_resources(account: DemoAccount) -> None:
+    readable = make_rest_api(account)
+    denied = make_rest_api(account)
+    session = AwsSession(SessionOptions())
+    deny(session, "GetResources", lambda params: params.get("restApiId") == denied)
+
+    result = scan(
+        account,
+        "apigateway.required_routes",
+        params={"apigateway.required_routes": {"routes": ["GET /health"]}},
+        session=session,
+    )
+    expect(
+        by_id(result.findings),
+        {
+            readable: (Status.PASS, "exposes GET /health"),
+            denied: (Status.ERROR, "could not read the API's resources"),
+        },
+    )
+
+
+@pytest.fixture
+def stubbed(account: DemoAccount) -> Iterator[tuple[Inventory, Stubber]]:
+    """An inventory whose API Gateway client answers only from a Stubber (moto never pages)."""
+    session = AwsSession(SessionOptions())
+    stubber = Stubber(session.client("apigateway", "us-east-1"))
+    with stubber:
+        yield (
+            Inventory(session, account_id=account.account_id, region="us-east-1", scope=Scope()),
+            stubber,
+        )
+    stubber.assert_no_pending_responses()
+
+
+def test_rest_apis_follow_position(stubbed: tuple[Inventory, Stubber]) -> None:
+    inventory, stubber = stubbed
+    stubber.add_response(
+        "get_rest_apis",
+        {"items": [{"id": "aaa111", "name": "one"}], "position": "p2"},
+        {"limit": 500},
+    )
+    stubber.add_response(
+        "get_rest_apis",
+        {"items": [{"id": "bbb222", "name": "two", "tags": {"env": "prod"}}]},
+        {"limit": 500, "position": "p2"},
+    )
+
+    apis = inventory.get(apigateway.rest_apis)
+    assert [(api.api_id, api.name, api.tags) for api in apis] == [
+        ("aaa111", "one", {}),
+        ("bbb222", "two", {"env": "prod"}),
+    ]
+
+
+def test_usage_plans_follow_position(stubbed: tuple[Inventory, Stubber]) -> None:
+    inventory, stubber = stubbed
+    plan = {
+        "throttle": {"rateLimit": 10.0, "burstLimit": 20},
+        "quota": {"limit": 5, "period": "DAY"},
+    }
+    stubber.add_response(
+        "get_usage_plans",
+        {"items": [{"id": "p1", "name": "one", **plan}], "position": "n2"},
+        {"limit": 500},
+    )
+    stubber.add_response(
+        "get_usage_plans",
+        {"items": [{"id": "p2", "apiStages": [{"apiId": "a", "stage": "prod"}]}]},
+        {"limit": 500, "position": "n2"},
+    )
+
+    plans = inventory.get(apigateway.usage_plans)
+    assert [(p.plan_id, p.api_stages, p.quota_limit, p.rate_limit) for p in plans] == [
+        ("p1", (), 5, 10.0),
+        ("p2", (("a", "prod"),), None, None),
+    ]
+
+
+def test_resources_follow_position(stubbed: tuple[Inventory, Stubber]) -> None:
+    inventory, stubber = stubbed
+    stubber.add_response(
+        "get_rest_apis", {"items": [{"id": "api1", "name": "one"}]}, {"limit": 500}
+    )
+    stubber.add_response(
+        "get_resources",
+        {"items": [{"id": "r0", "path": "/"}, {"id": "r1", "path": "/v1"}], "position": "r2"},
+        {"restApiId": "api1", "limit": 500},
+    )
+    stubber.add_response(
+        "get_resources",
+        {"items": [{"id": "r2", "path": "/health", "resourceMethods": {"GET": {}, "HEAD": {}}}]},
+        {"restApiId": "api1", "limit": 500, "position": "r2"},
+    )
+
+    routes = inventory.get(apigateway.resources)["api1"]
+    assert not isinstance(routes, ReadError)
+    assert dict(routes) == {"/": set(), "/v1": set(), "/health": {"GET", "HEAD"}}
+
+
+def test_reference_stack_passes_or_fails_every_control(account: DemoAccount) -> None:
+    reference_apigateway(account, compliant=True, name="orders-prod", access_log_arn=LOG_ARN)
+    reference_apigateway(account, compliant=False, name="orders-stage", access_log_arn=LOG_ARN)
+    apis = {api["name"]: api["id"] for api in account.client("apigateway").get_rest_apis()["items"]}
+    controls = [
+        "apigateway.stage_throttling",
+        "apigateway.stage_execution_logging",
+        "apigateway.stage_access_logging",
+        "apigateway.usage_plan_quota",
+        "apigateway.required_routes",
+    ]
+    result = scan(
+        account,
+        *controls,
+        params={"apigateway.required_routes": {"routes": ["GET /health"]}},
+    )
+    statuses = {(f.check_id, f.resource_id.split("/")[0]): f.status for f in result.findings}
+    assert statuses == {
+        (control, apis[name]): status
+        for control in controls
+        for name, status in (("orders-prod", Status.PASS), ("orders-stage", Status.FAIL))
+    }

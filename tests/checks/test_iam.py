@@ -1,0 +1,210 @@
+"""iam.task_role_least_privilege."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from checks.iam import wildcard_grants
+from scanner.collectors.iam import decode_document
+from scanner.demo.base import DemoAccount
+from scanner.demo.ecs import make_cluster, make_service, make_task_definition
+from scanner.demo.iam import ADMIN_POLICY, make_role, scoped_policy
+from scanner.model import ReadError, Status
+from scanner.session import AwsSession, SessionOptions
+from tests.helpers import expect, fail_operation, findings_of, scan
+
+
+def allow(action: Any, resource: Any = "*", key: str = "Action") -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", key: action, "Resource": resource}],
+    }
+
+
+def run_as(account: DemoAccount, cluster: str, role_arn: str) -> None:
+    """A service running a task definition whose task role is ``role_arn``."""
+    make_service(account, cluster, make_task_definition(account, task_role_arn=role_arn))
+
+
+def test_task_roles_with_wildcard_grants_fail(account: DemoAccount) -> None:
+    cluster = make_cluster(account)
+    roles = {
+        "scoped": make_role(account, name="scoped", inline_policy=scoped_policy()),
+        "bare": make_role(account, name="bare"),
+        "inline-admin": make_role(account, name="inline-admin", inline_policy=ADMIN_POLICY),
+        # moto has no AWS-managed AdministratorAccess (gap iam-no-aws-managed-policies).
+        "attached-admin": make_role(
+            account, name="attached-admin", managed_policy_documents=[ADMIN_POLICY]
+        ),
+        "listed": make_role(
+            account,
+            name="listed",
+            inline_policy=allow(["s3:GetObject", "*:*"], ["arn:aws:s3:::b", "*"]),
+        ),
+        "not-action": make_role(
+            account, name="not-action", inline_policy=allow(["iam:*"], key="NotAction")
+        ),
+        "denied": make_role(
+            account,
+            name="denied",
+            inline_policy={
+                "Version": "2012-10-17",
+                "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"},
+            },
+        ),
+        "one-bucket": make_role(
+            account, name="one-bucket", inline_policy=allow("*", "arn:aws:s3:::b/*")
+        ),
+        "service-wide": make_role(account, name="service-wide", inline_policy=allow("s3:*")),
+        "pathed": make_role(account, name="pathed", path="/ecs/tasks/", inline_policy=ADMIN_POLICY),
+    }
+    for arn in roles.values():
+        run_as(account, cluster, arn)
+    run_as(account, cluster, roles["scoped"])  # a second task definition, same role
+    make_role(account, name="unused", inline_policy=ADMIN_POLICY)  # no task runs as it
+    make_service(account, cluster, make_task_definition(account, task_role=False))
+
+    expect(
+        findings_of(account, "iam.task_role_least_privilege"),
+        {
+            "scoped": (Status.PASS, "task role scoped: none of its policies (1) allows"),
+            "bare": (Status.PASS, "none of its policies (0)"),
+            "inline-admin": (
+                Status.FAIL,
+                'task role inline-admin: inline policy inline-admin-inline allows Action "*" '
+                'on Resource "*"',
+            ),
+            "attached-admin": (
+                Status.FAIL,
+                "managed policy attached-admin-managed-1 (arn:aws:iam::123456789012:policy/"
+                'attached-admin-managed-1) allows Action "*" on Resource "*"',
+            ),
+            "listed": (Status.FAIL, 'allows Action "*" on Resource "*"'),
+            "not-action": (Status.FAIL, 'allows NotAction ["iam:*"] on Resource "*"'),
+            "denied": (Status.PASS, "none of its policies"),
+            "one-bucket": (Status.PASS, "none of its policies"),
+            "service-wide": (Status.PASS, "none of its policies"),
+            "pathed": (Status.FAIL, "inline policy pathed-inline allows"),
+        },
+    )
+
+
+def test_only_the_default_policy_version_counts(account: DemoAccount) -> None:
+    iam = account.client("iam")
+    cluster = make_cluster(account)
+    tightened = make_role(account, name="tightened", managed_policy_documents=[ADMIN_POLICY])
+    widened = make_role(account, name="widened", managed_policy_documents=[scoped_policy()])
+    for role, document in (("tightened", scoped_policy()), ("widened", ADMIN_POLICY)):
+        iam.create_policy_version(
+            PolicyArn=f"arn:aws:iam::123456789012:policy/{role}-managed-1",
+            PolicyDocument=json.dumps(document),
+            SetAsDefault=True,
+        )
+    run_as(account, cluster, tightened)
+    run_as(account, cluster, widened)
+
+    expect(
+        findings_of(account, "iam.task_role_least_privilege"),
+        {
+            "tightened": (Status.PASS, "none of its policies (1)"),
+            "widened": (Status.FAIL, "managed policy widened-managed-1"),
+        },
+    )
+
+
+def test_unreadable_evidence_is_error_unless_a_wildcard_was_read(account: DemoAccount) -> None:
+    cluster = make_cluster(account)
+    shared = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "arn:aws:sqs:*:*:q"}],
+    }
+    hidden = make_role(account, name="hidden", managed_policy_documents=[shared])
+    admin = make_role(
+        account, name="admin", inline_policy=ADMIN_POLICY, managed_policy_documents=[shared]
+    )
+    iam = account.client("iam")
+    iam.attach_role_policy(  # the policy made for "hidden", unreadable below
+        RoleName="admin", PolicyArn="arn:aws:iam::123456789012:policy/hidden-managed-1"
+    )
+    run_as(account, cluster, hidden)
+    run_as(account, cluster, admin)
+    run_as(account, cluster, "arn:aws:iam::123456789012:role/deleted")  # no such role
+    locked = make_role(account, name="locked", inline_policy=scoped_policy())
+    run_as(account, cluster, locked)
+    make_service(account, cluster, make_task_definition(account, family="opaque"))
+    session = AwsSession(SessionOptions())
+    fail_operation(
+        session,
+        "iam",
+        "GetPolicyVersion",
+        code="AccessDenied",
+        when=lambda params: params["PolicyArn"].endswith("/hidden-managed-1"),
+    )
+    fail_operation(
+        session,
+        "iam",
+        "GetRolePolicy",
+        code="AccessDenied",
+        when=lambda params: params["RoleName"] == "locked",
+    )
+    fail_operation(
+        session,
+        "ecs",
+        "DescribeTaskDefinition",
+        when=lambda params: "opaque" in params["taskDefinition"],
+    )
+
+    result = scan(account, "iam.task_role_least_privilege", session=session)
+
+    expect(
+        {f.resource_id: f for f in result.findings},
+        {
+            "hidden": (
+                Status.ERROR,
+                "could not read managed policy hidden-managed-1 (arn:aws:iam::123456789012:"
+                "policy/hidden-managed-1) of task role hidden: AccessDenied on "
+                "iam:GetPolicyVersion",
+            ),
+            "admin": (Status.FAIL, 'inline policy admin-inline allows Action "*"'),
+            "deleted": (Status.ERROR, "NoSuchEntity on iam:GetRole"),
+            "locked": (Status.ERROR, "AccessDenied on iam:GetRolePolicy"),
+            "opaque:1": (
+                Status.ERROR,
+                "could not read the task definition, so its task role is unknown: "
+                "AccessDeniedException on ecs:DescribeTaskDefinition",
+            ),
+        },
+    )
+
+
+def test_policy_documents_may_arrive_url_encoded() -> None:
+    document = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"StringLike": {"aws:userid": "a%b"}},
+            }
+        ]
+    }
+    assert decode_document(quote(json.dumps(document)), "iam:GetRolePolicy") == document
+    assert decode_document(json.dumps(document), "iam:GetRolePolicy") == document
+    assert decode_document(document, "iam:GetRolePolicy") is document
+    malformed = decode_document("%7Bnot json", "iam:GetRolePolicy")
+    assert isinstance(malformed, ReadError)
+    assert malformed.code == "MalformedPolicyDocument"
+
+
+def test_wildcard_grants_reads_every_statement_form() -> None:
+    assert wildcard_grants(ADMIN_POLICY) == ['Action "*" on Resource "*"']
+    assert wildcard_grants(
+        allow("*", key="Action")
+        | {"Statement": {"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::logs/*"}}
+    ) == ['Action "*" on NotResource "arn:aws:s3:::logs/*"']
+    assert wildcard_grants(allow(["*"], ["*"])) == ['Action "*" on Resource "*"']
+    assert wildcard_grants(allow("s3:*")) == []
+    assert wildcard_grants({"Statement": "garbage"}) == []
+    assert wildcard_grants({}) == []

@@ -1,0 +1,267 @@
+"""vpc.nat_gateway_per_az, the private-subnet rule (ec2.network) and ec2.security_groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from scanner.collectors import ec2
+from scanner.demo.base import DemoAccount
+from scanner.demo.network import (
+    make_default_vpc_public,
+    make_security_group,
+    make_vpc,
+    reference_network,
+    tcp_from_cidrs,
+    tcp_from_groups,
+)
+from scanner.inventory import Inventory, Scope
+from scanner.model import ReadError, Status
+from scanner.session import AwsSession, SessionOptions
+from tests.helpers import expect, fail_operation, findings_of, scan
+
+CHECK = "vpc.nat_gateway_per_az"
+
+
+@pytest.fixture
+def net(account: DemoAccount) -> DemoAccount:
+    """The account with moto's default VPC made public as in AWS (so it is not judged)."""
+    make_default_vpc_public(account)
+    return account
+
+
+def inventory(account: DemoAccount, session: AwsSession | None = None) -> Inventory:
+    return Inventory(
+        session or AwsSession(SessionOptions()),
+        account_id=account.account_id,
+        region=account.region,
+        scope=Scope(),
+    )
+
+
+def test_nat_gateway_per_az_layouts(net: DemoAccount) -> None:
+    per_az = make_vpc(net)
+    single = make_vpc(net, nat_per_az=False)
+    none = make_vpc(net, nat=False)
+    cross = make_vpc(net, cross_az=True)
+    a, b = per_az.azs
+    expect(
+        findings_of(net, CHECK),
+        {
+            per_az.vpc_id: (
+                Status.PASS,
+                "2 private subnet(s) each route to a NAT gateway in their own AZ; "
+                f"2 available public NAT gateway(s) in 2 AZ(s) ({a}, {b})",
+            ),
+            single.vpc_id: (
+                Status.FAIL,
+                f"1 available public NAT gateway(s) in 1 AZ(s) ({a}), below the baseline's 2; "
+                f"{single.private_subnets[b]} ({b}) routes to {single.nat_gateways[a]} ({a}) "
+                "in another AZ",
+            ),
+            none.vpc_id: (
+                Status.FAIL,
+                f"0 available public NAT gateway(s) in 0 AZ(s), below the baseline's 2; "
+                f"{none.private_subnets[a]} ({a}) has no default route; "
+                f"{none.private_subnets[b]} ({b}) has no default route",
+            ),
+            cross.vpc_id: (
+                Status.FAIL,
+                f"VPC {cross.vpc_id}: {cross.private_subnets[a]} ({a}) routes to "
+                f"{cross.nat_gateways[b]} ({b}) in another AZ",
+            ),
+        },
+    )
+
+
+def test_deleted_and_private_nat_gateways_do_not_count(net: DemoAccount) -> None:
+    deleted = make_vpc(net, deleted_nat_in=["us-east-1b"])
+    private = make_vpc(net, private_nat=True)
+    expect(
+        findings_of(net, CHECK),
+        {
+            # moto keeps the route "active" (AWS: blackhole); the NAT's state decides.
+            deleted.vpc_id: (
+                Status.FAIL,
+                f"{deleted.private_subnets['us-east-1b']} (us-east-1b) routes to "
+                f"{deleted.nat_gateways['us-east-1b']}, which is deleted",
+            ),
+            private.vpc_id: (
+                Status.FAIL,
+                f"0 available public NAT gateway(s) in 0 AZ(s), below the baseline's 2; "
+                f"{private.private_subnets['us-east-1a']} (us-east-1a) routes to private "
+                f"NAT gateway {private.nat_gateways['us-east-1a']} (no internet)",
+            ),
+        },
+    )
+
+
+def test_min_nat_gateways_parameter(net: DemoAccount) -> None:
+    three = make_vpc(net, azs=3)
+    two = make_vpc(net, azs=2)
+    expect(
+        findings_of(net, CHECK, min_nat_gateways=3),
+        {
+            three.vpc_id: (Status.PASS, "3 available public NAT gateway(s) in 3 AZ(s)"),
+            two.vpc_id: (Status.FAIL, "2 AZ(s) (us-east-1a, us-east-1b), below the baseline's 3"),
+        },
+    )
+
+
+def test_private_subnet_rule_main_table_and_ipv6(net: DemoAccount) -> None:
+    """Explicit association, else the main table; 0.0.0.0/0 or ::/0 to an IGW is public."""
+    client = net.client("ec2")
+    vpc = make_vpc(net)
+    a, b = vpc.azs
+    loose = client.create_subnet(VpcId=vpc.vpc_id, CidrBlock="10.0.200.0/24", AvailabilityZone=a)
+    loose_id = loose["Subnet"]["SubnetId"]  # no explicit association: the main table
+    client.create_route(
+        RouteTableId=vpc.private_route_tables[b], DestinationIpv6CidrBlock="::/0", GatewayId=vpc.igw_id
+    )
+    network = inventory(net).get(ec2.network)
+
+    assert network.is_private(vpc.public_subnets[a]) is False
+    assert network.is_private(vpc.private_subnets[a]) is True
+    assert network.is_private(loose_id) is True  # main table: local route only
+    assert network.is_private(vpc.private_subnets[b]) is False  # ::/0 -> igw
+    route = network.default_route(vpc.private_subnets[a])
+    assert route is not None and not isinstance(route, ReadError)
+    assert route.target == vpc.nat_gateways[a]
+    unknown = network.is_private("subnet-0000000000000000")
+    assert isinstance(unknown, ReadError) and unknown.code == "SubnetNotFound"
+
+    main = client.describe_route_tables(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc.vpc_id]},
+            {"Name": "association.main", "Values": ["true"]},
+        ]
+    )["RouteTables"][0]["RouteTableId"]
+    client.create_route(RouteTableId=main, DestinationCidrBlock="0.0.0.0/0", GatewayId=vpc.igw_id)
+    assert inventory(net).get(ec2.network).is_private(loose_id) is False
+
+
+def test_vpc_without_private_subnets_and_default_vpc_are_not_judged(net: DemoAccount) -> None:
+    client = net.client("ec2")
+    vpc = make_vpc(net, nat=False)
+    for table in vpc.private_route_tables.values():  # make the "private" subnets public
+        client.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=vpc.igw_id)
+    expect(findings_of(net, CHECK), {})
+
+
+def test_subnet_without_visible_route_table_is_error() -> None:
+    subnet = ec2.Subnet(
+        subnet_id="subnet-1",
+        arn=None,
+        vpc_id="vpc-shared",
+        availability_zone="us-east-1a",
+        availability_zone_id=None,
+        cidr_block="10.0.0.0/24",
+        map_public_ip_on_launch=False,
+        name="subnet-1",
+        tags={},
+    )
+    error = ec2.Network.of([subnet], [], []).is_private("subnet-1")
+    assert isinstance(error, ReadError) and error.code == "RouteTableNotFound"
+
+
+def test_unreadable_route_tables_are_error(net: DemoAccount) -> None:
+    make_vpc(net)
+    session = AwsSession(SessionOptions())
+    fail_operation(session, "ec2", "DescribeRouteTables", code="UnauthorizedOperation")
+    result = scan(net, CHECK, session=session)
+    expect(
+        {f.resource_id: f for f in result.findings},
+        {"*": (Status.ERROR, "UnauthorizedOperation on ec2:DescribeRouteTables")},
+    )
+
+
+def test_regional_nat_gateway_serves_the_azs_of_its_addresses(net: DemoAccount) -> None:
+    """moto has no regional NAT gateways: DescribeNatGateways answered by a before-call hook."""
+    vpc = make_vpc(net, nat=False)
+    a, b = vpc.azs
+    client = net.client("ec2")
+    for az in vpc.azs:
+        client.create_route(
+            RouteTableId=vpc.private_route_tables[az],
+            DestinationCidrBlock="0.0.0.0/0",
+            NatGatewayId="nat-0regional0000001",
+        )
+    regional = {
+        "NatGatewayId": "nat-0regional0000001",
+        "VpcId": vpc.vpc_id,
+        "State": "available",
+        "ConnectivityType": "public",
+        "AvailabilityMode": "regional",
+        "NatGatewayAddresses": [
+            {"AllocationId": "eipalloc-1", "AvailabilityZone": a, "Status": "succeeded"},
+            {"AllocationId": "eipalloc-2", "AvailabilityZone": b, "Status": "succeeded"},
+        ],
+    }
+
+    def answer(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        response = AWSResponse("https://injected.invalid", 200, {}, None)
+        return response, {"NatGateways": [regional], "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    session = AwsSession(SessionOptions())
+    session.boto_session.events.register("before-call.ec2.DescribeNatGateways", answer)
+    result = scan(net, CHECK, session=session)
+    expect(
+        {f.resource_id: f for f in result.findings},
+        {vpc.vpc_id: (Status.PASS, f"1 available public NAT gateway(s) in 2 AZ(s) ({a}, {b})")},
+    )
+
+    regional["NatGatewayAddresses"][1]["Status"] = "failed"  # type: ignore[index]
+    session = AwsSession(SessionOptions())
+    session.boto_session.events.register("before-call.ec2.DescribeNatGateways", answer)
+    result = scan(net, CHECK, session=session)
+    expect(
+        {f.resource_id: f for f in result.findings},
+        {vpc.vpc_id: (Status.FAIL, f"({b}) routes to nat-0regional0000001 ({a}) in another AZ")},
+    )
+
+
+def test_reference_network(net: DemoAccount) -> None:
+    good = reference_network(net, compliant=True, name="prod")
+    bad = reference_network(net, compliant=False, name="stage")
+    assert set(good.security_groups) == {"app", "database", "cache", "efs"}
+    assert len(good.private_subnet_ids) == 2
+    expect(
+        findings_of(net, CHECK),
+        {
+            good.vpc_id: (Status.PASS, "2 available public NAT gateway(s) in 2 AZ(s)"),
+            bad.vpc_id: (Status.FAIL, "in another AZ"),
+        },
+    )
+
+
+def test_security_groups_collector(net: DemoAccount) -> None:
+    vpc = make_vpc(net, nat=False)
+    app = make_security_group(net, vpc.vpc_id, name="app")
+    db = make_security_group(
+        net,
+        vpc.vpc_id,
+        name="db",
+        ingress=[
+            tcp_from_groups(5432, app),
+            tcp_from_cidrs(5432, "10.0.0.0/16", "::/0"),
+            {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        ],
+    )
+    groups = {g.group_id: g for g in inventory(net).get(ec2.security_groups)}
+
+    assert groups[app].ingress == ()
+    group = groups[db]
+    assert (group.name, group.vpc_id) == ("db", vpc.vpc_id)
+    by_source = {rule.source_group_ids or rule.cidrs: rule for rule in group.ingress}
+    from_app = by_source[(app,)]
+    assert (from_app.protocol, from_app.from_port, from_app.to_port) == ("tcp", 5432, 5432)
+    assert from_app.admits_tcp_port(5432) and not from_app.admits_tcp_port(6379)
+    assert not from_app.open_to_world
+    cidr = by_source[("10.0.0.0/16", "::/0")]
+    assert cidr.open_to_world and cidr.prefix_list_ids == ()
+    everything = by_source[("0.0.0.0/0",)]
+    assert everything.all_traffic and everything.from_port is None
+    assert everything.admits_tcp_port(2049)
+    assert everything.describe() == "all traffic from 0.0.0.0/0"

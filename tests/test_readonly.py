@@ -1,0 +1,33 @@
+"""The scanner only reads: every API call of a full demo scan is Describe/List/Get-style,
+is covered by the generated IAM policy, and no secret value is ever read."""
+
+from __future__ import annotations
+
+import re
+
+from scanner.config import build_plan, parse_baseline
+from scanner.demo.base import DemoAccount
+from scanner.demo.stack import DEMO_BASELINE, build_demo
+from scanner.iam_policy import required_actions
+from scanner.registry import all_checks
+from scanner.runner import run_scan
+from scanner.session import AwsSession, SessionOptions
+
+READ_ONLY = re.compile(r"^(Describe|List|Get)[A-Z]")
+
+
+def test_full_scan_calls_only_read_operations_covered_by_the_policy(
+    account: DemoAccount,
+) -> None:
+    build_demo(account)
+    session = AwsSession(SessionOptions())
+    plan = build_plan(parse_baseline(DEMO_BASELINE), regions=[account.region])
+    assert {spec.id for spec in plan.checks} == {spec.id for spec in all_checks()}
+
+    run_scan(plan, session)
+
+    operations = session.requests.operations()
+    assert "GetSecretValue" not in operations
+    assert all(READ_ONLY.match(operation) for operation in operations), sorted(operations)
+    uncovered = session.requests.actions() - set(required_actions(plan.checks))
+    assert uncovered == {"sts:GetCallerIdentity"}  # needs no IAM permission
