@@ -1,4 +1,5 @@
-"""CloudFormation controls: configured stacks publish the outputs other stacks consume."""
+"""CloudFormation controls: configured stacks publish the outputs other stacks consume, and
+(when enabled) no stack resource has drifted from its template."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ from collections.abc import Iterator
 from scanner.collectors import cloudformation
 from scanner.collectors.cloudformation import STACK_TYPE
 from scanner.inventory import CheckInputs
-from scanner.model import Outcome, ResourceRef, Severity, failed, passed
+from scanner.model import (
+    Outcome,
+    ReadError,
+    ResourceRef,
+    Severity,
+    UnreadableResource,
+    failed,
+    passed,
+    unreadable,
+)
 from scanner.registry import Param, Params, check
 
 
@@ -75,4 +85,82 @@ def required_outputs(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
                 f"stack {stack_name} has all {len(keys)} required outputs "
                 f"({len(exported)} of them exported)",
                 **evidence,
+            )
+
+
+DRIFTED = ("MODIFIED", "DELETED")
+
+
+@check(
+    id="cloudformation.stack_drift",
+    severity=Severity.MEDIUM,
+    title="CloudFormation stack resources match their templates",
+    description=(
+        "No resource of a stack in scope was changed (MODIFIED) or deleted (DELETED) outside "
+        "CloudFormation. For each settled stack, DetectStackDrift starts a detection job, "
+        "DescribeStackDriftDetectionStatus is polled for up to 300 s (ERROR after that) and "
+        "DescribeStackResourceDrifts gives each resource's property differences, expected vs "
+        "actual. One FAIL per drifted resource, one PASS per stack without drift; resources "
+        "CloudFormation cannot check (NOT_CHECKED) are counted, not judged. Off unless "
+        "`detect: true` or `driftscan scan --cfn-drift`: DetectStackDrift is the one call that "
+        "is not a read (it starts a job, it changes no resource)."
+    ),
+    remediation="Revert the manual change, or update the stack so the template matches it "
+    "(aws cloudformation detect-stack-drift --stack-name <name> shows the differences)",
+    reads=[cloudformation.stack_drifts],
+    params=[
+        Param(
+            name="detect",
+            default=False,
+            schema={"type": "boolean"},
+            description="Run drift detection on every stack in scope (starts one detection "
+            "job per stack; also turned on by `scan --cfn-drift`).",
+        )
+    ],
+    configured_by="detect",
+)
+def stack_drift(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    for stack in inputs[cloudformation.stack_drifts]:
+        if isinstance(stack, UnreadableResource):
+            yield unreadable(stack.ref, stack.error, "the stack's drift")
+            continue
+        drifted = [r for r in stack.resources if r.status in DRIFTED]
+        for resource in drifted:
+            what = f"{resource.resource_type} {resource.logical_id}"
+            if resource.physical_id:
+                what += f" ({resource.physical_id})"
+            changes = "; ".join(map(str, resource.differences)) or "the resource no longer exists"
+            yield failed(
+                ResourceRef(
+                    type=resource.resource_type,
+                    id=f"{stack.stack_name}/{resource.logical_id}",
+                ),
+                f"stack {stack.stack_name}: {what} is {resource.status}: {changes}",
+                StackResourceDriftStatus=resource.status,
+                PhysicalResourceId=resource.physical_id,
+                PropertyDifferences=[
+                    {
+                        "PropertyPath": d.path,
+                        "ExpectedValue": d.expected,
+                        "ActualValue": d.actual,
+                        "DifferenceType": d.kind,
+                    }
+                    for d in resource.differences
+                ],
+            )
+        if stack.failure is not None:
+            error = ReadError(
+                code="DETECTION_FAILED",
+                action="cloudformation:DetectStackDrift",
+                detail=stack.failure,
+            )
+            yield unreadable(stack.ref, error, "the drift of every resource")
+        elif not drifted:
+            unchecked = sum(r.status == "NOT_CHECKED" for r in stack.resources)
+            yield passed(
+                stack.ref,
+                f"stack {stack.stack_name}: {len(stack.resources) - unchecked} resources in "
+                f"sync with the template ({unchecked} not checkable)",
+                DetectionId=stack.detection_id,
+                NotChecked=unchecked,
             )

@@ -31,7 +31,9 @@ def encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
     keys = inputs[kms.key_directory]
     for fs in inputs[efs.file_systems]:
         if not fs.encrypted:
-            yield failed(fs.ref, f"file system {fs.file_system_id} is not encrypted", Encrypted=False)
+            yield failed(
+                fs.ref, f"file system {fs.file_system_id} is not encrypted", Encrypted=False
+            )
             continue
         if not fs.kms_key_id:
             # AWS always names the key; without one the default aws/elasticfilesystem key is used.

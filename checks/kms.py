@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from scanner.collectors import kms
-from scanner.inventory import CheckInputs
-from scanner.model import Outcome, Severity, UnreadableResource, failed, passed, unreadable
+from scanner.collectors import efs, elasticache, kinesis, kms, logs, rds, secretsmanager
+from scanner.inventory import CheckInputs, Collector
+from scanner.model import (
+    Outcome,
+    ReadError,
+    ResourceRef,
+    Severity,
+    UnreadableResource,
+    failed,
+    passed,
+    unreadable,
+)
 from scanner.registry import Params, check
 
 
@@ -39,4 +49,62 @@ def cmk_rotation_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcom
         else:
             yield failed(
                 key.ref, f"key {key.label} has automatic rotation off", KeyRotationEnabled=False
+            )
+
+
+ENCRYPTED_RESOURCES: tuple[Collector[Any], ...] = (
+    efs.file_systems,
+    rds.clusters,
+    rds.instances,
+    elasticache.replication_groups,
+    kinesis.streams,
+    secretsmanager.secrets,
+    logs.log_groups,
+)
+"""Collectors whose records carry ``kms_key_id``: the resources that encrypt with a key."""
+
+
+@check(
+    id="kms.key_in_use_enabled",
+    severity=Severity.CRITICAL,
+    title="KMS keys that scanned resources encrypt with are enabled",
+    description=(
+        "Every KMS key that a scanned resource (EFS file system, RDS cluster or instance, "
+        "ElastiCache replication group, Kinesis stream, secret, log group) encrypts with is "
+        "Enabled. A Disabled key or one pending deletion makes that data unreadable: the "
+        "database cannot start, the stream cannot be read. One finding per key, naming the "
+        "resources that use it."
+    ),
+    remediation="aws kms enable-key --key-id <key-id>  "
+    "(or: aws kms cancel-key-deletion --key-id <key-id>, then enable-key)",
+    reads=[kms.key_directory, *ENCRYPTED_RESOURCES],
+)
+def key_in_use_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    users: dict[str, list[str]] = {}
+    for source in ENCRYPTED_RESOURCES:
+        records = inputs.try_get(source)
+        if isinstance(records, ReadError):
+            yield source.unreadable(records)
+            continue
+        for record in records:
+            key_ref = getattr(record, "kms_key_id", None)
+            if key_ref:
+                users.setdefault(key_ref, []).append(record.ref.id)
+    keys: dict[str, tuple[kms.KmsKey, list[str]]] = {}
+    for key_ref, key in inputs[kms.key_directory].lookup_many(users).items():
+        if isinstance(key, ReadError):
+            ref = ResourceRef(type="AWS::KMS::Key", id=key_ref.split(":key/")[-1])
+            yield unreadable(ref, key, f"the state of the key used by {', '.join(users[key_ref])}")
+            continue
+        keys.setdefault(key.key_id, (key, []))[1].extend(users[key_ref])
+    for key, resources in keys.values():
+        used_by = ", ".join(sorted(set(resources)))
+        evidence = {"KeyState": key.state, "UsedBy": sorted(set(resources))}
+        if key.state == "Enabled":
+            yield passed(key.ref, f"key {key.key_id} is Enabled; used by {used_by}", **evidence)
+        else:
+            yield failed(
+                key.ref,
+                f"key {key.key_id} is {key.state} but {used_by} encrypt with it",
+                **evidence,
             )

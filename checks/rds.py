@@ -1,1 +1,269 @@
-"""Controls for rds (see ../shared/spec/controls.md)."""
+"""RDS controls: customer-managed encryption, no public instances, backups, logs, AZs,
+deletion protection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scanner.collectors import kms, rds
+from scanner.inventory import CheckInputs
+from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
+from scanner.registry import Param, Params, check
+
+Judged = rds.DbCluster | rds.DbInstance
+
+MAIN_LOGS = {
+    "aurora-postgresql": "postgresql",
+    "postgres": "postgresql",
+    "aurora-mysql": "error",
+    "aurora": "error",
+    "mysql": "error",
+    "mariadb": "error",
+    "oracle": "alert",
+    "sqlserver": "error",
+    "db2": "diag.log",
+}
+"""The log each engine writes its errors to, by engine or engine family (``oracle-ee``)."""
+
+
+def main_log(engine: str) -> str | None:
+    """The engine's main log type, or None for engines not judged (neptune, docdb, custom-*)."""
+    return MAIN_LOGS.get(engine) or MAIN_LOGS.get(engine.split("-", 1)[0])
+
+
+def _clusters_and_standalone(inputs: CheckInputs) -> Iterator[Judged | Outcome]:
+    """Every cluster, then every standalone instance (members are judged through their
+    cluster); a listing that could not be read yields its ERROR outcome instead."""
+    clusters = inputs.try_get(rds.clusters)
+    if isinstance(clusters, ReadError):
+        yield rds.clusters.unreadable(clusters)
+    else:
+        yield from clusters
+    instances = inputs.try_get(rds.instances)
+    if isinstance(instances, ReadError):
+        yield rds.instances.unreadable(instances)
+    else:
+        yield from (instance for instance in instances if instance.standalone)
+
+
+@check(
+    id="rds.storage_encrypted_with_cmk",
+    severity=Severity.HIGH,
+    title="RDS clusters and standalone instances are encrypted with a customer-managed key",
+    description=(
+        "Each DB cluster, and each DB instance that belongs to no cluster, has StorageEncrypted "
+        "and a customer-managed KMS key, not the AWS-managed aws/rds key, so key policy, "
+        "rotation and revocation stay under the account's control. Cluster members are judged "
+        "through their cluster. The key's manager is read with DescribeKey; a key that cannot "
+        "be described is ERROR. Encryption cannot be changed in place."
+    ),
+    remediation=(
+        "aws rds create-db-cluster-snapshot ...; aws rds copy-db-cluster-snapshot "
+        "--kms-key-id <customer-managed-key-arn> ...; aws rds restore-db-cluster-from-snapshot "
+        "... (standalone instances: the db-snapshot equivalents), then switch clients"
+    ),
+    reads=[rds.clusters, rds.instances, kms.key_directory],
+)
+def storage_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    keys = inputs[kms.key_directory]
+    for db in _clusters_and_standalone(inputs):
+        if isinstance(db, Outcome):
+            yield db
+        elif not db.storage_encrypted:
+            yield failed(db.ref, f"{db.label} is not encrypted", StorageEncrypted=False)
+        elif not db.kms_key_id:
+            # AWS always names the key of encrypted storage; none means the default aws/rds.
+            yield failed(
+                db.ref,
+                f"{db.label} is encrypted with the default key (no KmsKeyId returned: aws/rds)",
+                StorageEncrypted=True,
+                KmsKeyId=None,
+            )
+        elif isinstance(manager := keys.manager_of(db.kms_key_id), ReadError):
+            yield unreadable(db.ref, manager, f"key {db.kms_key_id}")
+        else:
+            evidence = {"StorageEncrypted": True, "KmsKeyId": db.kms_key_id, "KeyManager": manager}
+            if manager == "CUSTOMER":
+                message = f"{db.label} is encrypted with customer-managed key {db.kms_key_id}"
+                yield passed(db.ref, message, **evidence)
+            else:
+                message = (
+                    f"{db.label} is encrypted with AWS-managed key {db.kms_key_id}, "
+                    "not a customer-managed one"
+                )
+                yield failed(db.ref, message, **evidence)
+
+
+@check(
+    id="rds.not_publicly_accessible",
+    severity=Severity.HIGH,
+    title="RDS DB instances are not publicly accessible",
+    description=(
+        "No DB instance, cluster members included, has PubliclyAccessible set: a public "
+        "instance gets a DNS name resolving to a public IP, one security-group rule away from "
+        "the internet. Read from DescribeDBInstances; a missing value is read as not set."
+    ),
+    remediation=(
+        "aws rds modify-db-instance --db-instance-identifier <id> --no-publicly-accessible "
+        "--apply-immediately"
+    ),
+    reads=[rds.instances],
+)
+def not_publicly_accessible(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    for db in inputs[rds.instances]:
+        where = f"{db.label} (cluster {db.cluster_id})" if db.cluster_id else db.label
+        evidence = {"PubliclyAccessible": db.publicly_accessible}
+        if db.publicly_accessible:
+            yield failed(db.ref, f"{where} is publicly accessible", **evidence)
+        else:
+            yield passed(db.ref, f"{where} is not publicly accessible", **evidence)
+
+
+@check(
+    id="rds.backup_retention",
+    severity=Severity.MEDIUM,
+    title="RDS automated backups are kept for the baseline's minimum",
+    description=(
+        "Each DB cluster, and each standalone DB instance, keeps automated backups "
+        "(BackupRetentionPeriod) for at least `min_days` days, the window for point-in-time "
+        "recovery. Cluster members are judged through their cluster; read replicas are not "
+        "judged (they are restored from their source's backups)."
+    ),
+    remediation=(
+        "aws rds modify-db-cluster --db-cluster-identifier <id> --backup-retention-period 7 "
+        "--apply-immediately  (standalone: aws rds modify-db-instance "
+        "--db-instance-identifier <id> ...)"
+    ),
+    reads=[rds.clusters, rds.instances],
+    params=[
+        Param(
+            name="min_days",
+            default=7,
+            schema={"type": "integer", "minimum": 1, "maximum": 35},
+            description="Fewest days automated backups must be kept (AWS allows up to 35).",
+        )
+    ],
+)
+def backup_retention(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    min_days = params["min_days"]
+    for db in _clusters_and_standalone(inputs):
+        if isinstance(db, Outcome):
+            yield db
+            continue
+        if isinstance(db, rds.DbInstance) and db.read_replica_source:
+            continue
+        days = db.backup_retention_days
+        evidence = {"BackupRetentionPeriod": days, "min_days": min_days}
+        kept = f"keeps backups for {days} day{'' if days == 1 else 's'}"
+        if days >= min_days:
+            yield passed(db.ref, f"{db.label} {kept}", **evidence)
+        else:
+            held = kept if days else "has automated backups off"
+            message = f"{db.label} {held}, below the baseline's {min_days}"
+            yield failed(db.ref, message, **evidence)
+
+
+@check(
+    id="rds.log_exports",
+    severity=Severity.MEDIUM,
+    title="RDS clusters and standalone instances export their main log to CloudWatch Logs",
+    description=(
+        "EnabledCloudwatchLogsExports of each DB cluster, and of each standalone DB instance, "
+        "holds the engine's main log: postgresql for aurora-postgresql and postgres; error "
+        "for aurora-mysql, mysql, mariadb and sqlserver; alert for oracle; diag.log for db2. "
+        "Without it, database errors and failed logins are lost with the host. Cluster "
+        "members are judged through their cluster; other engines (neptune, docdb, RDS "
+        "Custom) are not judged."
+    ),
+    remediation=(
+        "aws rds modify-db-cluster --db-cluster-identifier <id> "
+        '--cloudwatch-logs-export-configuration \'{"EnableLogTypes":["postgresql"]}\'  '
+        "(standalone: aws rds modify-db-instance --db-instance-identifier <id> ...)"
+    ),
+    reads=[rds.clusters, rds.instances],
+)
+def log_exports(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    for db in _clusters_and_standalone(inputs):
+        if isinstance(db, Outcome):
+            yield db
+            continue
+        wanted = main_log(db.engine)
+        if wanted is None:
+            continue
+        exported = list(db.enabled_log_exports)
+        evidence = {"Engine": db.engine, "EnabledCloudwatchLogsExports": exported}
+        if wanted in exported:
+            yield passed(db.ref, f"{db.label} ({db.engine}) exports its {wanted} log", **evidence)
+        else:
+            shown = ", ".join(exported) or "none"
+            message = (
+                f"{db.label} ({db.engine}) does not export its {wanted} log (exports: {shown})"
+            )
+            yield failed(db.ref, message, **evidence)
+
+
+@check(
+    id="rds.cluster_multi_az",
+    severity=Severity.MEDIUM,
+    title="RDS cluster instances span at least two Availability Zones",
+    description=(
+        "The DB instances of each DB cluster run in at least two Availability Zones, so a "
+        "reader in another AZ can take over when the writer's AZ fails. Read from "
+        "DBClusterMembers and each member's AvailabilityZone (DescribeDBInstances). Aurora "
+        "Serverless v1 clusters have no DB instances and are not judged; standalone "
+        "instances' Multi-AZ standby is not judged here."
+    ),
+    remediation=(
+        "aws rds create-db-instance --db-cluster-identifier <id> --engine <engine> "
+        "--db-instance-class <class> --availability-zone <another AZ> "
+        "--db-instance-identifier <new-id>"
+    ),
+    reads=[rds.clusters, rds.cluster_members],
+)
+def cluster_multi_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    members = inputs[rds.cluster_members]
+    for cluster in inputs[rds.clusters]:
+        if cluster.engine_mode == "serverless":
+            continue
+        placed = members.get(cluster.cluster_id, ())
+        zones = sorted({m.availability_zone for m in placed if m.availability_zone})
+        where = ", ".join(
+            f"{m.instance_id} in {m.availability_zone or 'no AZ yet'}" for m in placed
+        )
+        evidence = {"AvailabilityZones": zones, "Members": [m.instance_id for m in placed]}
+        if len(zones) >= 2:
+            message = f"{cluster.label} spans {', '.join(zones)} ({where})"
+            yield passed(cluster.ref, message, **evidence)
+        elif not placed:
+            yield failed(cluster.ref, f"{cluster.label} has no DB instances", **evidence)
+        else:
+            message = f"{cluster.label} runs in {', '.join(zones) or 'no AZ'} only ({where})"
+            yield failed(cluster.ref, message, **evidence)
+
+
+@check(
+    id="rds.deletion_protection",
+    severity=Severity.MEDIUM,
+    title="RDS clusters and standalone instances have deletion protection",
+    description=(
+        "DeletionProtection is true on each DB cluster and on each standalone DB instance, so "
+        "that no API call, console click or stack update deletes the database. Cluster "
+        "members are judged through their cluster (deleting a member does not delete data)."
+    ),
+    remediation=(
+        "aws rds modify-db-cluster --db-cluster-identifier <id> --deletion-protection "
+        "--apply-immediately  (standalone: aws rds modify-db-instance "
+        "--db-instance-identifier <id> --deletion-protection)"
+    ),
+    reads=[rds.clusters, rds.instances],
+)
+def deletion_protection(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    for db in _clusters_and_standalone(inputs):
+        if isinstance(db, Outcome):
+            yield db
+        elif db.deletion_protection:
+            yield passed(db.ref, f"{db.label} has deletion protection", DeletionProtection=True)
+        else:
+            yield failed(
+                db.ref, f"{db.label} has deletion protection off", DeletionProtection=False
+            )

@@ -14,7 +14,7 @@ def _misrouted(network: ec2.Network, subnet: ec2.Subnet) -> str | None:
     """Why the private subnet's IPv4 default route is not a NAT gateway in its AZ, or None."""
     route = network.default_route(subnet.subnet_id)
     if isinstance(route, ReadError) or route is None:
-        return f"{subnet.label} has no default route"
+        return f"{subnet.label} has no default route (0.0.0.0/0)"
     if not route.to_nat_gateway:
         return f"{subnet.label} routes {route} (not a NAT gateway)"
     nat = network.nat_gateways.get(route.target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Protocol, assert_never
 
+from scanner.errors import ConfigError
 from scanner.model import ScanResult
 
 
@@ -15,16 +16,41 @@ class Renderer(Protocol):
 class OutputFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
+    OCSF = "ocsf"
+    ASFF = "asff"
+    JSONL = "jsonl"
+    CSV = "csv"
 
 
-def renderer_for(output_format: OutputFormat) -> Renderer:
-    """The renderer of a format; exhaustive over OutputFormat."""
-    from reports import json_findings, table
+LINE_FORMATS = (OutputFormat.OCSF, OutputFormat.ASFF)
+"""Formats that ``jsonl=True`` turns from one JSON document into one JSON object a line."""
 
+
+def renderer_for(output_format: OutputFormat, *, jsonl: bool = False) -> Renderer:
+    """The renderer of a format; exhaustive over OutputFormat.
+
+    ``jsonl`` asks for one JSON object a line, which only the LINE_FORMATS offer.
+    """
+    from reports import asff, csv_report, json_findings, ocsf, table
+    from reports import jsonl as json_lines
+
+    if jsonl and output_format not in LINE_FORMATS:
+        raise ConfigError(
+            f"--jsonl applies to the ocsf and asff formats, not {output_format.value}"
+            + (" (use --format jsonl)" if output_format is OutputFormat.JSON else "")
+        )
     match output_format:
         case OutputFormat.TABLE:
             return table.render
         case OutputFormat.JSON:
             return json_findings.render
+        case OutputFormat.OCSF:
+            return ocsf.render_lines if jsonl else ocsf.render
+        case OutputFormat.ASFF:
+            return asff.render_lines if jsonl else asff.render
+        case OutputFormat.JSONL:
+            return json_lines.render
+        case OutputFormat.CSV:
+            return csv_report.render
         case _:
             assert_never(output_format)

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,22 @@ from tabulate import tabulate
 
 from reports import OutputFormat, renderer_for
 from scanner import __version__
-from scanner.config import baseline_schema, build_plan, default_baseline_yaml, load_baseline
+from scanner.cli_history import (
+    HistoryOpt,
+    LockTimeoutOpt,
+    diff_command,
+    history_app,
+    snapshot_app,
+)
+from scanner.cli_history import _open as open_store
+from scanner.config import (
+    baseline_schema,
+    build_plan,
+    default_baseline_yaml,
+    load_baseline,
+    parse_baseline,
+)
+from scanner.delivery import EXIT_DELIVERY_PENDING
 from scanner.errors import (
     EXIT_FAILURES,
     EXIT_INCOMPLETE,
@@ -26,20 +42,38 @@ from scanner.errors import (
     ConfigError,
     DriftscanError,
 )
+from scanner.history import HistoryError, default_path
 from scanner.iam_policy import policy_document
-from scanner.model import ScanResult, Severity
+from scanner.model import Severity
 from scanner.output import ensure_writable, write_atomic
+from scanner.pipeline import (
+    Interrupted,
+    LogFormat,
+    ScanRequest,
+    emit,
+    execute,
+    say,
+    transports_for,
+    use_log_format,
+    with_cfn_drift,
+)
+from scanner.pipeline import send as send_findings
 from scanner.registry import all_checks, get_check
-from scanner.runner import DEFAULT_WORKERS, FailOn, exit_code, run_scan
+from scanner.runner import DEFAULT_WORKERS, FailOn
 from scanner.session import AwsSession, SessionOptions
 
 EXIT_CODES_HELP = f"""
 Exit codes: {EXIT_OK} complete, nothing failed at or above --fail-on;
-{EXIT_FAILURES} at least one failing finding at or above --fail-on;
+{EXIT_FAILURES} at least one failing finding at or above --fail-on (with --fail-on new:
+a failure the previous scan did not have, or configuration drift from --drift-from);
 {EXIT_USAGE} bad usage or input (unknown check id, service or region, malformed baseline);
-{EXIT_UNSCANNABLE} nothing could be scanned (no credentials, endpoint unreachable);
+{EXIT_UNSCANNABLE} nothing could be scanned (no credentials, endpoint unreachable, another run
+holds the history store);
 {EXIT_INCOMPLETE} the scan finished but some evidence could not be read (ERROR findings)
-and nothing reached --fail-on.
+and nothing reached --fail-on;
+{EXIT_DELIVERY_PENDING} --send could not deliver every finding (pending in the spool, or rejected)
+and nothing reached --fail-on;
+130 or 143 interrupted by SIGINT or SIGTERM: nothing half-written.
 """
 
 app = typer.Typer(
@@ -54,6 +88,9 @@ checks_app = typer.Typer(help="List and explain the baseline's controls.", no_ar
 baseline_app = typer.Typer(help="Write and validate baseline files.", no_args_is_help=True)
 app.add_typer(checks_app, name="checks")
 app.add_typer(baseline_app, name="baseline")
+app.add_typer(history_app, name="history")
+app.add_typer(snapshot_app, name="snapshot")
+app.command("diff")(diff_command)
 
 log = logging.getLogger("driftscan")
 
@@ -100,11 +137,68 @@ OutputOpt = Annotated[
 ]
 FailOnOpt = Annotated[
     FailOn,
-    typer.Option("--fail-on", help="Exit 1 when a FAIL finding has this severity or higher."),
+    typer.Option(
+        "--fail-on",
+        help="Exit 1 when a FAIL finding has this severity or higher; `new`: when a FAIL is new "
+        "since the previous scan of the same scope, or the configuration drifted from "
+        "--drift-from (needs the history store).",
+    ),
 ]
 WorkersOpt = Annotated[
     int,
     typer.Option("--workers", min=1, max=128, help="Concurrent API readers."),
+]
+CfnDriftOpt = Annotated[
+    bool,
+    typer.Option(
+        "--cfn-drift",
+        help="Turn on cloudformation.stack_drift: starts a drift detection job per stack "
+        "(DetectStackDrift, the one call that is not a read).",
+    ),
+]
+JsonlOpt = Annotated[
+    bool,
+    typer.Option(
+        "--jsonl", help="One JSON object a line instead of one document (formats ocsf, asff)."
+    ),
+]
+SendOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--send",
+        metavar="DESTINATION",
+        help="After writing the report, deliver the findings to splunk-hec://HOST[:PORT] "
+        "(token from DRIFTSCAN_HEC_TOKEN), an https:// webhook (JSON Lines; optional bearer "
+        "token from DRIFTSCAN_WEBHOOK_TOKEN), or securityhub[:REGION]. Repeatable. What cannot "
+        "be delivered is spooled and sent first next run.",
+    ),
+]
+CaBundleOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-bundle",
+        help="PEM file of extra CA certificates to trust for --send (TLS is always verified).",
+    ),
+]
+OnlyChangesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--only-changes",
+        help="--send only findings that are new or changed (status or message) since the "
+        "previous scan of the same scope in the history store. Findings gone since then are "
+        "sent as resolved, with or without this option.",
+    ),
+]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", "-p", help="AWS profile from ~/.aws/config.")
+]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        envvar="AWS_ENDPOINT_URL",
+        help="Send every request here (LocalStack, a moto server).",
+    ),
 ]
 
 
@@ -127,17 +221,8 @@ def _global(
 @app.command(epilog=EXIT_CODES_HELP)
 def scan(
     region: Regions = None,
-    profile: Annotated[
-        str | None, typer.Option("--profile", "-p", help="AWS profile from ~/.aws/config.")
-    ] = None,
-    endpoint_url: Annotated[
-        str | None,
-        typer.Option(
-            "--endpoint-url",
-            envvar="AWS_ENDPOINT_URL",
-            help="Send every request here (LocalStack, a moto server).",
-        ),
-    ] = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
     baseline: BaselineOpt = None,
     checks: ChecksOpt = None,
     services: ServicesOpt = None,
@@ -149,28 +234,71 @@ def scan(
     demo: Annotated[
         bool, typer.Option("--demo", help="Scan the built-in demo account (needs the demo extra).")
     ] = False,
+    jsonl: JsonlOpt = False,
+    send: SendOpt = None,
+    ca_bundle: CaBundleOpt = None,
+    only_changes: OnlyChangesOpt = False,
+    history: HistoryOpt = None,
+    no_history: Annotated[
+        bool, typer.Option("--no-history", help="Do not record the scan in the history store.")
+    ] = False,
+    drift_from: Annotated[
+        str | None,
+        typer.Option(
+            "--drift-from",
+            metavar="approved|ID",
+            help="Report every resource whose configuration changed since this scan "
+            "(`approved`: the scope's approved snapshot), and every resource added or removed.",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No report on stdout (--output still written): one line per new problem, "
+            "nothing when there is none. For cron.",
+        ),
+    ] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option("--log-format", help="Format of stderr lines and --quiet's lines."),
+    ] = LogFormat.TEXT,
+    lock_timeout: LockTimeoutOpt = 0,
+    cfn_drift: CfnDriftOpt = False,
 ) -> int:
     """Scan the account and report every control's findings."""
+    use_log_format(log_format)
+    if history is not None and no_history:
+        raise ConfigError("--history and --no-history contradict each other")
+    # The demo account is made up: it is recorded only in a store named explicitly.
+    recorded = not no_history and (history is not None or not demo)
+    request = ScanRequest(
+        baseline=load_baseline(baseline),
+        regions=tuple(_split(region)),
+        check_ids=tuple(_split(checks)),
+        service_names=tuple(_split(services)),
+        min_severity=severity,
+        output_format=output_format,
+        output=output,
+        fail_on=fail_on,
+        workers=workers,
+        jsonl=jsonl,
+        send=tuple(send or ()),
+        ca_bundle=ca_bundle,
+        only_changes=only_changes,
+        history=(history or default_path()) if recorded else None,
+        drift_from=drift_from,
+        quiet=quiet,
+        lock_timeout=lock_timeout,
+        cfn_drift=cfn_drift,
+    )
     if demo:
-        return _scan_demo(
-            baseline, checks, services, severity, output_format, output, fail_on, workers
-        )
+        return _scan_demo(request, baseline_given=baseline is not None)
     session = AwsSession(
         SessionOptions(profile=profile, endpoint_url=endpoint_url, max_pool_connections=workers)
     )
-    return _scan(
-        session,
-        session.default_region,
-        region,
-        baseline,
-        checks,
-        services,
-        severity,
-        output_format,
-        output,
-        fail_on,
-        workers,
-    )
+    return execute(request, session, session.default_region)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -178,95 +306,87 @@ def demo(
     checks: ChecksOpt = None,
     services: ServicesOpt = None,
     severity: SeverityOpt = None,
-    baseline: BaselineOpt = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            "-b",
+            help="Baseline file; default: the demo's own, which "
+            "turns on every control (see `driftscan baseline init`).",
+        ),
+    ] = None,
     output_format: FormatOpt = OutputFormat.TABLE,
     output: OutputOpt = None,
     fail_on: FailOnOpt = FailOn.NEVER,
     workers: WorkersOpt = DEFAULT_WORKERS,
+    jsonl: JsonlOpt = False,
 ) -> int:
-    """Build the reference stack in an in-process moto account (half right, half broken)
-    and scan it: real output without AWS credentials."""
-    return _scan_demo(baseline, checks, services, severity, output_format, output, fail_on, workers)
-
-
-def _scan_demo(
-    baseline: Path | None,
-    checks: list[str] | None,
-    services: list[str] | None,
-    severity: Severity | None,
-    output_format: OutputFormat,
-    output: Path | None,
-    fail_on: FailOn,
-    workers: int,
-) -> int:
-    from scanner.demo.stack import demo_account
-
-    with demo_account() as (boto_session, region):
-        session = AwsSession(SessionOptions(max_pool_connections=workers), boto_session)
-        return _scan(
-            session,
-            region,
-            [region],
-            baseline,
-            checks,
-            services,
-            severity,
-            output_format,
-            output,
-            fail_on,
-            workers,
-        )
-
-
-def _scan(
-    session: AwsSession,
-    default_region: str | None,
-    regions: list[str] | None,
-    baseline_path: Path | None,
-    checks: list[str] | None,
-    services: list[str] | None,
-    severity: Severity | None,
-    output_format: OutputFormat,
-    output: Path | None,
-    fail_on: FailOn,
-    workers: int,
-) -> int:
-    plan = build_plan(
-        load_baseline(baseline_path),
-        check_ids=_split(checks),
-        service_names=_split(services),
+    """Build the reference stack in an in-process moto account (a compliant prod stack
+    beside a broken stage one) and scan it: real output without AWS credentials."""
+    request = ScanRequest(
+        baseline=load_baseline(baseline),
+        check_ids=tuple(_split(checks)),
+        service_names=tuple(_split(services)),
         min_severity=severity,
-        regions=_split(regions),
-        default_region=default_region,
-        known_regions=session.known_regions(),
+        output_format=output_format,
+        output=output,
+        fail_on=fail_on,
         workers=workers,
+        jsonl=jsonl,
+    )
+    return _scan_demo(request, baseline_given=baseline is not None)
+
+
+def _scan_demo(request: ScanRequest, *, baseline_given: bool) -> int:
+    from scanner.demo.stack import DEMO_BASELINE, demo_account
+
+    if not baseline_given:
+        request = replace(request, baseline=parse_baseline(DEMO_BASELINE, "demo baseline"))
+    with demo_account() as (boto_session, region):
+        session = AwsSession(SessionOptions(max_pool_connections=request.workers), boto_session)
+        return execute(replace(request, regions=(region,)), session, region)
+
+
+@app.command()
+def export(
+    scan_id: Annotated[
+        str | None,
+        typer.Option("--scan", metavar="ID", help="The recorded scan (an id or a unique prefix)."),
+    ] = None,
+    last: Annotated[bool, typer.Option("--last", help="The latest complete scan.")] = False,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.JSON,
+    output: OutputOpt = None,
+    jsonl: JsonlOpt = False,
+    send: SendOpt = None,
+    ca_bundle: CaBundleOpt = None,
+    only_changes: OnlyChangesOpt = False,
+    history: HistoryOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> int:
+    """Write a recorded scan in any format, and --send it, without scanning again.
+
+    Exit codes: 0 done; 2 bad usage, no such scan or store; 5 some findings could not be
+    delivered (pending in the spool, or rejected)."""
+    if (scan_id is None) == (not last):
+        raise ConfigError("export needs one of --scan ID and --last")
+    path = history or default_path()
+    render = renderer_for(output_format, jsonl=jsonl)
+    session = AwsSession(SessionOptions(profile=profile, endpoint_url=endpoint_url))
+    transports = transports_for(
+        tuple(send or ()), ca_bundle, session, only_changes=only_changes, history=path
     )
     if output is not None:
         ensure_writable(output)
-    result = run_scan(plan, session)
-    _emit(renderer_for(output_format)(result), output)
-    _report_problems(result)
-    return exit_code(result, fail_on)
-
-
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        write_atomic(output, text)
-
-
-def _report_problems(result: ScanResult) -> None:
-    errors = sum(1 for f in result.findings if f.status.value == "ERROR")
-    if errors:
-        typer.echo(
-            f"driftscan: {errors} findings could not be judged (ERROR): the scan is incomplete",
-            err=True,
-        )
-    if result.missing_actions:
-        typer.echo(
-            "driftscan: missing IAM permissions: " + ", ".join(result.missing_actions), err=True
-        )
+    with open_store(path) as store:
+        record = store.find_complete(scan_id) if scan_id else store.latest()
+        if record is None:
+            raise HistoryError(f"no complete scan in {path} to export")
+        result = store.load(record)
+    emit(render(result), output)
+    return send_findings(result, transports, EXIT_OK, path, only_changes=only_changes)
 
 
 @checks_app.command("list")
@@ -342,10 +462,13 @@ def baseline_schema_cmd() -> None:
 
 
 @app.command("iam-policy")
-def iam_policy(checks: ChecksOpt = None, services: ServicesOpt = None) -> None:
+def iam_policy(
+    checks: ChecksOpt = None, services: ServicesOpt = None, cfn_drift: CfnDriftOpt = False
+) -> None:
     """Print the least-privilege IAM policy for the selected controls (all by default)."""
+    baseline = load_baseline(None)
     plan_specs = build_plan(
-        load_baseline(None),
+        with_cfn_drift(baseline) if cfn_drift else baseline,
         check_ids=_split(checks),
         service_names=_split(services),
         default_region="us-east-1",
@@ -355,25 +478,26 @@ def iam_policy(checks: ChecksOpt = None, services: ServicesOpt = None) -> None:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; errors become one line on stderr."""
+    use_log_format(LogFormat.TEXT)  # until a command asks for another
     try:
         result = app(
             args=list(argv) if argv is not None else None,
             prog_name="driftscan",
             standalone_mode=False,
         )
-    except click.exceptions.Abort:
-        typer.echo("driftscan: interrupted", err=True)
+    except Interrupted as exc:
+        say(f"interrupted by {exc.signal.name}")
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        say("interrupted")
         return 130
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE
     except DriftscanError as exc:
         for line in str(exc).splitlines():
-            typer.echo(f"driftscan: {line}", err=True)
+            say(line)
         return exc.exit_code
-    except KeyboardInterrupt:
-        typer.echo("driftscan: interrupted", err=True)
-        return 130
     except Exception as exc:  # one line, never a traceback, unless asked for
         if os.environ.get("DRIFTSCAN_DEBUG"):
             raise

@@ -247,25 +247,38 @@ class Inventory:
         return list(self._item_pool.map(fetch, items))
 
     def snapshots(self) -> list[ResourceSnapshot]:
-        """A JSON-safe snapshot of every record listed by the collectors that ran."""
+        """A JSON-safe snapshot of every resource the collectors that ran have seen.
+
+        A list-valued collector gives one snapshot per record (its fields). A dict-valued one
+        is keyed by resource id (``kms.rotation_status``: key id -> enabled) and gives one
+        snapshot per key, holding the value under the collector's short name
+        (``{"rotation_status": true}``), so a change of that value is a field change.
+        """
         snapshots = []
         for name, value in sorted(self._values.items()):
-            if not isinstance(value, list | tuple):
+            if isinstance(value, Mapping):
+                field_name = name.split(".", 1)[-1]
+                entries = [(str(key), {field_name: to_json(item)}) for key, item in value.items()]
+            elif isinstance(value, list | tuple):
+                entries = [
+                    (record.ref.id, to_json(record))
+                    for record in value
+                    if dataclasses.is_dataclass(record)
+                    and not isinstance(record, UnreadableResource | type)
+                    and hasattr(record, "ref")
+                ]
+            else:
                 continue
-            for record in value:
-                if isinstance(record, UnreadableResource | type) or not (
-                    dataclasses.is_dataclass(record) and hasattr(record, "ref")
-                ):
-                    continue
-                snapshots.append(
-                    ResourceSnapshot(
-                        account_id=self.account_id,
-                        region=self.region,
-                        collector=name,
-                        resource_id=record.ref.id,
-                        config=to_json(record),
-                    )
+            snapshots += [
+                ResourceSnapshot(
+                    account_id=self.account_id,
+                    region=self.region,
+                    collector=name,
+                    resource_id=resource_id,
+                    config=config,
                 )
+                for resource_id, config in entries
+            ]
         return snapshots
 
 

@@ -122,6 +122,11 @@ def services() -> list[str]:
 
 def unknown(kind: str, value: str, known: Iterable[str]) -> str:
     """One line naming the bad value and the closest known ones."""
-    close = difflib.get_close_matches(value, list(known), n=3, cutoff=0.5)
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, value, k).ratio(), k) for k in known), reverse=True
+    )
+    # Only the best candidates: a near-tie, not everything vaguely alike.
+    best = scored[0][0] if scored else 0.0
+    close = [k for ratio, k in scored[:3] if ratio >= max(0.6, best - 0.05)]
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     return f"unknown {kind} {value!r}{hint}"

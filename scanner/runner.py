@@ -56,8 +56,12 @@ def run_scan(
     session: AwsSession,
     *,
     on_progress: Callable[[str, str], None] | None = None,
+    scan_id: str | None = None,
 ) -> ScanResult:
-    """Scan every (region, check) of the plan; AWS errors become ERROR findings, never raise."""
+    """Scan every (region, check) of the plan; AWS errors become ERROR findings, never raise.
+
+    ``scan_id`` names the scan (the history store records it before the scan starts).
+    """
     started = _now()
     account_id = session.account_id(plan.regions[0])
     collectors = _collectors_of(plan.checks)
@@ -90,7 +94,7 @@ def run_scan(
             snapshots.extend(inventory.snapshots())
             denied.update(e.action for e in inventory.read_errors if e.code in DENIED_CODES)
     metadata = ScanMetadata(
-        scan_id=str(uuid.uuid4()),
+        scan_id=scan_id or str(uuid.uuid4()),
         tool_version=__version__,
         started_at=started,
         finished_at=_now(),
@@ -163,18 +167,24 @@ def _finding(spec: CheckSpec, outcome: Outcome, inventory: Inventory) -> Finding
 
 
 class FailOn(StrEnum):
-    """The lowest severity of a FAIL finding that makes the scan exit 1."""
+    """The lowest severity of a FAIL finding that makes the scan exit 1, or ``new``: any
+    failure the previous scan of the same scope did not have, or configuration drift."""
 
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
+    NEW = "new"
     NEVER = "never"
 
 
-def exit_code(result: ScanResult, fail_on: FailOn) -> int:
-    """0 clean, 1 a failure at or above ``fail_on``, 4 unreadable evidence and nothing at 1."""
-    if fail_on is not FailOn.NEVER:
+def exit_code(result: ScanResult, fail_on: FailOn, *, new_problems: int = 0) -> int:
+    """0 clean, 1 a failure at or above ``fail_on`` (with ``new``: any of ``new_problems``),
+    4 unreadable evidence and nothing at 1."""
+    if fail_on is FailOn.NEW:
+        if new_problems:
+            return EXIT_FAILURES
+    elif fail_on is not FailOn.NEVER:
         threshold = Severity(fail_on.value).rank
         if any(f.status is Status.FAIL and f.severity.rank >= threshold for f in result.findings):
             return EXIT_FAILURES

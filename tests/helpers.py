@@ -77,9 +77,7 @@ def fail_operation(
     def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["driftscan_test_params"] = dict(params)
 
-    def answer(
-        context: dict[str, Any], **_: Any
-    ) -> tuple[AWSResponse, dict[str, Any]] | None:
+    def answer(context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         if when is not None and not when(context.get("driftscan_test_params", {})):
             return None
         response = AWSResponse("https://injected.invalid", status, {}, None)

@@ -22,8 +22,19 @@ def test_scan_writes_json_valid_against_schema_and_exits_1_on_high_failure(
 ) -> None:
     make_key(account, rotation=False)
     out = tmp_path / "out.json"
-    code = run(["scan", "--region", "us-east-1", "--format", "json", "--output", str(out),
-                "--services", "kms"])
+    code = run(
+        [
+            "scan",
+            "--region",
+            "us-east-1",
+            "--format",
+            "json",
+            "--output",
+            str(out),
+            "--services",
+            "kms",
+        ]
+    )
     document = json.loads(out.read_text())
     jsonschema.validate(document, SCHEMA)
     assert code == 1
@@ -32,16 +43,31 @@ def test_scan_writes_json_valid_against_schema_and_exits_1_on_high_failure(
 
 def test_fail_on_never_exits_0(account: DemoAccount) -> None:
     make_key(account, rotation=False)
-    assert run(["scan", "-r", "us-east-1", "--checks", "kms.cmk_rotation_enabled",
-                "--fail-on", "never"]) == 0
+    assert (
+        run(
+            [
+                "scan",
+                "-r",
+                "us-east-1",
+                "--checks",
+                "kms.cmk_rotation_enabled",
+                "--fail-on",
+                "never",
+            ]
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
     ("argv", "code", "line"),
     [
-        (["scan", "-r", "us-east-1", "--checks", "kms.cmk_rotaton_enabled"], 2,
-         "driftscan: unknown check id 'kms.cmk_rotaton_enabled'; did you mean "
-         "kms.cmk_rotation_enabled?"),
+        (
+            ["scan", "-r", "us-east-1", "--checks", "kms.cmk_rotaton_enabled"],
+            2,
+            "driftscan: unknown check id 'kms.cmk_rotaton_enabled'; did you mean "
+            "kms.cmk_rotation_enabled?",
+        ),
         (["scan", "-r", "us-eats-1"], 2, "driftscan: unknown region 'us-eats-1'"),
         (["scan", "-r", "us-east-1", "--services", "kmz"], 2, "unknown service 'kmz'"),
         (["scan", "-r", "us-east-1", "--endpoint-url", "notaurl"], 2, "invalid endpoint URL"),
@@ -57,8 +83,9 @@ def test_bad_input_gets_one_line_and_exit_2(
     assert "Traceback" not in err
 
 
-def test_no_credentials_exits_3(monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_no_credentials_exits_3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))

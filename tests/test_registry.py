@@ -12,6 +12,11 @@ from scanner.registry import CHECK_ID, all_checks
 
 CONTROLS_MD = Path(__file__).resolve().parents[2] / "shared" / "spec" / "controls.md"
 ROW = re.compile(r"^\| ([a-z0-9]+\.[a-z0-9_]+) \| (critical|high|medium|low) \|", re.MULTILINE)
+BEYOND_SPEC = {"cloudformation.stack_drift": "medium"}
+"""Controls that later issues added beyond controls.md's table (issue 3: drift over time)."""
+STARTS_JOBS = {"cloudformation:DetectStackDrift"}
+"""The one action that is not a read: it starts a drift detection job (changing no resource),
+made only by cloudformation.stack_drift, which is off unless enabled."""
 
 
 def spec_rows() -> dict[str, str]:
@@ -22,7 +27,7 @@ def spec_rows() -> dict[str, str]:
 
 def test_every_control_of_the_spec_is_registered_with_its_severity() -> None:
     registered = {spec.id: spec.severity.value for spec in all_checks()}
-    assert registered == spec_rows()
+    assert registered == {**spec_rows(), **BEYOND_SPEC}
 
 
 def test_specs_are_complete() -> None:
@@ -34,7 +39,11 @@ def test_specs_are_complete() -> None:
         assert spec.actions, f"{spec.id} declares no IAM action"
         for action in spec.actions:
             verb = action.split(":", 1)[1]
-            assert verb == "GET" or verb.startswith(("Describe", "List", "Get")), action
+            assert (
+                verb == "GET"
+                or verb.startswith(("Describe", "List", "Get"))
+                or (action in STARTS_JOBS)
+            ), action
 
 
 def test_docs_checks_md_is_generated_from_the_registry() -> None:

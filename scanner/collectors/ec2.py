@@ -470,7 +470,10 @@ def nat_gateways(scope: RegionScope) -> list[NatGateway]:
 )
 def network(scope: RegionScope) -> Network:
     """The joined view: which subnets are private and where their default routes go."""
-    return Network.of(scope.get(subnets), scope.get(route_tables), scope.get(nat_gateways))
+    listed_subnets: list[Subnet] = scope.get(subnets)
+    tables: list[RouteTable] = scope.get(route_tables)
+    gateways: list[NatGateway] = scope.get(nat_gateways)
+    return Network.of(listed_subnets, tables, gateways)
 
 
 def _ingress(item: Mapping[str, Any]) -> IngressRule:
@@ -500,18 +503,16 @@ def _ingress(item: Mapping[str, Any]) -> IngressRule:
 def security_groups(scope: RegionScope) -> list[SecurityGroup]:
     """Every security group with its ingress rules (evidence: not filtered by the scope; a
     group is judged through the in-scope data stores it is attached to)."""
-    listed = []
-    for item in scope.pages("ec2", "describe_security_groups", "SecurityGroups"):
-        listed.append(
-            SecurityGroup(
-                group_id=item["GroupId"],
-                arn=item.get("SecurityGroupArn"),
-                name=item.get("GroupName", item["GroupId"]),
-                vpc_id=item.get("VpcId"),
-                owner_id=item.get("OwnerId", scope.account_id),
-                description=item.get("Description", ""),
-                ingress=tuple(_ingress(rule) for rule in item.get("IpPermissions") or []),
-                tags=_tags(item),
-            )
+    return [
+        SecurityGroup(
+            group_id=item["GroupId"],
+            arn=item.get("SecurityGroupArn"),
+            name=item.get("GroupName", item["GroupId"]),
+            vpc_id=item.get("VpcId"),
+            owner_id=item.get("OwnerId", scope.account_id),
+            description=item.get("Description", ""),
+            ingress=tuple(_ingress(rule) for rule in item.get("IpPermissions") or []),
+            tags=_tags(item),
         )
-    return listed
+        for item in scope.pages("ec2", "describe_security_groups", "SecurityGroups")
+    ]

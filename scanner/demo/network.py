@@ -49,9 +49,7 @@ class Network:
 
 def _tag_spec(resource: str, name: str, tags: Mapping[str, str] | None) -> list[dict[str, Any]]:
     pairs = {"Name": name, **(tags or {})}
-    return [
-        {"ResourceType": resource, "Tags": [{"Key": k, "Value": v} for k, v in pairs.items()]}
-    ]
+    return [{"ResourceType": resource, "Tags": [{"Key": k, "Value": v} for k, v in pairs.items()]}]
 
 
 def make_vpc(
@@ -83,9 +81,9 @@ def make_vpc(
     name = name or account.name("vpc")
     zones = tuple(f"{account.region}{letter}" for letter in "abcdef"[:azs])
     prefix = cidr.split(".")[0] + "." + cidr.split(".")[1]
-    vpc_id = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=_tag_spec("vpc", name, tags))[
-        "Vpc"
-    ]["VpcId"]
+    vpc_id = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=_tag_spec("vpc", name, tags))["Vpc"][
+        "VpcId"
+    ]
     igw_id = ec2.create_internet_gateway(
         TagSpecifications=_tag_spec("internet-gateway", f"{name}-igw", tags)
     )["InternetGateway"]["InternetGatewayId"]
@@ -183,7 +181,9 @@ def make_default_vpc_public(account: DemoAccount) -> None:
         )["RouteTables"][0]
         if not any(r.get("DestinationCidrBlock") == "0.0.0.0/0" for r in main["Routes"]):
             ec2.create_route(
-                RouteTableId=main["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw_id
+                RouteTableId=main["RouteTableId"],
+                DestinationCidrBlock="0.0.0.0/0",
+                GatewayId=igw_id,
             )
 
 

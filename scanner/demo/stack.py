@@ -1,29 +1,109 @@
-"""The reference production stack (controls.md), built compliant and broken side by side."""
+"""The reference production stack (controls.md), built compliant or broken, and the demo."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import boto3
 
+from scanner.demo.apigateway import reference_apigateway
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.demo.cloudformation import REFERENCE_OUTPUTS, reference_cloudformation
+from scanner.demo.ecs import reference_ecs
+from scanner.demo.efs import reference_efs
+from scanner.demo.elasticache import reference_elasticache
+from scanner.demo.kinesis import reference_kinesis
 from scanner.demo.kms import make_key
+from scanner.demo.logs import (
+    log_group_arn,
+    make_log_group,
+    reference_log_group_names,
+    reference_logs,
+)
+from scanner.demo.network import reference_network
+from scanner.demo.rds import reference_rds
+from scanner.demo.secretsmanager import reference_secretsmanager
 from scanner.errors import ConfigError
 
 DEMO_REGION = "us-east-1"
+COMPLIANT_ENV = "prod"
+BROKEN_ENV = "stage"
+
+DEMO_BASELINE = f"""\
+version: 1
+controls:
+  kinesis.retention_period: {{min_hours: 168}}
+  apigateway.required_routes: {{routes: ["GET /health"]}}
+  tagging.environment_suffix: {{suffix: "{COMPLIANT_ENV}"}}
+  cloudformation.required_outputs:
+    stack_outputs:
+      {COMPLIANT_ENV}-stack: {list(REFERENCE_OUTPUTS)}
+      {BROKEN_ENV}-stack: {list(REFERENCE_OUTPUTS)}
+"""
+"""The demo's baseline: turns on the controls that are off until configured, and asks
+seven days of Kinesis retention (AWS's minimum, 24 hours, always meets the default)."""
 
 
 def build_reference_stack(account: DemoAccount, *, compliant: bool, env: str) -> None:
-    """One environment's stack: every control of controls.md passes, or every one fails."""
-    make_key(account, rotation=compliant, alias=f"{env}-data")
+    """One environment's stack: every control of controls.md passes, or every one fails.
+
+    Every resource name carries ``env``; the demo baseline's suffix is the compliant env.
+    """
+    network = reference_network(account, compliant=compliant, name=f"{env}-vpc")
+    groups = network.security_groups
+
+    def data_key(service: str) -> str:
+        # One customer-managed key per data service; the broken stack's keys do not rotate.
+        return make_key(account, rotation=compliant, alias=f"{env}-{service}")
+
+    reference_efs(
+        account, compliant=compliant, network=network, key_arn=data_key("efs"), name=f"{env}-files"
+    )
+    reference_rds(
+        account,
+        compliant=compliant,
+        key_arn=data_key("rds"),
+        security_group_ids=[groups["database"]],
+        name=f"{env}-db",
+    )
+    reference_elasticache(
+        account,
+        compliant=compliant,
+        security_group_ids=[groups["cache"]],
+        key_arn=data_key("elasticache"),
+        group_id=f"{env}-redis",
+    )
+    reference_kinesis(
+        account, compliant=compliant, key_arn=data_key("kinesis"), name=f"{env}-events"
+    )
+    reference_secretsmanager(
+        account, compliant=compliant, key_arn=data_key("secrets"), name=f"{env}-db-credentials"
+    )
+    reference_ecs(
+        account,
+        compliant=compliant,
+        prefix=env,
+        subnet_ids=network.private_subnet_ids,
+        security_group_ids=[groups["app"]],
+    )
+    reference_logs(account, compliant=compliant, prefix=env)
+    # The audit log group is encrypted with a key that is in use: broken, it is disabled.
+    audit_key = make_key(
+        account, alias=f"{env}-audit", state="Enabled" if compliant else "Disabled"
+    )
+    make_log_group(account, name=f"/{env}/audit", retention_days=365, kms_key_arn=audit_key)
+    access_log = log_group_arn(account, reference_log_group_names(env)[1])
+    reference_apigateway(account, compliant=compliant, name=f"{env}-api", access_log_arn=access_log)
+    reference_cloudformation(account, compliant=compliant, stack_name=f"{env}-stack")
 
 
 def build_demo(account: DemoAccount) -> None:
     """The demo account: a compliant ``prod`` stack beside a broken ``stage`` one."""
-    build_reference_stack(account, compliant=True, env="prod")
-    build_reference_stack(account, compliant=False, env="stage")
+    build_reference_stack(account, compliant=True, env=COMPLIANT_ENV)
+    build_reference_stack(account, compliant=False, env=BROKEN_ENV)
 
 
 @contextmanager
@@ -32,8 +112,9 @@ def demo_account() -> Iterator[tuple[boto3.Session, str]]:
     try:
         from moto import mock_aws
     except ImportError as exc:
-        raise ConfigError("the demo needs moto: pip install 'driftscan[demo]'") from exc
+        raise ConfigError("the demo needs moto: pip install -e '.[demo]'") from exc
     speed_up_moto_kms()
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # not needed; slow to load
     with warnings.catch_warnings(), mock_aws():
         warnings.simplefilter("ignore")
         build_demo(DemoAccount(region=DEMO_REGION))

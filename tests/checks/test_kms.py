@@ -37,8 +37,12 @@ def test_rotation_status_denied_is_error_for_that_key_only(account: DemoAccount)
     readable = make_key(account, rotation=True)
     denied = make_key(account, rotation=True)
     session = AwsSession(SessionOptions())
-    fail_operation(session, "kms", "GetKeyRotationStatus",
-                   when=lambda params: params["KeyId"] == key_id(denied))
+    fail_operation(
+        session,
+        "kms",
+        "GetKeyRotationStatus",
+        when=lambda params: params["KeyId"] == key_id(denied),
+    )
 
     result = scan(account, "kms.cmk_rotation_enabled", session=session)
 
@@ -69,16 +73,37 @@ def test_list_keys_follows_pages(account: DemoAccount) -> None:
     """moto ignores Limit (gap kms-listkeys-no-pagination): two pages from a Stubber."""
     session = AwsSession(SessionOptions())
     client = session.client("kms", account.region)
-    keys = [make_key(account, rotation=n == 0) for n in range(2)]
+    # Sorted: the key directory describes keys in id order, and a Stubber answers in order.
+    keys = sorted((make_key(account) for _ in range(2)), key=key_id)
     stubber = Stubber(client)
-    stubber.add_response("list_keys", {"Keys": [{"KeyId": key_id(keys[0]), "KeyArn": keys[0]}],
-                                       "Truncated": True, "NextMarker": "page-2"})
-    stubber.add_response("list_keys", {"Keys": [{"KeyId": key_id(keys[1]), "KeyArn": keys[1]}],
-                                       "Truncated": False}, {"Marker": "page-2"})
+    stubber.add_response(
+        "list_keys",
+        {
+            "Keys": [{"KeyId": key_id(keys[0]), "KeyArn": keys[0]}],
+            "Truncated": True,
+            "NextMarker": "page-2",
+        },
+    )
+    stubber.add_response(
+        "list_keys",
+        {"Keys": [{"KeyId": key_id(keys[1]), "KeyArn": keys[1]}], "Truncated": False},
+        {"Marker": "page-2"},
+    )
     for arn in keys:
-        stubber.add_response("describe_key", {"KeyMetadata": {
-            "KeyId": key_id(arn), "Arn": arn, "KeyManager": "CUSTOMER", "KeyState": "Enabled",
-            "KeySpec": "SYMMETRIC_DEFAULT", "Origin": "AWS_KMS"}})
+        stubber.add_response(
+            "describe_key",
+            expected_params={"KeyId": key_id(arn)},
+            service_response={
+                "KeyMetadata": {
+                    "KeyId": key_id(arn),
+                    "Arn": arn,
+                    "KeyManager": "CUSTOMER",
+                    "KeyState": "Enabled",
+                    "KeySpec": "SYMMETRIC_DEFAULT",
+                    "Origin": "AWS_KMS",
+                }
+            },
+        )
     stubber.add_response("list_aliases", {"Aliases": [], "Truncated": False})
     for enabled in (True, False):
         stubber.add_response("get_key_rotation_status", {"KeyRotationEnabled": enabled})
@@ -87,4 +112,6 @@ def test_list_keys_follows_pages(account: DemoAccount) -> None:
         result = scan(account, "kms.cmk_rotation_enabled", session=session, workers=1)
 
     assert {f.resource_id: f.status for f in result.findings} == {
-        key_id(keys[0]): Status.PASS, key_id(keys[1]): Status.FAIL}
+        key_id(keys[0]): Status.PASS,
+        key_id(keys[1]): Status.FAIL,
+    }

@@ -18,7 +18,7 @@ from scanner.demo.network import (
     tcp_from_groups,
 )
 from scanner.inventory import Inventory, Scope
-from scanner.model import ReadError, Status
+from scanner.model import Finding, ReadError, Status
 from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
@@ -64,8 +64,8 @@ def test_nat_gateway_per_az_layouts(net: DemoAccount) -> None:
             none.vpc_id: (
                 Status.FAIL,
                 f"0 available public NAT gateway(s) in 0 AZ(s), below the baseline's 2; "
-                f"{none.private_subnets[a]} ({a}) has no default route; "
-                f"{none.private_subnets[b]} ({b}) has no default route",
+                f"{none.private_subnets[a]} ({a}) has no default route (0.0.0.0/0); "
+                f"{none.private_subnets[b]} ({b}) has no default route (0.0.0.0/0)",
             ),
             cross.vpc_id: (
                 Status.FAIL,
@@ -118,7 +118,9 @@ def test_private_subnet_rule_main_table_and_ipv6(net: DemoAccount) -> None:
     loose = client.create_subnet(VpcId=vpc.vpc_id, CidrBlock="10.0.200.0/24", AvailabilityZone=a)
     loose_id = loose["Subnet"]["SubnetId"]  # no explicit association: the main table
     client.create_route(
-        RouteTableId=vpc.private_route_tables[b], DestinationIpv6CidrBlock="::/0", GatewayId=vpc.igw_id
+        RouteTableId=vpc.private_route_tables[b],
+        DestinationIpv6CidrBlock="::/0",
+        GatewayId=vpc.igw_id,
     )
     network = inventory(net).get(ec2.network)
 
@@ -146,7 +148,9 @@ def test_vpc_without_private_subnets_and_default_vpc_are_not_judged(net: DemoAcc
     client = net.client("ec2")
     vpc = make_vpc(net, nat=False)
     for table in vpc.private_route_tables.values():  # make the "private" subnets public
-        client.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=vpc.igw_id)
+        client.create_route(
+            RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=vpc.igw_id
+        )
     expect(findings_of(net, CHECK), {})
 
 
@@ -178,18 +182,12 @@ def test_unreadable_route_tables_are_error(net: DemoAccount) -> None:
 
 
 def test_regional_nat_gateway_serves_the_azs_of_its_addresses(net: DemoAccount) -> None:
-    """moto has no regional NAT gateways: DescribeNatGateways answered by a before-call hook."""
-    vpc = make_vpc(net, nat=False)
+    """moto has no regional NAT gateways: DescribeNatGateways answered by a before-call hook,
+    describing the one NAT gateway of a single-NAT VPC as regional."""
+    vpc = make_vpc(net, nat_per_az=False)
     a, b = vpc.azs
-    client = net.client("ec2")
-    for az in vpc.azs:
-        client.create_route(
-            RouteTableId=vpc.private_route_tables[az],
-            DestinationCidrBlock="0.0.0.0/0",
-            NatGatewayId="nat-0regional0000001",
-        )
-    regional = {
-        "NatGatewayId": "nat-0regional0000001",
+    regional: dict[str, Any] = {
+        "NatGatewayId": vpc.nat_gateways[a],
         "VpcId": vpc.vpc_id,
         "State": "available",
         "ConnectivityType": "public",
@@ -204,21 +202,19 @@ def test_regional_nat_gateway_serves_the_azs_of_its_addresses(net: DemoAccount) 
         response = AWSResponse("https://injected.invalid", 200, {}, None)
         return response, {"NatGateways": [regional], "ResponseMetadata": {"HTTPStatusCode": 200}}
 
-    session = AwsSession(SessionOptions())
-    session.boto_session.events.register("before-call.ec2.DescribeNatGateways", answer)
-    result = scan(net, CHECK, session=session)
+    def judged() -> dict[str, Finding]:
+        session = AwsSession(SessionOptions())
+        session.boto_session.events.register("before-call.ec2.DescribeNatGateways", answer)
+        return {f.resource_id: f for f in scan(net, CHECK, session=session).findings}
+
     expect(
-        {f.resource_id: f for f in result.findings},
+        judged(),
         {vpc.vpc_id: (Status.PASS, f"1 available public NAT gateway(s) in 2 AZ(s) ({a}, {b})")},
     )
-
-    regional["NatGatewayAddresses"][1]["Status"] = "failed"  # type: ignore[index]
-    session = AwsSession(SessionOptions())
-    session.boto_session.events.register("before-call.ec2.DescribeNatGateways", answer)
-    result = scan(net, CHECK, session=session)
+    regional["NatGatewayAddresses"][1]["Status"] = "failed"
     expect(
-        {f.resource_id: f for f in result.findings},
-        {vpc.vpc_id: (Status.FAIL, f"({b}) routes to nat-0regional0000001 ({a}) in another AZ")},
+        judged(),
+        {vpc.vpc_id: (Status.FAIL, f"({b}) routes to {vpc.nat_gateways[a]} ({a}) in another AZ")},
     )
 
 
@@ -254,14 +250,13 @@ def test_security_groups_collector(net: DemoAccount) -> None:
     assert groups[app].ingress == ()
     group = groups[db]
     assert (group.name, group.vpc_id) == ("db", vpc.vpc_id)
-    by_source = {rule.source_group_ids or rule.cidrs: rule for rule in group.ingress}
-    from_app = by_source[(app,)]
-    assert (from_app.protocol, from_app.from_port, from_app.to_port) == ("tcp", 5432, 5432)
-    assert from_app.admits_tcp_port(5432) and not from_app.admits_tcp_port(6379)
-    assert not from_app.open_to_world
-    cidr = by_source[("10.0.0.0/16", "::/0")]
-    assert cidr.open_to_world and cidr.prefix_list_ids == ()
-    everything = by_source[("0.0.0.0/0",)]
+    # Like AWS, one IpPermissions entry per protocol and port range, holding every source.
+    tcp, everything = sorted(group.ingress, key=lambda rule: rule.protocol, reverse=True)
+    assert (tcp.protocol, tcp.from_port, tcp.to_port) == ("tcp", 5432, 5432)
+    assert tcp.source_group_ids == (app,)
+    assert tcp.cidrs == ("10.0.0.0/16", "::/0") and tcp.prefix_list_ids == ()
+    assert tcp.admits_tcp_port(5432) and not tcp.admits_tcp_port(6379)
+    assert tcp.open_to_world
     assert everything.all_traffic and everything.from_port is None
     assert everything.admits_tcp_port(2049)
     assert everything.describe() == "all traffic from 0.0.0.0/0"

@@ -1,0 +1,138 @@
+"""AWS Security Finding Format (ASFF) documents, as Security Hub BatchImportFindings takes them.
+
+``render`` gives the request body, ``{"Findings": [...]}`` (usable with ``aws securityhub
+batch-import-findings --cli-input-json``); ``render_lines`` one finding a line. Mapping table:
+``docs/formats.md``. Shape: ``reports/schemas/asff.schema.json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import botocore.exceptions
+import botocore.session
+
+from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
+
+SCHEMA_VERSION = "2018-10-08"
+FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
+ID_PREFIX = "driftscan/"
+
+# Field limits of BatchImportFindings; longer values are cut, never rejected.
+MAX_TITLE = 256
+MAX_DESCRIPTION = 1024
+MAX_RECOMMENDATION = 512
+
+_LABEL = {
+    Severity.LOW: "LOW",
+    Severity.MEDIUM: "MEDIUM",
+    Severity.HIGH: "HIGH",
+    Severity.CRITICAL: "CRITICAL",
+}
+_COMPLIANCE = {Status.PASS: "PASSED", Status.FAIL: "FAILED", Status.ERROR: "NOT_AVAILABLE"}
+_WORKFLOW = {Status.PASS: "RESOLVED", Status.FAIL: "NEW", Status.ERROR: "NEW"}
+
+
+@functools.cache
+def _botocore() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+@functools.cache
+def partition_of(region: str) -> str:
+    """``us-east-1`` -> ``aws``, ``cn-north-1`` -> ``aws-cn`` (botocore's endpoint data; a
+    region newer than it is taken for the commercial partition)."""
+    try:
+        return str(_botocore().get_partition_for_region(region))
+    except botocore.exceptions.UnknownRegionError:
+        return "aws"
+
+
+@functools.cache
+def _asff_resource_types() -> dict[str, str]:
+    """ASFF resource type names (``AwsEc2Vpc``...) by their lower-case form."""
+    shape = _botocore().get_service_model("securityhub").shape_for("ResourceDetails")
+    return {name.lower(): name for name in shape.members}
+
+
+def resource_type(cloudformation_type: str) -> str:
+    """``AWS::EC2::VPC`` -> ``AwsEc2Vpc`` where Security Hub defines the type, else ``Other``."""
+    return _asff_resource_types().get(cloudformation_type.replace("::", "").lower(), "Other")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def product_arn(region: str, account_id: str) -> str:
+    """The account's own (custom integration) product in ``region``."""
+    partition = partition_of(region)
+    return f"arn:{partition}:securityhub:{region}:{account_id}:product/{account_id}/default"
+
+
+def asff_id(finding_id: str) -> str:
+    return ID_PREFIX + finding_id
+
+
+def document(
+    finding: Finding,
+    meta: ScanMetadata,
+    product_region: str | None = None,
+    *,
+    archived: bool = False,
+) -> dict[str, Any]:
+    """One ASFF finding; ``product_region`` is the Security Hub region it is imported into
+    (default: the finding's own region). ``archived``: a finding of an earlier scan whose
+    resource is gone (RecordState ARCHIVED, Workflow RESOLVED)."""
+    severity = "INFORMATIONAL" if finding.status is Status.PASS else _LABEL[finding.severity]
+    product_fields = {
+        "driftscan/check_id": finding.check_id,
+        "driftscan/status": finding.status.value,
+        "driftscan/service": finding.service,
+        "driftscan/scan_id": meta.scan_id,
+    }
+    if meta.baseline_digest:
+        product_fields["driftscan/baseline_digest"] = meta.baseline_digest
+    return {
+        "SchemaVersion": SCHEMA_VERSION,
+        "Id": asff_id(finding.finding_id),
+        "ProductArn": product_arn(product_region or finding.region, finding.account_id),
+        "ProductName": "driftscan",
+        "CompanyName": "driftscan",
+        "GeneratorId": ID_PREFIX + finding.check_id,
+        "AwsAccountId": finding.account_id,
+        "Types": [FINDING_TYPE],
+        "CreatedAt": meta.finished_at,
+        "UpdatedAt": meta.finished_at,
+        "Severity": {"Label": severity, "Original": finding.severity.value},
+        "Title": _cut(finding.title, MAX_TITLE),
+        "Description": _cut(finding.message, MAX_DESCRIPTION),
+        "Remediation": {"Recommendation": {"Text": _cut(finding.remediation, MAX_RECOMMENDATION)}},
+        "ProductFields": product_fields,
+        "Resources": [
+            {
+                "Type": resource_type(finding.resource_type),
+                "Id": finding.resource_arn or finding.resource_id,
+                "Partition": partition_of(finding.region),
+                "Region": finding.region,
+                "Details": {"Other": {"CloudFormationType": finding.resource_type}},
+            }
+        ],
+        "Compliance": {"Status": _COMPLIANCE[finding.status]},
+        "Workflow": {"Status": "RESOLVED" if archived else _WORKFLOW[finding.status]},
+        "RecordState": "ARCHIVED" if archived else "ACTIVE",
+    }
+
+
+def documents(result: ScanResult, product_region: str | None = None) -> list[dict[str, Any]]:
+    return [document(f, result.metadata, product_region) for f in result.findings]
+
+
+def render(result: ScanResult) -> str:
+    return json.dumps({"Findings": documents(result)}, indent=2) + "\n"
+
+
+def render_lines(result: ScanResult) -> str:
+    return "".join(json.dumps(d) + "\n" for d in documents(result))

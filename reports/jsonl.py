@@ -1,0 +1,24 @@
+"""JSON Lines: our own finding objects, one a line, each naming its scan.
+
+A line is the ``json`` format's finding plus ``scan_id`` and ``scanned_at``, so a line read
+alone still says which scan judged it and when. Shape: ``reports/schemas/finding.schema.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reports.json_findings import finding_to_dict
+from scanner.model import Finding, ScanMetadata, ScanResult
+
+
+def line(finding: Finding, meta: ScanMetadata) -> dict[str, Any]:
+    return {**finding_to_dict(finding), "scan_id": meta.scan_id, "scanned_at": meta.finished_at}
+
+
+def render(result: ScanResult) -> str:
+    return "".join(
+        json.dumps(line(finding, result.metadata), default=str) + "\n"
+        for finding in result.findings
+    )

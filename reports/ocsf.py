@@ -1,0 +1,134 @@
+"""OCSF Compliance Finding events (class 2003), one per finding.
+
+Why 2003 and not Detection Finding (2004): a driftscan finding is the result of evaluating
+a control against a resource (PASS, FAIL or could-not-judge), which is what Compliance
+Finding describes; Detection Finding is for alerts about activity (something happened).
+Mapping table: ``docs/formats.md``. Shape: ``reports/schemas/ocsf-finding.schema.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from reports.asff import partition_of
+from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
+
+OCSF_VERSION = "1.9.0"
+"""The OCSF schema release every event names in ``metadata.version``."""
+
+CLASS_UID = 2003
+CATEGORY_UID = 2  # Findings
+ACTIVITY_CREATE = 1
+STANDARD = "driftscan baseline"
+
+_SEVERITY = {
+    Severity.LOW: (2, "Low"),
+    Severity.MEDIUM: (3, "Medium"),
+    Severity.HIGH: (4, "High"),
+    Severity.CRITICAL: (5, "Critical"),
+}
+_INFORMATIONAL = (1, "Informational")
+_COMPLIANCE_STATUS = {
+    Status.PASS: (1, "Pass"),
+    Status.ERROR: (2, "Warning"),
+    Status.FAIL: (3, "Fail"),
+}
+_FINDING_STATUS = {Status.PASS: (4, "Resolved"), Status.ERROR: (1, "New"), Status.FAIL: (1, "New")}
+
+
+def epoch_ms(utc_iso: str) -> int:
+    """``2024-05-01T12:00:00Z`` -> milliseconds since the epoch (OCSF ``timestamp_t``)."""
+    return int(datetime.fromisoformat(utc_iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def event(finding: Finding, meta: ScanMetadata) -> dict[str, Any]:
+    """One Compliance Finding event; ``finding_info.uid`` is the stable finding id."""
+    control_severity_id, control_severity = _SEVERITY[finding.severity]
+    severity_id, severity = (
+        _INFORMATIONAL if finding.status is Status.PASS else _SEVERITY[finding.severity]
+    )
+    compliance_status_id, compliance_status = _COMPLIANCE_STATUS[finding.status]
+    status_id, status = _FINDING_STATUS[finding.status]
+    check: dict[str, Any] = {
+        "uid": finding.check_id,
+        "name": finding.title,
+        "severity_id": control_severity_id,
+        "severity": control_severity,
+        "status_id": compliance_status_id,
+        "status": compliance_status,
+        "standards": [STANDARD],
+    }
+    if meta.baseline_digest:
+        check["version"] = meta.baseline_digest
+    resource: dict[str, Any] = {
+        "uid": finding.resource_arn or finding.resource_id,
+        "name": finding.resource_id,
+        "type": finding.resource_type,
+        "region": finding.region,
+        "cloud_partition": partition_of(finding.region),
+    }
+    if finding.evidence:
+        resource["data"] = dict(finding.evidence)
+    return {
+        "activity_id": ACTIVITY_CREATE,
+        "activity_name": "Create",
+        "category_uid": CATEGORY_UID,
+        "category_name": "Findings",
+        "class_uid": CLASS_UID,
+        "class_name": "Compliance Finding",
+        "type_uid": CLASS_UID * 100 + ACTIVITY_CREATE,
+        "type_name": "Compliance Finding: Create",
+        "time": epoch_ms(meta.finished_at),
+        "severity_id": severity_id,
+        "severity": severity,
+        "status_id": status_id,
+        "status": status,
+        "message": finding.message,
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": {
+                "name": "driftscan",
+                "vendor_name": "driftscan",
+                "version": meta.tool_version,
+            },
+            "profiles": ["cloud"],
+            "event_code": finding.check_id,
+            "correlation_uid": meta.scan_id,
+        },
+        "cloud": {
+            "provider": "AWS",
+            "region": finding.region,
+            "account": {"uid": finding.account_id, "type_id": 10, "type": "AWS Account"},
+        },
+        "finding_info": {
+            "uid": finding.finding_id,
+            "title": finding.title,
+            "desc": finding.message,
+        },
+        "compliance": {
+            "control": finding.check_id,
+            "desc": finding.title,
+            "standards": [STANDARD],
+            "status_id": compliance_status_id,
+            "status": compliance_status,
+            "checks": [check],
+        },
+        "remediation": {"desc": finding.remediation},
+        "resources": [resource],
+    }
+
+
+def events(result: ScanResult) -> list[dict[str, Any]]:
+    return [event(finding, result.metadata) for finding in result.findings]
+
+
+def render(result: ScanResult) -> str:
+    """One JSON document: the array of events."""
+    return json.dumps(events(result), indent=2, default=str) + "\n"
+
+
+def render_lines(result: ScanResult) -> str:
+    """One event a line (JSON Lines)."""
+    return "".join(json.dumps(e, default=str) + "\n" for e in events(result))

@@ -1,0 +1,391 @@
+"""Send findings to SIEMs and Security Hub, losing none.
+
+Every destination renders findings into items (one payload per finding, keyed by scan id
+and finding id) and sends them in batches. Before sending, the destination's spool file
+is rewritten to hold every item still owed (last run's leftovers first, then this run's);
+after sending, it is rewritten to hold only what was not delivered. A destination that is
+down therefore costs nothing but time: its items are sent first by the next run, and an
+item is never queued twice (same scan id and finding id). A crash between a send and the
+rewrite can re-send one run's items (at-least-once), never lose them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import ssl
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, assert_never
+from urllib.parse import urlsplit
+
+from scanner.errors import EXIT_INCOMPLETE, EXIT_OK, ConfigError
+from scanner.model import Finding, ScanResult, Status
+
+if TYPE_CHECKING:
+    from scanner.delivery.http import RetryPolicy
+    from scanner.delivery.spool import Spool
+    from scanner.session import AwsSession
+
+log = logging.getLogger(__name__)
+
+EXIT_DELIVERY_PENDING = 5
+"""Findings could not be delivered (pending in the spool or rejected) and nothing failed
+at or above ``--fail-on``."""
+
+HEC_TOKEN_ENV = "DRIFTSCAN_HEC_TOKEN"
+WEBHOOK_TOKEN_ENV = "DRIFTSCAN_WEBHOOK_TOKEN"
+HEC_DEFAULT_PORT = 8088
+HEC_EVENT_PATH = "/services/collector/event"
+
+DESTINATION_FORMS = (
+    "splunk-hec://HOST[:PORT], https://HOST[:PORT]/services/collector[/event] (Splunk HEC), "
+    "https://... (webhook), securityhub or securityhub:REGION"
+)
+EACH_REGION = "(each finding's region)"
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+class Kind(StrEnum):
+    SPLUNK_HEC = "splunk-hec"
+    WEBHOOK = "webhook"
+    SECURITYHUB = "securityhub"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Destination:
+    """Where ``--send`` delivers: an HTTPS URL, or Security Hub in one region or each finding's."""
+
+    kind: Kind
+    url: str | None = None
+    region: str | None = None
+    """Security Hub region for every finding; None: each finding's own region."""
+
+    @property
+    def label(self) -> str:
+        """Safe to print: scheme, host and port only (a webhook path may hold a secret)."""
+        if self.url is None:
+            return f"{self.kind.value} {self.region or EACH_REGION}"
+        parts = urlsplit(self.url)
+        return f"{self.kind.value} {parts.scheme}://{parts.netloc}"
+
+    @property
+    def key(self) -> str:
+        """Identity of the destination; names its spool file (holds no token)."""
+        return f"{self.kind.value} {self.url or self.region or '*'}"
+
+
+def parse_destination(text: str) -> Destination:
+    """Parse one ``--send`` value; bad input is a ConfigError naming the accepted forms."""
+    value = text.strip()
+    if value in ("securityhub", "securityhub://"):
+        return Destination(kind=Kind.SECURITYHUB)
+    for prefix in ("securityhub://", "securityhub:"):
+        if value.startswith(prefix):
+            region = value.removeprefix(prefix).strip("/")
+            if not _REGION.match(region):
+                raise ConfigError(f"--send {text}: {region!r} is not a region name")
+            return Destination(kind=Kind.SECURITYHUB, region=region)
+    parts = urlsplit(value)
+    if parts.scheme == "http":
+        raise ConfigError(
+            f"--send {_safe(parts)}: plain http would send findings and tokens unencrypted; "
+            "use https (and --ca-bundle for a private CA)"
+        )
+    if parts.scheme not in ("https", "splunk-hec") or not parts.hostname:
+        raise ConfigError(f"--send {_safe(parts)}: expected {DESTINATION_FORMS}")
+    if parts.username or parts.password:
+        raise ConfigError(
+            f"--send {_safe(parts)}: credentials do not belong in the URL; "
+            f"set {HEC_TOKEN_ENV} or {WEBHOOK_TOKEN_ENV}"
+        )
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"--send {_safe(parts)}: {exc}") from exc
+    if parts.scheme == "splunk-hec":
+        netloc = f"{parts.hostname}:{port or HEC_DEFAULT_PORT}"
+        return Destination(kind=Kind.SPLUNK_HEC, url=f"https://{netloc}{HEC_EVENT_PATH}")
+    if parts.path.rstrip("/") in ("/services/collector", HEC_EVENT_PATH):
+        return Destination(kind=Kind.SPLUNK_HEC, url=parts._replace(path=HEC_EVENT_PATH).geturl())
+    return Destination(kind=Kind.WEBHOOK, url=value)
+
+
+def _safe(parts: Any) -> str:
+    """A URL for an error message: never its path, query or credentials."""
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}" if parts.scheme else "(not a URL)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Item:
+    """One finding, rendered for one destination."""
+
+    scan_id: str
+    finding_id: str
+    payload: Mapping[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.scan_id, self.finding_id)
+
+    def size(self) -> int:
+        return len(json.dumps(self.payload, separators=(",", ":"), default=str))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rejected:
+    """An item the destination refused for good (resending would not help)."""
+
+    item: Item
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sent:
+    """What one send settled: the first ``settled`` items of the batch, some rejected.
+    The rest of the batch goes back to the front of the queue."""
+
+    settled: int
+    rejected: tuple[Rejected, ...] = ()
+
+
+class DeliveryFailed(Exception):
+    """A batch could not be delivered after the retries; the destination is given up for
+    this run. The message is safe to print (no token, no URL path)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outgoing:
+    """What one run sends: a scan's findings (all, or only the changed ones), and findings
+    of the previous scan of the same scope that are gone (their resource was deleted or
+    left the scope): those are resolved."""
+
+    result: ScanResult
+    gone: tuple[Finding, ...] = ()
+
+
+def outgoing(result: ScanResult, previous: ScanResult | None, *, only_changes: bool) -> Outgoing:
+    """``only_changes``: only findings that are new or whose status or message changed since
+    ``previous`` (all of them without one). Gone findings go either way, once."""
+    if previous is None:
+        return Outgoing(result=result)
+    findings = changed_since(previous, result) if only_changes else result.findings
+    return Outgoing(result=replace(result, findings=findings), gone=gone_since(previous, result))
+
+
+def changed_since(previous: ScanResult, current: ScanResult) -> tuple[Finding, ...]:
+    old = {f.finding_id: (f.status, f.message) for f in previous.findings}
+    return tuple(f for f in current.findings if old.get(f.finding_id) != (f.status, f.message))
+
+
+def gone_since(previous: ScanResult, current: ScanResult) -> tuple[Finding, ...]:
+    """Previous findings the current scan no longer has, except where a control could not
+    read everything in that region (an ERROR finding): absence proves nothing there."""
+    now = {f.finding_id for f in current.findings}
+    erred = {
+        (f.check_id, f.account_id, f.region) for f in current.findings if f.status is Status.ERROR
+    }
+    return tuple(
+        f
+        for f in previous.findings
+        if f.finding_id not in now and (f.check_id, f.account_id, f.region) not in erred
+    )
+
+
+class Transport(Protocol):
+    destination: Destination
+    max_items: int
+    max_bytes: int
+
+    def items(self, outgoing: Outgoing) -> list[Item]: ...
+
+    def send(self, batch: Sequence[Item]) -> Sent: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryOptions:
+    ca_bundle: Path | None = None
+    """Extra CA certificates (PEM) to trust; the system's are always trusted."""
+    session: AwsSession | None = None
+    """Credentials for Security Hub."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Where tokens are read from (the process environment)."""
+    retry: RetryPolicy | None = None
+    """Retries of HTTP destinations; None: ``scanner.delivery.http.DEFAULT_RETRY``."""
+
+
+def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """Verification on, always; ``ca_bundle`` adds CAs to the system's."""
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"--ca-bundle {ca_bundle}: cannot load CA certificates: {exc}"
+            ) from exc
+    return context
+
+
+def open_transports(values: Sequence[str], options: DeliveryOptions) -> list[Transport]:
+    """Parse every ``--send`` value and check its token, before anything is scanned."""
+    from scanner.delivery import http, securityhub, splunk, webhook
+
+    destinations = [parse_destination(value) for value in values]
+    if not destinations:
+        return []
+    tls = tls_context(options.ca_bundle)
+    retry = options.retry or http.DEFAULT_RETRY
+    transports: list[Transport] = []
+    for destination in destinations:
+        match destination.kind:
+            case Kind.SPLUNK_HEC:
+                token = options.env.get(HEC_TOKEN_ENV)
+                if not token:
+                    raise ConfigError(f"--send {destination.label} needs {HEC_TOKEN_ENV} set")
+                transports.append(splunk.Hec(destination, token, http.Poster(tls, retry)))
+            case Kind.WEBHOOK:
+                transports.append(
+                    webhook.Webhook(
+                        destination, options.env.get(WEBHOOK_TOKEN_ENV), http.Poster(tls, retry)
+                    )
+                )
+            case Kind.SECURITYHUB:
+                if options.session is None:
+                    raise ConfigError(f"--send {destination.label} needs AWS credentials")
+                transports.append(securityhub.SecurityHub(destination, options.session))
+            case _:
+                assert_never(destination.kind)
+    return transports
+
+
+def take_batch(queue: deque[Item], max_items: int, max_bytes: int) -> list[Item]:
+    """Take the next batch off the queue: at most ``max_items`` items and ``max_bytes``
+    bytes of payload (a single larger item goes alone)."""
+    batch: list[Item] = []
+    size = 0
+    while queue and len(batch) < max_items:
+        item_size = queue[0].size()
+        if batch and size + item_size > max_bytes:
+            break
+        batch.append(queue.popleft())
+        size += item_size
+    return batch
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryReport:
+    label: str
+    delivered: int
+    rejected: tuple[Rejected, ...]
+    pending: int
+    """Items left in the spool for the next run."""
+    spool: Path
+    error: str | None = None
+    """Why delivery stopped early."""
+
+    @property
+    def complete(self) -> bool:
+        return not self.pending and not self.rejected
+
+
+def unique(items: Iterable[Item]) -> list[Item]:
+    """First occurrence of each (scan id, finding id), in order."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for item in items:
+        if item.key not in seen:
+            seen.add(item.key)
+            kept.append(item)
+    return kept
+
+
+def deliver(
+    findings: Outgoing, transports: Sequence[Transport], spool_dir: Path
+) -> list[DeliveryReport]:
+    """Send to every destination, spooled items first. A destination's failure never
+    raises: its report says what is pending."""
+    from scanner.delivery.spool import Spool
+
+    return [
+        _deliver_one(
+            transport, transport.items(findings), Spool.of(spool_dir, transport.destination)
+        )
+        for transport in transports
+    ]
+
+
+def _deliver_one(transport: Transport, new_items: Sequence[Item], spool: Spool) -> DeliveryReport:
+    label = transport.destination.label
+    with spool.locked():
+        owed = spool.load()
+        queue = deque(unique([*owed, *new_items]))
+        if owed:
+            log.info("%s: %d findings spooled by an earlier run go first", label, len(owed))
+        spool.save(queue)  # from here on, a crash loses nothing
+        delivered = 0
+        rejected: list[Rejected] = []
+        error = None
+        while queue:
+            batch = take_batch(queue, transport.max_items, transport.max_bytes)
+            try:
+                sent = transport.send(batch)
+            except DeliveryFailed as exc:
+                queue.extendleft(reversed(batch))
+                error = str(exc)
+                log.warning("%s: %s", label, error)
+                break
+            if not 0 < sent.settled <= len(batch):
+                raise AssertionError(f"{label}: settled {sent.settled} of {len(batch)}")
+            queue.extendleft(reversed(batch[sent.settled :]))
+            rejected.extend(sent.rejected)
+            delivered += sent.settled - len(sent.rejected)
+        spool.save(queue)
+    log.info(
+        "%s: %d findings delivered, %d rejected, %d pending",
+        label,
+        delivered,
+        len(rejected),
+        len(queue),
+    )
+    return DeliveryReport(
+        label=label,
+        delivered=delivered,
+        rejected=tuple(rejected),
+        pending=len(queue),
+        spool=spool.path,
+        error=error,
+    )
+
+
+def problems(reports: Iterable[DeliveryReport]) -> list[str]:
+    """One line for each destination that did not take everything."""
+    lines = []
+    for report in reports:
+        if report.pending:
+            lines.append(
+                f"{report.pending} findings pending delivery to {report.label} "
+                f"({report.error}); spooled in {report.spool}, sent first next run"
+            )
+        if report.rejected:
+            first = report.rejected[0].reason
+            lines.append(
+                f"{len(report.rejected)} findings rejected by {report.label} "
+                f"(not retried), first: {first}"
+            )
+    return lines
+
+
+def exit_code(scan_code: int, reports: Iterable[DeliveryReport]) -> int:
+    """The scan's own exit code, unless it was 0 or 4 and something was not delivered: 5."""
+    incomplete = any(not report.complete for report in reports)
+    return (
+        EXIT_DELIVERY_PENDING
+        if incomplete and scan_code in (EXIT_OK, EXIT_INCOMPLETE)
+        else scan_code
+    )

@@ -1,0 +1,91 @@
+"""The spool: findings owed to one destination, one JSON object a line, beside the history.
+
+Directory: ``spool/`` beside the history store, by default ``$XDG_DATA_HOME/driftscan/spool``
+(``~/.local/share/driftscan/spool``); one file per destination, named by a hash of the
+destination (never of a token). The file is rewritten atomically (temp file + rename) and
+locked against a concurrent run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from scanner.delivery import Destination, Item
+from scanner.errors import ConfigError
+from scanner.history import default_path
+from scanner.output import write_atomic
+
+log = logging.getLogger(__name__)
+
+
+def spool_dir(history: Path | None) -> Path:
+    """``spool/`` beside the history store (its default place when the scan is not recorded)."""
+    return (history or default_path()).parent / "spool"
+
+
+class Spool:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def of(cls, directory: Path, destination: Destination) -> Spool:
+        digest = hashlib.sha256(destination.key.encode()).hexdigest()[:16]
+        return cls(directory / f"{digest}.jsonl")
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the destination's lock: two runs never send the same spool twice."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path.with_suffix(".lock"), "a")  # noqa: SIM115
+        except OSError as exc:
+            raise ConfigError(f"cannot use the spool {self.path}: {exc.strerror}") from exc
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def load(self) -> list[Item]:
+        """The items owed; a line that is not a spooled item is reported and dropped."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ConfigError(f"cannot read the spool {self.path}: {exc.strerror}") from exc
+        items = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            try:
+                entry = json.loads(line)
+                items.append(
+                    Item(
+                        scan_id=entry["scan_id"],
+                        finding_id=entry["finding_id"],
+                        payload=entry["payload"],
+                    )
+                )
+            except (ValueError, KeyError, TypeError):
+                log.error("%s:%d: not a spooled finding, dropped", self.path, number)
+        return items
+
+    def save(self, items: Iterable[Item]) -> None:
+        """Replace the spool's content; no items: no file."""
+        lines = [
+            json.dumps(
+                {"scan_id": i.scan_id, "finding_id": i.finding_id, "payload": i.payload},
+                default=str,
+            )
+            + "\n"
+            for i in items
+        ]
+        if lines:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, "".join(lines))
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()

@@ -1,0 +1,68 @@
+"""A generic HTTPS webhook: each batch is one POST of JSON Lines (``--format jsonl`` lines).
+
+Optional bearer token from DRIFTSCAN_WEBHOOK_TOKEN. Each request carries an
+``Idempotency-Key`` (a hash of the batch's scan and finding ids), so a receiver can drop a
+batch it already took when a response was lost and the batch came again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from reports.jsonl import line
+from scanner.delivery import DeliveryFailed, Destination, Item, Outgoing, Sent
+from scanner.delivery.http import Poster
+
+
+def idempotency_key(batch: Sequence[Item]) -> str:
+    digest = hashlib.sha256()
+    for item in batch:
+        digest.update(f"{item.scan_id}/{item.finding_id}\n".encode())
+    return digest.hexdigest()
+
+
+def items_of(outgoing: Outgoing) -> list[Item]:
+    """Our JSON Lines objects, one item a finding; a gone finding is marked resolved."""
+    meta = outgoing.result.metadata
+    return [
+        Item(scan_id=meta.scan_id, finding_id=f.finding_id, payload=line(f, meta))
+        for f in outgoing.result.findings
+    ] + [
+        Item(
+            scan_id=meta.scan_id,
+            finding_id=f.finding_id,
+            payload={**line(f, meta), "resolved": True},
+        )
+        for f in outgoing.gone
+    ]
+
+
+class Webhook:
+    max_items = 500
+    max_bytes = 1024 * 1024
+
+    def __init__(self, destination: Destination, token: str | None, poster: Poster) -> None:
+        assert destination.url is not None
+        self.destination = destination
+        self._url = destination.url
+        self._token = token
+        self._poster = poster
+
+    def items(self, outgoing: Outgoing) -> list[Item]:
+        return items_of(outgoing)
+
+    def send(self, batch: Sequence[Item]) -> Sent:
+        body = "".join(json.dumps(item.payload, default=str) + "\n" for item in batch).encode()
+        headers = {
+            "Content-Type": "application/x-ndjson",
+            "Idempotency-Key": idempotency_key(batch),
+            "User-Agent": "driftscan",
+        }
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        response = self._poster.post(self._url, body, headers, self.destination.label)
+        if not 200 <= response.status < 300:
+            raise DeliveryFailed(f"HTTP {response.status}")
+        return Sent(settled=len(batch))

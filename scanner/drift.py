@@ -1,0 +1,311 @@
+"""What changed between two scans: findings that started or stopped failing, resources that
+appeared or disappeared, and field-level changes of the configurations the collectors saw.
+
+A resource is identified by (account, region, collector, resource id); its configuration is
+flattened into dotted paths (``encryption.kms_key_id``). Lists are compared as multisets of
+their elements: an element added or removed is one change at ``path[]`` (a new ingress rule),
+and a change of order alone is no change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from scanner.model import Finding, ResourceSnapshot, ScanMetadata, ScanResult, Status
+
+
+class Change(StrEnum):
+    CHANGED = "changed"
+    ADDED = "added"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldChange:
+    path: str
+    """Dotted path into the configuration; ``[]`` marks a list's elements."""
+    change: Change
+    before: Any = None
+    """The old value (None when added)."""
+    after: Any = None
+    """The new value (None when removed)."""
+
+    def __str__(self) -> str:
+        match self.change:
+            case Change.CHANGED:
+                return f"{self.path}: {_show(self.before)} -> {_show(self.after)}"
+            case Change.ADDED:
+                return f"{self.path}: added {_show(self.after)}"
+            case Change.REMOVED:
+                return f"{self.path}: removed {_show(self.before)}"
+
+
+@dataclass(frozen=True, kw_only=True, order=True)
+class ResourceKey:
+    account_id: str
+    region: str
+    collector: str
+    """The collector that saw it (``kms.keys``, ``ec2.security_groups``)."""
+    resource_id: str
+
+    def __str__(self) -> str:
+        return f"{self.collector} {self.resource_id} ({self.account_id} {self.region})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceChange:
+    resource: ResourceKey
+    changes: tuple[FieldChange, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FindingChange:
+    """A finding's status in the older and the newer scan (None: not judged there)."""
+
+    finding: Finding
+    """The newer judgement when there is one, else the older."""
+    before: Status | None
+    after: Status | None
+
+    def __str__(self) -> str:
+        f = self.finding
+        return (
+            f"{f.severity.value} {f.check_id} {f.resource_id} ({f.account_id} {f.region}): "
+            f"{f.message}"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FindingsDiff:
+    new_failures: tuple[FindingChange, ...] = ()
+    """FAIL now; not FAIL before (PASS, ERROR, or not judged)."""
+    resolved: tuple[FindingChange, ...] = ()
+    """FAIL before; PASS now, or no longer judged by a control that read everything."""
+    still_failing: tuple[FindingChange, ...] = ()
+    unverified: tuple[FindingChange, ...] = ()
+    """FAIL before; now ERROR, or gone while its control had an ERROR in that region:
+    unreadable evidence is never counted as resolved."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourcesDiff:
+    appeared: tuple[ResourceKey, ...] = ()
+    disappeared: tuple[ResourceKey, ...] = ()
+    changed: tuple[ResourceChange, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.appeared) + len(self.disappeared) + len(self.changed)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Diff:
+    before: ScanMetadata
+    after: ScanMetadata
+    before_approved: bool
+    """The older scan is its scope's approved snapshot."""
+    findings: FindingsDiff
+    resources: ResourcesDiff
+
+    @property
+    def same_scope(self) -> bool:
+        b, a = self.before, self.after
+        return (sorted(b.account_ids), sorted(b.regions), b.baseline_digest) == (
+            sorted(a.account_ids),
+            sorted(a.regions),
+            a.baseline_digest,
+        )
+
+
+def diff(before: ScanResult, after: ScanResult, *, before_approved: bool = False) -> Diff:
+    return Diff(
+        before=before.metadata,
+        after=after.metadata,
+        before_approved=before_approved,
+        findings=compare_findings(before.findings, after.findings),
+        resources=compare_resources(before.resources, after.resources),
+    )
+
+
+def compare_findings(before: Iterable[Finding], after: Iterable[Finding]) -> FindingsDiff:
+    old = {f.finding_id: f for f in before}
+    new = {f.finding_id: f for f in after}
+    # Controls that could not read everything in a region: their missing findings prove nothing.
+    erred = {(f.check_id, f.account_id, f.region) for f in new.values() if f.status is Status.ERROR}
+    buckets: dict[str, list[FindingChange]] = {
+        "new_failures": [],
+        "resolved": [],
+        "still_failing": [],
+        "unverified": [],
+    }
+    for finding_id in sorted(old.keys() | new.keys()):
+        shown = new.get(finding_id) or old[finding_id]
+        before_status = old[finding_id].status if finding_id in old else None
+        after_status = new[finding_id].status if finding_id in new else None
+        if after_status is Status.FAIL:
+            bucket = "still_failing" if before_status is Status.FAIL else "new_failures"
+        elif before_status is not Status.FAIL:
+            continue
+        elif after_status is Status.PASS or (
+            after_status is None and (shown.check_id, shown.account_id, shown.region) not in erred
+        ):
+            bucket = "resolved"
+        else:
+            bucket = "unverified"
+        change = FindingChange(finding=shown, before=before_status, after=after_status)
+        buckets[bucket].append(change)
+    return FindingsDiff(**{name: tuple(changes) for name, changes in buckets.items()})
+
+
+def compare_resources(
+    before: Iterable[ResourceSnapshot], after: Iterable[ResourceSnapshot]
+) -> ResourcesDiff:
+    old, new = _by_key(before), _by_key(after)
+    changed = []
+    for key in sorted(old.keys() & new.keys()):
+        changes = compare_configs(old[key], new[key])
+        if changes:
+            changed.append(ResourceChange(resource=key, changes=changes))
+    return ResourcesDiff(
+        appeared=tuple(sorted(new.keys() - old.keys())),
+        disappeared=tuple(sorted(old.keys() - new.keys())),
+        changed=tuple(changed),
+    )
+
+
+def _by_key(snapshots: Iterable[ResourceSnapshot]) -> dict[ResourceKey, Mapping[str, Any]]:
+    return {
+        ResourceKey(
+            account_id=s.account_id,
+            region=s.region,
+            collector=s.collector,
+            resource_id=s.resource_id,
+        ): s.config
+        for s in snapshots
+    }
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted paths; lists and scalars are leaf values."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, path))
+        else:
+            flat[path] = value
+    return flat
+
+
+def compare_configs(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    old, new = flatten(before), flatten(after)
+    changes: list[FieldChange] = []
+    for path in sorted(old.keys() | new.keys()):
+        if path not in new:
+            changes.append(FieldChange(path=path, change=Change.REMOVED, before=old[path]))
+        elif path not in old:
+            changes.append(FieldChange(path=path, change=Change.ADDED, after=new[path]))
+        elif isinstance(old[path], list) and isinstance(new[path], list):
+            changes.extend(_compare_lists(path, old[path], new[path]))
+        elif old[path] != new[path]:
+            changes.append(
+                FieldChange(path=path, change=Change.CHANGED, before=old[path], after=new[path])
+            )
+    return tuple(changes)
+
+
+def _compare_lists(path: str, before: Sequence[Any], after: Sequence[Any]) -> list[FieldChange]:
+    old, new = Counter(map(_show, before)), Counter(map(_show, after))
+    removed = [
+        FieldChange(path=f"{path}[]", change=Change.REMOVED, before=json.loads(item))
+        for item in sorted((old - new).elements())
+    ]
+    added = [
+        FieldChange(path=f"{path}[]", change=Change.ADDED, after=json.loads(item))
+        for item in sorted((new - old).elements())
+    ]
+    return removed + added
+
+
+def _show(value: Any) -> str:
+    """A value as one line of canonical JSON (``true``, ``"Enabled"``, ``{"cidrs": [...]}``);
+    also the identity of a list element."""
+    return json.dumps(value, sort_keys=True)
+
+
+NEW_FAILURE = "new_failure"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """One line of ``scan --quiet``: a new failure or a configuration change."""
+
+    event: str
+    """``new_failure``, ``configuration_changed``, ``resource_appeared``,
+    ``resource_disappeared``."""
+    message: str
+    fields: Mapping[str, Any]
+    """The same facts as JSON fields, for ``--log-format json``."""
+
+
+def problems(
+    new_failures: Iterable[FindingChange], drift: ResourcesDiff, since: str
+) -> list[Problem]:
+    """Lines for new failures, and for every configuration change ``since`` a reference scan."""
+    found = [
+        Problem(
+            event=NEW_FAILURE,
+            message=f"new FAIL: {change}",
+            fields={
+                "finding_id": change.finding.finding_id,
+                "check_id": change.finding.check_id,
+                "severity": change.finding.severity.value,
+                "account_id": change.finding.account_id,
+                "region": change.finding.region,
+                "resource_id": change.finding.resource_id,
+                "before": change.before,
+            },
+        )
+        for change in new_failures
+    ]
+    for event, keys in (
+        ("resource_appeared", drift.appeared),
+        ("resource_disappeared", drift.disappeared),
+    ):
+        found += [
+            Problem(
+                event=event,
+                message=f"drift since {since}: {key}: {event.split('_')[1]}",
+                fields=_key_fields(key),
+            )
+            for key in keys
+        ]
+    found += [
+        Problem(
+            event="configuration_changed",
+            message=f"drift since {since}: {resource.resource}: {field}",
+            fields={
+                **_key_fields(resource.resource),
+                "path": field.path,
+                "change": field.change.value,
+                "before": field.before,
+                "after": field.after,
+            },
+        )
+        for resource in drift.changed
+        for field in resource.changes
+    ]
+    return found
+
+
+def _key_fields(key: ResourceKey) -> dict[str, str]:
+    return {
+        "account_id": key.account_id,
+        "region": key.region,
+        "collector": key.collector,
+        "resource_id": key.resource_id,
+    }

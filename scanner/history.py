@@ -1,0 +1,486 @@
+"""The scan history: an embedded SQLite store of every scan's findings and resource snapshots.
+
+A scan is inserted as *incomplete* when it starts and marked complete, together with all its
+findings and snapshots, in one transaction at the end; a scan killed half-way stays listed as
+incomplete and is never diffed. WAL mode keeps readers (``history list``, ``diff``) working
+while a scan writes. The schema version is SQLite's ``user_version``; ``MIGRATIONS[n]`` takes
+a store from version ``n`` to ``n + 1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from scanner import __version__
+from scanner.errors import EXIT_USAGE, DriftscanError
+from scanner.model import (
+    Finding,
+    ResourceSnapshot,
+    ScanMetadata,
+    ScanResult,
+    Severity,
+    Status,
+)
+
+APPROVED = "approved"
+"""The scan reference that names the approved snapshot of a scope."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE scans (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            scope TEXT NOT NULL,
+            account_ids TEXT NOT NULL,
+            regions TEXT NOT NULL,
+            baseline_digest TEXT NOT NULL,
+            checks TEXT NOT NULL,
+            tool_version TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            complete INTEGER NOT NULL DEFAULT 0,
+            approved_at TEXT,
+            counts TEXT NOT NULL DEFAULT '{}',
+            missing_actions TEXT NOT NULL DEFAULT '[]'
+        )""",
+        "CREATE INDEX scans_by_scope ON scans (scope, complete, seq)",
+        """CREATE TABLE findings (
+            scan INTEGER NOT NULL REFERENCES scans (seq) ON DELETE CASCADE,
+            finding_id TEXT NOT NULL,
+            check_id TEXT NOT NULL,
+            title TEXT NOT NULL,
+            status TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            service TEXT NOT NULL,
+            account_id TEXT NOT NULL,
+            region TEXT NOT NULL,
+            resource_type TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            resource_arn TEXT,
+            message TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            remediation TEXT NOT NULL
+        )""",
+        "CREATE INDEX findings_by_scan ON findings (scan)",
+        """CREATE TABLE resources (
+            scan INTEGER NOT NULL REFERENCES scans (seq) ON DELETE CASCADE,
+            account_id TEXT NOT NULL,
+            region TEXT NOT NULL,
+            collector TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            config TEXT NOT NULL
+        )""",
+        "CREATE INDEX resources_by_scan ON resources (scan)",
+    ),
+)
+"""Schema changes in order; append a tuple of statements, never edit a released one."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class HistoryError(DriftscanError):
+    """The store cannot be opened or does not hold what was asked for."""
+
+    exit_code = EXIT_USAGE
+
+
+def default_path() -> Path:
+    """``$XDG_DATA_HOME/driftscan/history.db`` (``~/.local/share`` when unset)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "driftscan" / "history.db"
+
+
+def scope_key(account_ids: Sequence[str], regions: Sequence[str], baseline_digest: str) -> str:
+    """What makes two scans comparable: the same accounts, regions and effective baseline
+    (which holds the selected controls, their parameters and the resource scope)."""
+    return json.dumps([sorted(account_ids), sorted(regions), baseline_digest])
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanRecord:
+    """One row of ``history list``."""
+
+    scan_id: str
+    started_at: str
+    finished_at: str | None
+    account_ids: tuple[str, ...]
+    regions: tuple[str, ...]
+    baseline_digest: str
+    checks: tuple[str, ...]
+    tool_version: str
+    complete: bool
+    """False while the scan runs, and forever for a scan that was killed."""
+    approved_at: str | None
+    """Set on the scan whose resource configurations are the accepted state of its scope."""
+    counts: Mapping[str, int]
+    """Findings by status."""
+
+    @property
+    def scope(self) -> str:
+        return scope_key(self.account_ids, self.regions, self.baseline_digest)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _now() -> str:
+    return _iso(datetime.now(UTC))
+
+
+def describe_scope(scope: str) -> str:
+    """``account 1234, regions us-east-1, baseline sha256:0123abcd`` for messages."""
+    accounts, regions, digest = json.loads(scope)
+    return (
+        f"account {', '.join(accounts) or '?'}, regions {', '.join(regions)}, "
+        f"baseline {digest[:15]}"
+    )
+
+
+class HistoryStore:
+    """The store at ``path``, created and migrated on open. Use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise HistoryError(f"cannot open history store {path}: {exc}") from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise HistoryError(f"cannot open history store {path}: {exc}") from exc
+        except HistoryError:
+            self._db.close()
+            raise
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; any exception (KeyboardInterrupt too) rolls back."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            if self._db.in_transaction:  # SQLite may have rolled back already
+                self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        """Apply the missing migrations, one transaction each. The version is read again
+        under the write lock, so two processes opening a new store at once are safe."""
+        while self.schema_version() != SCHEMA_VERSION:
+            with self._transaction() as db:
+                version = self.schema_version()
+                if version > SCHEMA_VERSION:
+                    raise HistoryError(
+                        f"history store {self.path} has schema version {version}; this "
+                        f"driftscan ({__version__}) knows up to {SCHEMA_VERSION}: upgrade driftscan"
+                    )
+                if version < SCHEMA_VERSION:
+                    for statement in MIGRATIONS[version]:
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {version + 1}")
+
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # --- writing a scan -----------------------------------------------------------------------
+
+    def begin(self, scan_id: str, regions: Sequence[str], baseline_digest: str) -> None:
+        """Record a scan as started (incomplete) before any AWS call is made."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO scans (id, scope, account_ids, regions, baseline_digest, checks, "
+                "tool_version, started_at) VALUES (?, ?, '[]', ?, ?, '[]', ?, ?)",
+                (
+                    scan_id,
+                    scope_key((), regions, baseline_digest),
+                    json.dumps(list(regions)),
+                    baseline_digest,
+                    __version__,
+                    _now(),
+                ),
+            )
+
+    def finish(self, result: ScanResult) -> None:
+        """Store every finding and snapshot of a begun scan and mark it complete, atomically."""
+        meta = result.metadata
+        with self._transaction() as db:
+            row = db.execute("SELECT seq FROM scans WHERE id = ?", (meta.scan_id,)).fetchone()
+            if row is None:
+                raise HistoryError(f"scan {meta.scan_id} was not begun in {self.path}")
+            seq = row[0]
+            db.executemany(
+                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_finding_row(seq, finding) for finding in result.findings],
+            )
+            db.executemany(
+                "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        seq,
+                        s.account_id,
+                        s.region,
+                        s.collector,
+                        s.resource_id,
+                        json.dumps(s.config, sort_keys=True),
+                    )
+                    for s in result.resources
+                ],
+            )
+            db.execute(
+                "UPDATE scans SET scope = ?, account_ids = ?, regions = ?, baseline_digest = ?, "
+                "checks = ?, started_at = ?, finished_at = ?, counts = ?, missing_actions = ?, "
+                "complete = 1 WHERE seq = ?",
+                (
+                    scope_key(meta.account_ids, meta.regions, meta.baseline_digest),
+                    json.dumps(list(meta.account_ids)),
+                    json.dumps(list(meta.regions)),
+                    meta.baseline_digest,
+                    json.dumps(list(meta.checks)),
+                    meta.started_at,
+                    meta.finished_at,
+                    json.dumps({status.value: result.count(status) for status in Status}),
+                    json.dumps(list(result.missing_actions)),
+                    seq,
+                ),
+            )
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def scans(self) -> list[ScanRecord]:
+        """Every scan, newest first."""
+        rows = self._db.execute(f"SELECT {_SCAN_COLUMNS} FROM scans ORDER BY seq DESC")
+        return [_record(row) for row in rows]
+
+    def find(self, reference: str) -> ScanRecord:
+        """A scan by id or unique id prefix."""
+        matches = [scan for scan in self.scans() if scan.scan_id.startswith(reference)]
+        if not matches or not reference:
+            raise HistoryError(
+                f"no scan {reference!r} in {self.path} (`driftscan history list` shows them)"
+            )
+        if len(matches) > 1:
+            raise HistoryError(
+                f"scan id prefix {reference!r} matches {len(matches)} scans; give more of it"
+            )
+        return matches[0]
+
+    def find_complete(self, reference: str) -> ScanRecord:
+        scan = self.find(reference)
+        if not scan.complete:
+            raise HistoryError(f"scan {scan.scan_id} is incomplete (it was interrupted)")
+        return scan
+
+    def latest(
+        self, scope: str | None = None, *, before: ScanRecord | None = None
+    ) -> ScanRecord | None:
+        """The newest complete scan (of ``scope``, older than ``before``, when given)."""
+        scans = self.scans()
+        if before is not None:
+            scans = scans[[scan.scan_id for scan in scans].index(before.scan_id) + 1 :]
+        return next((scan for scan in scans if scan.complete and scope in (None, scan.scope)), None)
+
+    def resolve(self, reference: str, scope: str) -> ScanRecord:
+        """``approved`` (the approved snapshot of ``scope``) or a complete scan's id."""
+        if reference != APPROVED:
+            return self.find_complete(reference)
+        scan = self.approved(scope)
+        if scan is None:
+            raise HistoryError(
+                f"no approved snapshot for {describe_scope(scope)}: "
+                "run `driftscan snapshot approve` after a scan of that scope"
+            )
+        return scan
+
+    def approved(self, scope: str) -> ScanRecord | None:
+        """The approved snapshot of a scope."""
+        return next(
+            (scan for scan in self.scans() if scan.approved_at and scan.scope == scope), None
+        )
+
+    def load(self, scan: ScanRecord) -> ScanResult:
+        """A stored scan as the ScanResult it was (findings and resource snapshots)."""
+        seq = self._seq(scan.scan_id)
+        findings = tuple(
+            _finding(row)
+            for row in self._db.execute(
+                "SELECT * FROM findings WHERE scan = ? ORDER BY rowid", (seq,)
+            )
+        )
+        resources = tuple(
+            ResourceSnapshot(
+                account_id=account_id,
+                region=region,
+                collector=collector,
+                resource_id=resource_id,
+                config=json.loads(config),
+            )
+            for account_id, region, collector, resource_id, config in self._db.execute(
+                "SELECT account_id, region, collector, resource_id, config FROM resources "
+                "WHERE scan = ? ORDER BY rowid",
+                (seq,),
+            )
+        )
+        (missing,) = self._db.execute(
+            "SELECT missing_actions FROM scans WHERE seq = ?", (seq,)
+        ).fetchone()
+        metadata = ScanMetadata(
+            scan_id=scan.scan_id,
+            tool_version=scan.tool_version,
+            started_at=scan.started_at,
+            finished_at=scan.finished_at or "",
+            account_ids=scan.account_ids,
+            regions=scan.regions,
+            baseline_digest=scan.baseline_digest,
+            checks=scan.checks,
+        )
+        return ScanResult(
+            metadata=metadata,
+            findings=findings,
+            resources=resources,
+            missing_actions=tuple(json.loads(missing)),
+        )
+
+    def _seq(self, scan_id: str) -> int:
+        row = self._db.execute("SELECT seq FROM scans WHERE id = ?", (scan_id,)).fetchone()
+        if row is None:
+            raise HistoryError(f"no scan {scan_id!r} in {self.path}")
+        return int(row[0])
+
+    # --- housekeeping -------------------------------------------------------------------------
+
+    def approve(self, scan: ScanRecord) -> None:
+        """Make a complete scan the approved snapshot of its scope (replacing the previous)."""
+        if not scan.complete:
+            raise HistoryError(f"scan {scan.scan_id} is incomplete and cannot be approved")
+        with self._transaction() as db:
+            db.execute("UPDATE scans SET approved_at = NULL WHERE scope = ?", (scan.scope,))
+            db.execute("UPDATE scans SET approved_at = ? WHERE id = ?", (_now(), scan.scan_id))
+
+    def prune(self, *, keep: int | None, older_than_days: int | None) -> list[ScanRecord]:
+        """Delete the scans beyond the newest ``keep`` complete ones of each scope and/or
+        started more than ``older_than_days`` ago (both, when both are given). Approved
+        scans are kept. Returns the deleted scans."""
+        cutoff = _iso(datetime.now(UTC) - timedelta(days=older_than_days or 0))
+        complete_seen: dict[str, int] = {}
+        doomed = []
+        for scan in self.scans():  # newest first
+            if scan.complete:
+                complete_seen[scan.scope] = complete_seen.get(scan.scope, 0) + 1
+            reasons = []
+            if keep is not None:
+                reasons.append(not scan.complete or complete_seen[scan.scope] > keep)
+            if older_than_days is not None:
+                reasons.append(scan.started_at < cutoff)
+            if reasons and all(reasons) and not scan.approved_at:
+                doomed.append(scan)
+        if doomed:
+            with self._transaction() as db:
+                db.executemany("DELETE FROM scans WHERE id = ?", [(s.scan_id,) for s in doomed])
+            self._db.execute("VACUUM")
+        return doomed
+
+    def integrity(self) -> str:
+        """``ok``, or what PRAGMA integrity_check found."""
+        return "; ".join(row[0] for row in self._db.execute("PRAGMA integrity_check"))
+
+
+_SCAN_COLUMNS = (
+    "id, started_at, finished_at, account_ids, regions, baseline_digest, checks, "
+    "tool_version, complete, approved_at, counts"
+)
+
+
+def _record(row: Sequence[Any]) -> ScanRecord:
+    scan_id, started, finished, accounts, regions, digest, checks, version = row[:8]
+    complete, approved, counts = row[8:]
+    return ScanRecord(
+        scan_id=scan_id,
+        started_at=started,
+        finished_at=finished,
+        account_ids=tuple(json.loads(accounts)),
+        regions=tuple(json.loads(regions)),
+        baseline_digest=digest,
+        checks=tuple(json.loads(checks)),
+        tool_version=version,
+        complete=bool(complete),
+        approved_at=approved,
+        counts={status.value: json.loads(counts).get(status.value, 0) for status in Status},
+    )
+
+
+def _finding_row(seq: int, f: Finding) -> tuple[Any, ...]:
+    return (
+        seq,
+        f.finding_id,
+        f.check_id,
+        f.title,
+        f.status.value,
+        f.severity.value,
+        f.service,
+        f.account_id,
+        f.region,
+        f.resource_type,
+        f.resource_id,
+        f.resource_arn,
+        f.message,
+        json.dumps(f.evidence, sort_keys=True, default=str),
+        f.remediation,
+    )
+
+
+def _finding(row: Sequence[Any]) -> Finding:
+    (
+        _,
+        finding_id,
+        check_id,
+        title,
+        status,
+        severity,
+        service,
+        account_id,
+        region,
+        resource_type,
+        resource_id,
+        resource_arn,
+        message,
+        evidence,
+        remediation,
+    ) = row
+    return Finding(
+        finding_id=finding_id,
+        check_id=check_id,
+        title=title,
+        status=Status(status),
+        severity=Severity(severity),
+        service=service,
+        account_id=account_id,
+        region=region,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        resource_arn=resource_arn,
+        message=message,
+        evidence=json.loads(evidence),
+        remediation=remediation,
+    )

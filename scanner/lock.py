@@ -1,0 +1,66 @@
+"""One scan at a time per history store: an exclusive ``flock`` on ``<store>.lock``.
+
+The lock file holds the pid of the run that holds it, so an overlapping run can name it. The
+kernel drops the lock when the holder exits, however it exits (SIGKILL too): a stale lock file
+never blocks. The file itself is left in place; deleting a lock file races with its users.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from scanner.errors import EXIT_UNSCANNABLE, DriftscanError
+
+POLL_SECONDS = 0.2
+"""How often a run waiting with --lock-timeout retries."""
+
+
+class LockBusy(DriftscanError):
+    """Another run holds the store's lock."""
+
+    exit_code = EXIT_UNSCANNABLE
+
+
+def lock_path(store: Path) -> Path:
+    return store.with_name(store.name + ".lock")
+
+
+@contextmanager
+def store_lock(store: Path, timeout: float = 0) -> Iterator[None]:
+    """Hold the store's lock; raise LockBusy naming the holder's pid after ``timeout`` s."""
+    path = lock_path(store)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise LockBusy(f"cannot open lock file {path}: {exc.strerror}") from exc
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockBusy(_busy(store, fd, timeout)) from None
+                time.sleep(POLL_SECONDS)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _busy(store: Path, fd: int, waited: float) -> str:
+    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+    advice = (
+        f"still held after waiting {waited:g} s"
+        if waited
+        else "try later or pass --lock-timeout SECONDS"
+    )
+    return f"another driftscan run (pid {holder}) holds the history store {store}; {advice}"

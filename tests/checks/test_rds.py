@@ -1,0 +1,358 @@
+"""The RDS controls: encryption with a customer-managed key, no public instances, backup
+retention, log exports, clusters over two AZs, deletion protection."""
+
+from __future__ import annotations
+
+from botocore.stub import Stubber
+
+from checks.rds import main_log
+from scanner.collectors import rds
+from scanner.demo.base import DemoAccount
+from scanner.demo.kms import make_key
+from scanner.demo.rds import make_aurora_cluster, make_db_instance, reference_rds
+from scanner.inventory import Inventory, Scope
+from scanner.model import Status
+from scanner.session import AwsSession, SessionOptions
+from tests.helpers import expect, fail_operation, findings_of, scan
+
+A, B = "us-east-1a", "us-east-1b"
+
+
+def by_id(account: DemoAccount, *check_ids: str, **kwargs: object) -> dict[str, object]:
+    result = scan(account, *check_ids, **kwargs)  # type: ignore[arg-type]
+    return {f.resource_id: f for f in result.findings}
+
+
+# --- rds.storage_encrypted_with_cmk ------------------------------------------------------------
+
+
+def test_encryption_judges_clusters_and_standalone_instances(account: DemoAccount) -> None:
+    cmk = make_aurora_cluster(account, cluster_id="cmk")
+    managed = make_aurora_cluster(account, cluster_id="managed", aws_managed=True)
+    make_aurora_cluster(account, cluster_id="plain", encrypted=False, instance_azs=(A,))
+    make_db_instance(account, instance_id="solo-cmk")
+    make_db_instance(account, instance_id="solo-plain", encrypted=False)
+
+    expect(
+        findings_of(account, "rds.storage_encrypted_with_cmk"),
+        {
+            "cmk": (Status.PASS, "DB cluster cmk is encrypted with customer-managed key arn:"),
+            "managed": (Status.FAIL, "encrypted with AWS-managed key arn:"),
+            # moto names a placeholder key on unencrypted clusters (rds-default-key-placeholder)
+            "plain": (Status.FAIL, "DB cluster plain is not encrypted"),
+            "solo-cmk": (Status.PASS, "DB instance solo-cmk is encrypted with customer-managed"),
+            "solo-plain": (Status.FAIL, "DB instance solo-plain is not encrypted"),
+        },
+    )
+    assert cmk.instance_ids and managed.instance_ids  # members: judged through the cluster
+
+
+def test_encryption_key_not_describable_is_error_for_that_cluster(account: DemoAccount) -> None:
+    denied_key = make_key(account)
+    make_aurora_cluster(account, cluster_id="readable")
+    make_aurora_cluster(account, cluster_id="denied", key_arn=denied_key)
+    session = AwsSession(SessionOptions())
+    fail_operation(session, "kms", "DescribeKey", when=lambda p: p["KeyId"] == denied_key)
+
+    expect(
+        by_id(account, "rds.storage_encrypted_with_cmk", session=session),  # type: ignore[arg-type]
+        {
+            "readable": (Status.PASS, "customer-managed key"),
+            "denied": (Status.ERROR, "AccessDeniedException on kms:DescribeKey"),
+        },
+    )
+
+
+def test_instance_listing_denied_still_judges_clusters(account: DemoAccount) -> None:
+    make_aurora_cluster(account, cluster_id="main")
+    make_db_instance(account, instance_id="solo")
+    session = AwsSession(SessionOptions())
+    fail_operation(session, "rds", "DescribeDBInstances")
+
+    expect(
+        by_id(account, "rds.deletion_protection", session=session),  # type: ignore[arg-type]
+        {
+            "main": (Status.PASS, "DB cluster main has deletion protection"),
+            "*": (Status.ERROR, "could not read rds.instances: AccessDeniedException"),
+        },
+    )
+
+
+# --- rds.not_publicly_accessible ---------------------------------------------------------------
+
+
+def test_public_instances_fail_members_included(account: DemoAccount) -> None:
+    make_aurora_cluster(account, cluster_id="main", public_instances=(1,))
+    make_db_instance(account, instance_id="solo-public", public=True)
+    make_db_instance(account, instance_id="solo-private")
+    # moto omits PubliclyAccessible when not given (rds-publicly-accessible-omitted):
+    # a missing value is read as not set, never as an error.
+    account.client("rds").create_db_instance(
+        DBInstanceIdentifier="unset",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="dbadmin",
+        MasterUserPassword="demo-only-pass",
+        AvailabilityZone=A,
+    )
+
+    expect(
+        findings_of(account, "rds.not_publicly_accessible"),
+        {
+            "main-1": (Status.PASS, "DB instance main-1 (cluster main) is not publicly"),
+            "main-2": (Status.FAIL, "DB instance main-2 (cluster main) is publicly accessible"),
+            "solo-public": (Status.FAIL, "DB instance solo-public is publicly accessible"),
+            "solo-private": (Status.PASS, "is not publicly accessible"),
+            "unset": (Status.PASS, "DB instance unset is not publicly accessible"),
+        },
+    )
+
+
+# --- rds.backup_retention ----------------------------------------------------------------------
+
+
+def test_backup_retention_against_min_days(account: DemoAccount) -> None:
+    make_aurora_cluster(account, cluster_id="week", backup_days=7, instance_azs=())
+    make_aurora_cluster(account, cluster_id="day", backup_days=1, instance_azs=())
+    make_aurora_cluster(account, cluster_id="month", backup_days=30, instance_azs=())
+    solo = make_db_instance(account, instance_id="solo-off", backup_days=0)
+    account.client("rds").create_db_instance_read_replica(
+        DBInstanceIdentifier="replica",
+        SourceDBInstanceIdentifier=solo,
+        AvailabilityZone=B,
+        PubliclyAccessible=False,
+    )  # a read replica keeps no backups of its own: not judged
+
+    expect(
+        findings_of(account, "rds.backup_retention"),
+        {
+            "week": (Status.PASS, "DB cluster week keeps backups for 7 days"),
+            "day": (Status.FAIL, "DB cluster day keeps backups for 1 day, below the baseline's 7"),
+            "month": (Status.PASS, "keeps backups for 30 days"),
+            "solo-off": (Status.FAIL, "solo-off has automated backups off, below the baseline's 7"),
+        },
+    )
+    expect(
+        findings_of(account, "rds.backup_retention", min_days=14),
+        {
+            "week": (Status.FAIL, "keeps backups for 7 days, below the baseline's 14"),
+            "day": (Status.FAIL, "below the baseline's 14"),
+            "month": (Status.PASS, "keeps backups for 30 days"),
+            "solo-off": (Status.FAIL, "automated backups off"),
+        },
+    )
+
+
+# --- rds.log_exports ---------------------------------------------------------------------------
+
+
+def test_log_exports_need_the_engines_main_log(account: DemoAccount) -> None:
+    make_aurora_cluster(account, cluster_id="pg", instance_azs=())
+    make_aurora_cluster(account, cluster_id="pg-none", log_exports=(), instance_azs=())
+    make_aurora_cluster(
+        account,
+        cluster_id="my",
+        engine="aurora-mysql",
+        log_exports=("error", "slowquery"),
+        instance_azs=(),
+    )
+    make_aurora_cluster(
+        account,
+        cluster_id="my-audit",
+        engine="aurora-mysql",
+        log_exports=("audit",),
+        instance_azs=(),
+    )
+    make_db_instance(account, instance_id="solo-my", engine="mysql", log_exports=("error",))
+    make_db_instance(account, instance_id="solo-pg", log_exports=("upgrade",))
+
+    expect(
+        findings_of(account, "rds.log_exports"),
+        {
+            "pg": (Status.PASS, "DB cluster pg (aurora-postgresql) exports its postgresql log"),
+            "pg-none": (Status.FAIL, "does not export its postgresql log (exports: none)"),
+            "my": (Status.PASS, "DB cluster my (aurora-mysql) exports its error log"),
+            "my-audit": (Status.FAIL, "does not export its error log (exports: audit)"),
+            "solo-my": (Status.PASS, "DB instance solo-my (mysql) exports its error log"),
+            "solo-pg": (Status.FAIL, "solo-pg (postgres) does not export its postgresql log"),
+        },
+    )
+
+
+def test_main_log_by_engine() -> None:
+    assert main_log("aurora-postgresql") == main_log("postgres") == "postgresql"
+    assert main_log("aurora-mysql") == main_log("mysql") == main_log("aurora") == "error"
+    assert (main_log("oracle-ee-cdb"), main_log("sqlserver-se")) == ("alert", "error")
+    assert main_log("neptune") is None and main_log("docdb") is None  # not judged
+    assert main_log("custom-oracle-ee") is None
+
+
+# --- rds.cluster_multi_az ----------------------------------------------------------------------
+
+
+def test_cluster_instances_must_span_two_azs(account: DemoAccount) -> None:
+    make_aurora_cluster(account, cluster_id="spread", instance_azs=(A, B))
+    make_aurora_cluster(account, cluster_id="same", instance_azs=(A, A))
+    make_aurora_cluster(account, cluster_id="single", instance_azs=(B,))
+    make_aurora_cluster(account, cluster_id="empty", instance_azs=())
+    make_db_instance(account, instance_id="solo")  # not a cluster: not judged
+
+    expect(
+        findings_of(account, "rds.cluster_multi_az"),
+        {
+            "spread": (Status.PASS, "spans us-east-1a, us-east-1b (spread-1 in us-east-1a, "),
+            "same": (
+                Status.FAIL,
+                "DB cluster same runs in us-east-1a only (same-1 in us-east-1a, "
+                "same-2 in us-east-1a)",
+            ),
+            "single": (Status.FAIL, "runs in us-east-1b only (single-1 in us-east-1b)"),
+            "empty": (Status.FAIL, "DB cluster empty has no DB instances"),
+        },
+    )
+
+
+def test_multi_az_counts_members_outside_the_scope(account: DemoAccount) -> None:
+    make_aurora_cluster(account, cluster_id="prod", tags={"env": "prod"}, instance_azs=(A,))
+    make_aurora_cluster(account, cluster_id="dev", tags={"env": "dev"})
+    account.client("rds").create_db_instance(  # an untagged reader: still a member
+        DBInstanceIdentifier="prod-reader",
+        DBInstanceClass="db.r6g.large",
+        Engine="aurora-postgresql",
+        DBClusterIdentifier="prod",
+        AvailabilityZone=B,
+        PubliclyAccessible=False,
+    )
+
+    result = scan(account, "rds.cluster_multi_az", scope=Scope(tags={"env": "prod"}))
+
+    assert [(f.resource_id, f.status) for f in result.findings] == [("prod", Status.PASS)]
+    assert "prod-reader in us-east-1b" in result.findings[0].message
+
+
+def test_multi_az_instance_listing_denied_is_error(account: DemoAccount) -> None:
+    make_aurora_cluster(account, cluster_id="main")
+    session = AwsSession(SessionOptions())
+    fail_operation(session, "rds", "DescribeDBInstances")
+
+    expect(
+        by_id(account, "rds.cluster_multi_az", session=session),  # type: ignore[arg-type]
+        {
+            "*": (
+                Status.ERROR,
+                "could not read rds.cluster_members: AccessDeniedException on "
+                "rds:DescribeDBInstances",
+            )
+        },
+    )
+
+
+# --- rds.deletion_protection -------------------------------------------------------------------
+
+
+def test_deletion_protection(account: DemoAccount) -> None:
+    make_aurora_cluster(account, cluster_id="guarded", instance_azs=(A,))
+    make_aurora_cluster(account, cluster_id="open", deletion_protection=False, instance_azs=(A,))
+    make_db_instance(account, instance_id="solo-open", deletion_protection=False)
+
+    expect(
+        findings_of(account, "rds.deletion_protection"),
+        {
+            "guarded": (Status.PASS, "DB cluster guarded has deletion protection"),
+            "open": (Status.FAIL, "DB cluster open has deletion protection off"),
+            "solo-open": (Status.FAIL, "DB instance solo-open has deletion protection off"),
+        },
+    )
+
+
+# --- collectors and the reference stack --------------------------------------------------------
+
+
+def test_records_carry_what_other_checks_read(account: DemoAccount) -> None:
+    key = make_key(account)
+    make_aurora_cluster(
+        account,
+        cluster_id="main",
+        key_arn=key,
+        security_group_ids=["sg-0123"],
+        port=5433,
+        tags={"env": "prod"},
+    )
+    make_aurora_cluster(account, cluster_id="plain", encrypted=False, instance_azs=())
+    make_db_instance(account, instance_id="solo", engine="mysql", log_exports=("error",))
+    inventory = Inventory(
+        AwsSession(SessionOptions()),
+        account_id=account.account_id,
+        region=account.region,
+        scope=Scope(),
+    )
+
+    clusters = {c.cluster_id: c for c in inventory.get(rds.clusters)}
+    main = clusters["main"]
+    assert (main.kms_key_id, main.port, main.security_group_ids) == (key, 5433, ("sg-0123",))
+    assert (main.member_instance_ids, main.tags) == (("main-1", "main-2"), {"env": "prod"})
+    assert clusters["plain"].kms_key_id is None  # not moto's placeholder
+    instances = {i.instance_id: i for i in inventory.get(rds.instances)}
+    assert (instances["main-2"].cluster_id, instances["main-2"].availability_zone) == ("main", B)
+    assert instances["main-1"].security_group_ids == ("sg-0123",)
+    solo = instances["solo"]
+    assert (solo.cluster_id, solo.port, solo.engine, solo.standalone) == (None, 3306, "mysql", True)
+
+
+def test_cluster_listing_follows_pages(account: DemoAccount) -> None:
+    """moto returns every cluster in one page: two pages from a Stubber."""
+    session = AwsSession(SessionOptions())
+    stubber = Stubber(session.client("rds", account.region))
+    cluster = {
+        "DBClusterIdentifier": "first",
+        "Engine": "aurora-postgresql",
+        "DeletionProtection": True,
+    }
+    stubber.add_response("describe_db_clusters", {"DBClusters": [cluster], "Marker": "page-2"})
+    stubber.add_response(
+        "describe_db_clusters",
+        {"DBClusters": [{**cluster, "DBClusterIdentifier": "second", "DeletionProtection": False}]},
+        {"Marker": "page-2"},
+    )
+    stubber.add_response("describe_db_instances", {"DBInstances": []})
+
+    with stubber:
+        result = scan(account, "rds.deletion_protection", session=session, workers=1)
+
+    assert {f.resource_id: f.status for f in result.findings} == {
+        "first": Status.PASS,
+        "second": Status.FAIL,
+    }
+
+
+RDS_CHECKS = (
+    "rds.storage_encrypted_with_cmk",
+    "rds.not_publicly_accessible",
+    "rds.backup_retention",
+    "rds.log_exports",
+    "rds.cluster_multi_az",
+    "rds.deletion_protection",
+)
+
+
+def test_reference_rds(account: DemoAccount) -> None:
+    reference_rds(
+        account, compliant=True, key_arn=make_key(account), security_group_ids=[], name="prod-db"
+    )
+    reference_rds(
+        account, compliant=False, key_arn=make_key(account), security_group_ids=[], name="stage-db"
+    )
+
+    result = scan(account, *RDS_CHECKS)
+
+    statuses = {(f.check_id, f.resource_id): f.status for f in result.findings}
+    per_cluster = [check_id for check_id in RDS_CHECKS if check_id != "rds.not_publicly_accessible"]
+    assert statuses == {
+        **{(check_id, "prod-db"): Status.PASS for check_id in per_cluster},
+        **{(check_id, "stage-db"): Status.FAIL for check_id in per_cluster},
+        ("rds.not_publicly_accessible", "prod-db-1"): Status.PASS,
+        ("rds.not_publicly_accessible", "prod-db-2"): Status.PASS,
+        ("rds.not_publicly_accessible", "stage-db-1"): Status.PASS,
+        ("rds.not_publicly_accessible", "stage-db-2"): Status.FAIL,
+    }

@@ -1,0 +1,214 @@
+"""Unattended runs: overlapping scans on one store, scans killed mid-run, cron-mode flags.
+
+Scans run in subprocesses against a moto server in this process. A hook in the subprocess
+(``SLOW_SCAN``) delays every API call, so a scan lasts long enough to be overlapped or killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from scanner.cli import run
+from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.demo.kms import make_key
+from scanner.history import HistoryStore, ScanRecord
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = 4
+
+SLOW_SCAN = """
+import os, sys, time
+import botocore.handlers
+
+def delay(**_):
+    time.sleep(float(os.environ["DRIFTSCAN_TEST_DELAY"]))
+
+botocore.handlers.BUILTIN_HANDLERS.insert(0, ("before-call", delay))
+from scanner.cli import main
+main()
+"""
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """A moto server holding KEYS customer-managed keys without rotation."""
+    speed_up_moto_kms()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    account = DemoAccount(endpoint_url=url)
+    for _ in range(KEYS):
+        make_key(account, rotation=False)
+    yield url
+    server.stop()
+
+
+def scan_args(endpoint: str, history: Path, *extra: str) -> list[str]:
+    return [
+        "scan",
+        "-r",
+        "us-east-1",
+        "--endpoint-url",
+        endpoint,
+        "--checks",
+        "kms.cmk_rotation_enabled",
+        "--history",
+        str(history),
+        "--fail-on",
+        "never",
+        *extra,
+    ]
+
+
+def slow_scan(argv: list[str], delay: float) -> subprocess.Popen[str]:
+    env = {**os.environ, "DRIFTSCAN_TEST_DELAY": str(delay)}
+    return subprocess.Popen(
+        [sys.executable, "-c", SLOW_SCAN, *argv],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until_running(history: Path, process: subprocess.Popen[str]) -> None:
+    """Until the scan is recorded as begun (it then holds the lock and is scanning)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        if history.exists():
+            with HistoryStore(history) as store:
+                if any(not scan.complete for scan in store.scans()):
+                    return
+        time.sleep(0.05)
+    raise AssertionError("the scan never started")
+
+
+def scans(history: Path) -> list[ScanRecord]:
+    with HistoryStore(history) as store:
+        assert store.integrity() == "ok"
+        return store.scans()
+
+
+def test_an_overlapping_scan_exits_3_naming_the_running_pid(
+    endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = tmp_path / "history.db"
+    first = slow_scan(scan_args(endpoint, history, "--workers", "1", "--quiet"), delay=0.3)
+    wait_until_running(history, first)
+
+    assert run(scan_args(endpoint, history)) == 3
+    assert capsys.readouterr().err == (
+        f"driftscan: another driftscan run (pid {first.pid}) holds the history store "
+        f"{history}; try later or pass --lock-timeout SECONDS\n"
+    )
+    assert run(scan_args(endpoint, history, "--lock-timeout", "30", "--quiet")) == 0
+    assert first.wait(timeout=30) == 0, first.communicate()
+    waited, ran = scans(history)  # newest first
+    assert ran.complete and waited.complete
+    assert ran.finished_at is not None and waited.started_at >= ran.finished_at
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_killed_scan_leaves_a_consistent_store(
+    sig: signal.Signals, endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history, output = tmp_path / "history.db", tmp_path / "out.json"
+    assert run(scan_args(endpoint, history, "--quiet")) == 0  # a complete scan before
+    victim = slow_scan(
+        scan_args(endpoint, history, "--workers", "1", "--format", "json", "--output", str(output)),
+        delay=0.3,
+    )
+    wait_until_running(history, victim)
+    time.sleep(0.3)  # mid-scan: about ten calls of 0.3 s remain
+
+    victim.send_signal(sig)
+    code = victim.wait(timeout=20)
+    _, err = victim.communicate()
+
+    if sig is signal.SIGTERM:
+        assert (code, err) == (143, "driftscan: interrupted by SIGTERM\n")
+    else:
+        assert code == -signal.SIGKILL
+    # Neither the report nor its temporary file: only the store (and its WAL and lock files).
+    assert [name for name in os.listdir(tmp_path) if not name.startswith("history.db")] == []
+    killed, before = scans(history)
+    assert not killed.complete and before.complete
+
+    assert run(scan_args(endpoint, history, "--quiet")) == 0  # the next scan works
+    capsys.readouterr()
+    assert run(["diff", "--history", str(history), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["from"]["id"] == before.scan_id  # the killed scan is skipped
+    assert document["summary"]["new_failures"] == 0
+    assert document["summary"]["still_failing"] == KEYS
+    assert [s.complete for s in scans(history)] == [True, False, True]
+
+
+def test_new_failures_are_listed_beside_the_report_once_there_is_a_previous_scan(
+    endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = tmp_path / "history.db"
+    argv = scan_args(endpoint, history, "--fail-on", "new")
+
+    assert run(argv) == 1  # first scan of the scope: every failure is new
+    first = capsys.readouterr()
+    assert "kms.cmk_rotation_enabled" in first.out
+    assert "new FAIL" not in first.err  # the report already lists them all
+
+    key = make_key(DemoAccount(endpoint_url=endpoint), rotation=False).split("/")[-1]
+    assert run(argv) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if "new FAIL" in line] == [
+        f"driftscan: new FAIL: high kms.cmk_rotation_enabled {key} (123456789012 us-east-1): "
+        f"key {key} has automatic rotation off"
+    ]
+    DemoAccount(endpoint_url=endpoint).client("kms").enable_key_rotation(KeyId=key)
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["--no-history", "--fail-on", "new"],
+            "--fail-on new and --drift-from read the history store: drop --no-history",
+        ),
+        (
+            ["--no-history", "--drift-from", "approved"],
+            "--fail-on new and --drift-from read the history store: drop --no-history",
+        ),
+        (["--no-history", "--history", "x.db"], "--history and --no-history contradict each other"),
+    ],
+)
+def test_cron_flags_that_contradict_exit_2(
+    argv: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["scan", "-r", "us-east-1", *argv]) == 2
+    assert capsys.readouterr().err == f"driftscan: {line}\n"
+
+
+def test_log_format_json_makes_error_lines_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        run(["scan", "-r", "us-east-1", "--log-format", "json", "--no-history", "--fail-on", "new"])
+        == 2
+    )
+    (line,) = capsys.readouterr().err.splitlines()
+    event = json.loads(line)
+    assert event["level"] == "error" and event["message"].startswith("--fail-on new and")
+    assert run(["history", "show", "x", "--history", "/nonexistent/h.db"]) == 2
+    assert capsys.readouterr().err.startswith("driftscan: no history store")  # text again

@@ -1,0 +1,412 @@
+"""The SIEM formats: OCSF, ASFF, JSON Lines and CSV.
+
+Whole documents for one canonical finding; every document of a full demo scan (PASS, FAIL
+and injected ERROR findings) against the shipped schemas; OCSF also against py-ocsf-models
+and ASFF also against botocore's own model of BatchImportFindings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import botocore.validate
+import jsonschema
+import pytest
+from moto import mock_aws
+from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+
+from reports import OutputFormat, asff, csv_report, jsonl, ocsf, renderer_for
+from scanner.cli import run
+from scanner.config import build_plan, parse_baseline
+from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.demo.kms import make_key
+from scanner.demo.stack import DEMO_BASELINE, build_demo
+from scanner.errors import ConfigError
+from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
+from scanner.runner import run_scan
+from scanner.session import AwsSession, SessionOptions
+from tests.helpers import fail_operation, scan
+
+SCHEMAS = Path(__file__).parents[1] / "reports" / "schemas"
+
+
+def schema(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+    return loaded
+
+
+META = ScanMetadata(
+    scan_id="scan-1",
+    tool_version="0.1.0",
+    started_at="2026-01-02T03:04:00Z",
+    finished_at="2026-01-02T03:04:05Z",
+    account_ids=("123456789012",),
+    regions=("eu-west-1",),
+    baseline_digest="sha256:" + "ab" * 32,
+    checks=("kms.cmk_rotation_enabled",),
+)
+FAILING = Finding(
+    finding_id="0123456789abcdef0123456789abcdef",
+    check_id="kms.cmk_rotation_enabled",
+    title="Customer-managed KMS keys rotate",
+    status=Status.FAIL,
+    severity=Severity.HIGH,
+    service="kms",
+    account_id="123456789012",
+    region="eu-west-1",
+    resource_type="AWS::KMS::Key",
+    resource_id="k-1",
+    resource_arn="arn:aws:kms:eu-west-1:123456789012:key/k-1",
+    message='rotation is off, "prod",\nsee key policy',
+    evidence={"KeyRotationEnabled": False},
+    remediation="Enable automatic rotation.",
+)
+CANONICAL = ScanResult(metadata=META, findings=(FAILING,))
+
+
+def test_ocsf_event_of_a_failing_finding() -> None:
+    assert ocsf.events(CANONICAL) == [
+        {
+            "activity_id": 1,
+            "activity_name": "Create",
+            "category_uid": 2,
+            "category_name": "Findings",
+            "class_uid": 2003,
+            "class_name": "Compliance Finding",
+            "type_uid": 200301,
+            "type_name": "Compliance Finding: Create",
+            "time": 1767323045000,
+            "severity_id": 4,
+            "severity": "High",
+            "status_id": 1,
+            "status": "New",
+            "message": FAILING.message,
+            "metadata": {
+                "version": "1.9.0",
+                "product": {"name": "driftscan", "vendor_name": "driftscan", "version": "0.1.0"},
+                "profiles": ["cloud"],
+                "event_code": "kms.cmk_rotation_enabled",
+                "correlation_uid": "scan-1",
+            },
+            "cloud": {
+                "provider": "AWS",
+                "region": "eu-west-1",
+                "account": {"uid": "123456789012", "type_id": 10, "type": "AWS Account"},
+            },
+            "finding_info": {
+                "uid": "0123456789abcdef0123456789abcdef",
+                "title": "Customer-managed KMS keys rotate",
+                "desc": FAILING.message,
+            },
+            "compliance": {
+                "control": "kms.cmk_rotation_enabled",
+                "desc": "Customer-managed KMS keys rotate",
+                "standards": ["driftscan baseline"],
+                "status_id": 3,
+                "status": "Fail",
+                "checks": [
+                    {
+                        "uid": "kms.cmk_rotation_enabled",
+                        "name": "Customer-managed KMS keys rotate",
+                        "severity_id": 4,
+                        "severity": "High",
+                        "status_id": 3,
+                        "status": "Fail",
+                        "standards": ["driftscan baseline"],
+                        "version": META.baseline_digest,
+                    }
+                ],
+            },
+            "remediation": {"desc": "Enable automatic rotation."},
+            "resources": [
+                {
+                    "uid": "arn:aws:kms:eu-west-1:123456789012:key/k-1",
+                    "name": "k-1",
+                    "type": "AWS::KMS::Key",
+                    "region": "eu-west-1",
+                    "cloud_partition": "aws",
+                    "data": {"KeyRotationEnabled": False},
+                }
+            ],
+        }
+    ]
+
+
+def test_asff_document_of_a_failing_finding() -> None:
+    assert json.loads(asff.render(CANONICAL)) == {
+        "Findings": [
+            {
+                "SchemaVersion": "2018-10-08",
+                "Id": "driftscan/0123456789abcdef0123456789abcdef",
+                "ProductArn": (
+                    "arn:aws:securityhub:eu-west-1:123456789012:product/123456789012/default"
+                ),
+                "ProductName": "driftscan",
+                "CompanyName": "driftscan",
+                "GeneratorId": "driftscan/kms.cmk_rotation_enabled",
+                "AwsAccountId": "123456789012",
+                "Types": ["Software and Configuration Checks/AWS Security Best Practices"],
+                "CreatedAt": "2026-01-02T03:04:05Z",
+                "UpdatedAt": "2026-01-02T03:04:05Z",
+                "Severity": {"Label": "HIGH", "Original": "high"},
+                "Title": "Customer-managed KMS keys rotate",
+                "Description": FAILING.message,
+                "Remediation": {"Recommendation": {"Text": "Enable automatic rotation."}},
+                "ProductFields": {
+                    "driftscan/check_id": "kms.cmk_rotation_enabled",
+                    "driftscan/status": "FAIL",
+                    "driftscan/service": "kms",
+                    "driftscan/scan_id": "scan-1",
+                    "driftscan/baseline_digest": META.baseline_digest,
+                },
+                "Resources": [
+                    {
+                        "Type": "AwsKmsKey",
+                        "Id": "arn:aws:kms:eu-west-1:123456789012:key/k-1",
+                        "Partition": "aws",
+                        "Region": "eu-west-1",
+                        "Details": {"Other": {"CloudFormationType": "AWS::KMS::Key"}},
+                    }
+                ],
+                "Compliance": {"Status": "FAILED"},
+                "Workflow": {"Status": "NEW"},
+                "RecordState": "ACTIVE",
+            }
+        ]
+    }
+
+
+def test_csv_is_rfc_4180_with_a_header() -> None:
+    text = csv_report.render(CANONICAL)
+    assert text.startswith("finding_id,check_id,title,status,severity,")
+    assert text.endswith("\r\n")
+    # The message holds a comma, quotes and a newline: quoted, quotes doubled.
+    assert '"rotation is off, ""prod"",\nsee key policy"' in text
+    header, row = list(csv.reader(io.StringIO(text, newline="")))
+    assert dict(zip(header, row, strict=True)) == {
+        "finding_id": FAILING.finding_id,
+        "check_id": "kms.cmk_rotation_enabled",
+        "title": "Customer-managed KMS keys rotate",
+        "status": "FAIL",
+        "severity": "high",
+        "service": "kms",
+        "account_id": "123456789012",
+        "region": "eu-west-1",
+        "resource_type": "AWS::KMS::Key",
+        "resource_id": "k-1",
+        "resource_arn": "arn:aws:kms:eu-west-1:123456789012:key/k-1",
+        "message": FAILING.message,
+        "remediation": "Enable automatic rotation.",
+        "evidence": '{"KeyRotationEnabled":false}',
+        "scan_id": "scan-1",
+        "scanned_at": "2026-01-02T03:04:05Z",
+    }
+
+
+def test_passing_and_unjudged_findings_map_to_each_formats_own_status() -> None:
+    passing = replace(FAILING, status=Status.PASS)
+    unjudged = replace(FAILING, status=Status.ERROR)
+    [ocsf_pass, ocsf_error] = ocsf.events(replace(CANONICAL, findings=(passing, unjudged)))
+    assert (ocsf_pass["severity_id"], ocsf_pass["status_id"]) == (1, 4)  # Informational, Resolved
+    assert ocsf_pass["compliance"]["status"] == "Pass"
+    assert ocsf_pass["compliance"]["checks"][0]["severity"] == "High"  # the control's own
+    assert (ocsf_error["severity_id"], ocsf_error["compliance"]["status"]) == (4, "Warning")
+    asff_pass, asff_error = (asff.document(f, META) for f in (passing, unjudged))
+    assert asff_pass["Compliance"] == {"Status": "PASSED"}
+    assert asff_pass["Severity"] == {"Label": "INFORMATIONAL", "Original": "high"}
+    assert asff_pass["Workflow"] == {"Status": "RESOLVED"}
+    assert asff_error["Compliance"] == {"Status": "NOT_AVAILABLE"}
+    assert asff_error["Workflow"] == {"Status": "NEW"}
+
+
+def test_asff_cuts_long_text_to_the_api_limits_and_can_target_another_region() -> None:
+    long = replace(FAILING, message="x" * 5000, title="t" * 300, remediation="r" * 600)
+    document = asff.document(long, META, product_region="us-east-1")
+    assert len(document["Description"]) == 1024
+    assert len(document["Title"]) == 256
+    assert len(document["Remediation"]["Recommendation"]["Text"]) == 512
+    assert document["ProductArn"].startswith("arn:aws:securityhub:us-east-1:123456789012:")
+    assert document["Resources"][0]["Region"] == "eu-west-1"
+    jsonschema.validate(document, schema("asff"))
+
+
+@pytest.mark.parametrize(
+    ("cloudformation_type", "asff_type"),
+    [
+        ("AWS::EC2::VPC", "AwsEc2Vpc"),
+        ("AWS::RDS::DBCluster", "AwsRdsDbCluster"),
+        ("AWS::SecretsManager::Secret", "AwsSecretsManagerSecret"),
+        ("AWS::EFS::FileSystem", "Other"),
+        ("driftscan::Check", "Other"),
+    ],
+)
+def test_asff_resource_types_come_from_security_hubs_model(
+    cloudformation_type: str, asff_type: str
+) -> None:
+    assert asff.resource_type(cloudformation_type) == asff_type
+
+
+def test_partition_follows_the_region() -> None:
+    assert asff.partition_of("us-gov-west-1") == "aws-us-gov"
+    assert asff.partition_of("xx-newer-1") == "aws"  # newer than botocore's data
+    finding = replace(FAILING, region="cn-north-1", resource_arn=None)
+    document = asff.document(finding, META)
+    assert document["ProductArn"].startswith("arn:aws-cn:securityhub:cn-north-1:")
+    assert document["Resources"][0] == {
+        "Type": "AwsKmsKey",
+        "Id": "k-1",
+        "Partition": "aws-cn",
+        "Region": "cn-north-1",
+        "Details": {"Other": {"CloudFormationType": "AWS::KMS::Key"}},
+    }
+
+
+def test_jsonl_line_schema_agrees_with_the_json_reports_finding() -> None:
+    line_properties = schema("finding")["properties"]
+    finding_properties = schema("findings")["$defs"]["finding"]["properties"]
+    extra = {"scan_id", "scanned_at", "resolved"}
+    assert set(line_properties) - extra == set(finding_properties)
+    for name, rule in finding_properties.items():
+        if "$ref" not in rule:
+            assert line_properties[name] == rule, name
+
+
+@pytest.mark.parametrize("output_format", list(OutputFormat))
+def test_every_output_format_renders(output_format: OutputFormat) -> None:
+    text = renderer_for(output_format)(CANONICAL)
+    assert FAILING.resource_id in text
+
+
+@pytest.mark.parametrize("output_format", [OutputFormat.OCSF, OutputFormat.ASFF])
+def test_jsonl_gives_one_object_a_line(output_format: OutputFormat) -> None:
+    result = replace(CANONICAL, findings=(FAILING, replace(FAILING, finding_id="f" * 32)))
+    lines = renderer_for(output_format, jsonl=True)(result).splitlines()
+    document = json.loads(renderer_for(output_format)(result))
+    records = document if output_format is OutputFormat.OCSF else document["Findings"]
+    assert [json.loads(line) for line in lines] == records
+
+
+@pytest.mark.parametrize("output_format", [OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV])
+def test_jsonl_with_a_format_that_has_no_lines_is_bad_usage(output_format: OutputFormat) -> None:
+    with pytest.raises(ConfigError, match="--jsonl applies to the ocsf and asff formats"):
+        renderer_for(output_format, jsonl=True)
+
+
+def test_cli_rejects_jsonl_with_table_before_scanning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # No moto account here: the flag check comes before any AWS call.
+    assert run(["scan", "-r", "us-east-1", "--services", "kms", "--jsonl"]) == 2
+    err = capsys.readouterr().err
+    assert err == "driftscan: --jsonl applies to the ocsf and asff formats, not table\n"
+
+
+def test_cli_writes_ocsf_lines(account: DemoAccount, tmp_path: Path) -> None:
+    make_key(account, rotation=False)
+    out = tmp_path / "events.jsonl"
+    argv = ["scan", "-r", "us-east-1", "--services", "kms", "--fail-on", "never"]
+    code = run([*argv, "--format", "ocsf", "--jsonl", "--output", str(out)])
+    assert code == 0
+    [event] = [json.loads(line) for line in out.read_text().splitlines()]
+    jsonschema.validate(event, schema("ocsf-finding"))
+    assert event["compliance"]["status"] == "Fail"
+
+
+def test_finding_ids_are_the_same_in_every_scan(account: DemoAccount) -> None:
+    make_key(account, rotation=False)
+    first, second = (scan(account, "kms.cmk_rotation_enabled") for _ in range(2))
+    assert first.metadata.scan_id != second.metadata.scan_id
+    assert [e["finding_info"]["uid"] for e in ocsf.events(first)] == [
+        e["finding_info"]["uid"] for e in ocsf.events(second)
+    ]
+    assert [d["Id"] for d in asff.documents(first)] == [d["Id"] for d in asff.documents(second)]
+
+
+# --- every document of a full demo scan --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_result() -> Iterator[ScanResult]:
+    """The demo account (a compliant and a broken stack) scanned with every control, with
+    KMS rotation status unreadable so that ERROR findings are exported too."""
+    speed_up_moto_kms()
+    with pytest.MonkeyPatch.context() as env, mock_aws():
+        for name, value in [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("MOTO_EC2_LOAD_DEFAULT_AMIS", "false"),
+        ]:
+            env.setenv(name, value)
+        account = DemoAccount()
+        build_demo(account)
+        session = AwsSession(SessionOptions())
+        fail_operation(session, "kms", "GetKeyRotationStatus")
+        plan = build_plan(parse_baseline(DEMO_BASELINE), regions=[account.region])
+        yield run_scan(plan, session)
+
+
+def test_demo_scan_has_every_status(demo_result: ScanResult) -> None:
+    assert all(demo_result.count(status) for status in Status)
+
+
+def test_every_ocsf_event_of_the_demo_validates_against_schema_and_py_ocsf_models(
+    demo_result: ScanResult,
+) -> None:
+    validator = jsonschema.Draft202012Validator(schema("ocsf-finding"))
+    for event in json.loads(ocsf.render(demo_result)):
+        validator.validate(event)
+        model = ComplianceFinding.model_validate(event)
+        # Everything py-ocsf-models knows comes back unchanged: names, types, enum values.
+        # It lacks the cloud profile's `cloud` and the compliance object's `status`.
+        assert model.model_dump(mode="json", exclude_none=True) == _without(
+            event, {("cloud",), ("compliance", "status")}
+        )
+
+
+def _without(document: dict[str, Any], paths: set[tuple[str, ...]]) -> dict[str, Any]:
+    trimmed = json.loads(json.dumps(document))
+    for path in paths:
+        parent = trimmed
+        for key in path[:-1]:
+            parent = parent[key]
+        del parent[path[-1]]
+    return trimmed  # type: ignore[no-any-return]
+
+
+def test_every_asff_finding_of_the_demo_validates_against_schema_and_botocore(
+    demo_result: ScanResult,
+) -> None:
+    validator = jsonschema.Draft202012Validator(schema("asff"))
+    document = json.loads(asff.render(demo_result))
+    for finding in document["Findings"]:
+        validator.validate(finding)
+    model = botocore.session.get_session().get_service_model("securityhub")
+    # botocore's own request validation: unknown fields, types, required members.
+    botocore.validate.validate_parameters(
+        document, model.operation_model("BatchImportFindings").input_shape
+    )
+    statuses = {f["Compliance"]["Status"] for f in document["Findings"]}
+    assert statuses == {"PASSED", "FAILED", "NOT_AVAILABLE"}
+
+
+def test_every_jsonl_line_of_the_demo_validates(demo_result: ScanResult) -> None:
+    validator = jsonschema.Draft202012Validator(schema("finding"))
+    lines = jsonl.render(demo_result).splitlines()
+    assert len(lines) == len(demo_result.findings)
+    for line in lines:
+        validator.validate(json.loads(line))
+
+
+def test_every_csv_row_of_the_demo_is_a_finding(demo_result: ScanResult) -> None:
+    rows = list(csv.DictReader(io.StringIO(csv_report.render(demo_result), newline="")))
+    assert [(r["finding_id"], r["status"], r["message"]) for r in rows] == [
+        (f.finding_id, f.status.value, f.message) for f in demo_result.findings
+    ]
