@@ -50,7 +50,9 @@ def datastore_sg_least_privilege(inputs: CheckInputs, params: Params) -> Iterato
 
     def attach(group_ids: tuple[str, ...], port: int, store: str) -> None:
         for group_id in group_ids:
-            attached.setdefault(group_id, {}).setdefault(port, []).append(store)
+            stores = attached.setdefault(group_id, {}).setdefault(port, [])
+            if store not in stores:  # several mount targets of one file system share groups
+                stores.append(store)
 
     for source in DATASTORE_SOURCES:
         if isinstance(problem := inputs.try_get(source), ReadError):

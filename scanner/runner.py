@@ -84,8 +84,13 @@ def run_scan(
             for inventory in inventories
             for source in collectors
         ]
-        for future in prefetch:
-            future.result()
+        try:
+            for future in prefetch:
+                future.result()
+        except BaseException:  # interrupted (SIGTERM): start no more reads, wait for none queued
+            for pool in (collect_pool, item_pool):
+                pass
+            raise
         for inventory in inventories:
             for spec in plan.checks:
                 findings.extend(_run_check(spec, plan.params[spec.id], inventory))

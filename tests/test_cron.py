@@ -25,7 +25,7 @@ from scanner.demo.kms import make_key
 from scanner.history import HistoryStore, ScanRecord
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYS = 4
+KEYS = 8
 
 SLOW_SCAN = """
 import os, sys, time
@@ -132,17 +132,20 @@ def test_a_killed_scan_leaves_a_consistent_store(
     assert run(scan_args(endpoint, history, "--quiet")) == 0  # a complete scan before
     victim = slow_scan(
         scan_args(endpoint, history, "--workers", "1", "--format", "json", "--output", str(output)),
-        delay=0.3,
+        delay=0.5,
     )
     wait_until_running(history, victim)
-    time.sleep(0.3)  # mid-scan: about ten calls of 0.3 s remain
+    time.sleep(0.8)  # mid-scan: reading keys, about nine calls of 0.5 s to go
 
     victim.send_signal(sig)
+    signalled = time.monotonic()
     code = victim.wait(timeout=20)
     _, err = victim.communicate()
 
     if sig is signal.SIGTERM:
         assert (code, err) == (143, "driftscan: interrupted by SIGTERM\n")
+        # Only the read in flight is waited for, not the reads still queued.
+        assert time.monotonic() - signalled < 1.5
     else:
         assert code == -signal.SIGKILL
     # Neither the report nor its temporary file: only the store (and its WAL and lock files).

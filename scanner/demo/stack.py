@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import boto3
@@ -32,19 +32,23 @@ DEMO_REGION = "us-east-1"
 COMPLIANT_ENV = "prod"
 BROKEN_ENV = "stage"
 
-DEMO_BASELINE = f"""\
+def baseline_for(envs: Sequence[str]) -> str:
+    """The demo's baseline for stacks of these environments: turns on the controls that are
+    off until configured (the suffix is the compliant env's), and asks seven days of Kinesis
+    retention (AWS's minimum, 24 hours, always meets the default)."""
+    outputs = "".join(f"\n      {env}-stack: {list(REFERENCE_OUTPUTS)}" for env in envs)
+    return f"""\
 version: 1
 controls:
   kinesis.retention_period: {{min_hours: 168}}
   apigateway.required_routes: {{routes: ["GET /health"]}}
   tagging.environment_suffix: {{suffix: "{COMPLIANT_ENV}"}}
   cloudformation.required_outputs:
-    stack_outputs:
-      {COMPLIANT_ENV}-stack: {list(REFERENCE_OUTPUTS)}
-      {BROKEN_ENV}-stack: {list(REFERENCE_OUTPUTS)}
+    stack_outputs:{outputs}
 """
-"""The demo's baseline: turns on the controls that are off until configured, and asks
-seven days of Kinesis retention (AWS's minimum, 24 hours, always meets the default)."""
+
+
+DEMO_BASELINE = baseline_for((COMPLIANT_ENV, BROKEN_ENV))
 
 
 def build_reference_stack(account: DemoAccount, *, compliant: bool, env: str) -> None:

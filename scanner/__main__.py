@@ -1,0 +1,5 @@
+"""``python -m scanner`` runs the driftscan CLI."""
+
+from scanner.cli import main
+
+main()
