@@ -51,6 +51,14 @@ def _limit(value: float | None) -> float | None:
         "op=replace,path=/*/*/throttling/rateLimit,value=<rate> "
         "op=replace,path=/*/*/throttling/burstLimit,value=<burst>"
     ),
+    rationale=(
+        "Without a default rate limit one client or bot can exhaust the backend and the "
+        "account's API Gateway quota."
+    ),
+    cfn_property=(
+        "AWS::ApiGateway::Stage MethodSettings: [{ResourcePath: /*, HttpMethod: '*', "
+        "ThrottlingRateLimit, ThrottlingBurstLimit}]"
+    ),
     reads=[apigateway.stages],
     params=[
         Param(
@@ -119,6 +127,14 @@ def stage_throttling(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
         "aws apigateway update-stage --rest-api-id <id> --stage-name <stage> --patch-operations "
         "op=replace,path=/*/*/logging/loglevel,value=ERROR"
     ),
+    rationale=(
+        "Execution logs are how integration errors and latency are diagnosed; without them "
+        "failures are invisible."
+    ),
+    cfn_property=(
+        "AWS::ApiGateway::Stage MethodSettings: [{ResourcePath: /*, HttpMethod: '*', "
+        "LoggingLevel: INFO}]"
+    ),
     reads=[apigateway.stages],
 )
 def stage_execution_logging(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -152,6 +168,11 @@ def stage_execution_logging(inputs: CheckInputs, params: Params) -> Iterator[Out
         "op=replace,path=/accessLogSettings/destinationArn,value=<log-group-arn> "
         "op=replace,path=/accessLogSettings/format,value='$context.requestId'"
     ),
+    rationale=(
+        "Without access logs there is no record of who called the API, which incident response "
+        "and audits need."
+    ),
+    cfn_property="AWS::ApiGateway::Stage AccessLogSetting: {DestinationArn, Format}",
     reads=[apigateway.stages],
 )
 def stage_access_logging(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -242,6 +263,12 @@ def _judge_stage(
         "aws apigateway create-usage-plan-key --usage-plan-id <plan> --key-id <key> "
         "--key-type API_KEY"
     ),
+    rationale=(
+        "API keys in a usage plan with a quota bound what any single consumer can use or cost."
+    ),
+    cfn_property=(
+        "AWS::ApiGateway::UsagePlan ApiStages, Throttle, Quota; AWS::ApiGateway::UsagePlanKey"
+    ),
     reads=[apigateway.stages, apigateway.usage_plans, apigateway.usage_plan_keys],
     params=[
         Param(
@@ -288,6 +315,14 @@ def _exposes(routes: Mapping[str, frozenset[str]], verb: str, path: str) -> bool
     remediation=(
         "aws apigateway create-resource ...; aws apigateway put-method ...; "
         "aws apigateway create-deployment --rest-api-id <id> --stage-name <stage>"
+    ),
+    rationale=(
+        "Health checks and callers depend on these routes; a missing one breaks load balancer "
+        "checks or clients after a deploy."
+    ),
+    cfn_property=(
+        "AWS::ApiGateway::Resource PathPart with an AWS::ApiGateway::Method HttpMethod for each"
+        " route"
     ),
     reads=[apigateway.rest_apis, apigateway.resources],
     params=[

@@ -34,6 +34,11 @@ from scanner.registry import Param, Params, check
         "stack_outputs names a stack. Read from DescribeStacks."
     ),
     remediation="Add the missing keys to the template's Outputs section and update the stack",
+    rationale=(
+        "Other stacks and deploy tooling import these outputs; a missing one breaks the next "
+        "deployment."
+    ),
+    cfn_property="Outputs: {<Name>: {Value: ...}} in the stack's template",
     reads=[cloudformation.stacks],
     params=[
         Param(
@@ -107,6 +112,11 @@ DRIFTED = ("MODIFIED", "DELETED")
     ),
     remediation="Revert the manual change, or update the stack so the template matches it "
     "(aws cloudformation detect-stack-drift --stack-name <name> shows the differences)",
+    rationale=(
+        "A manual change outside the template is lost or conflicts at the next stack update, "
+        "and the template no longer documents what runs."
+    ),
+    cfn_property="the drifted resource's properties in the stack's template",
     reads=[cloudformation.stack_drifts],
     params=[
         Param(

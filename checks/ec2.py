@@ -43,6 +43,14 @@ DATASTORE_SOURCES: tuple[Collector[Any], ...] = (
     ),
     remediation="aws ec2 revoke-security-group-ingress --group-id <sg-id> "
     "--ip-permissions <the rule>; then admit the port from the application's security group",
+    rationale=(
+        "A data store reachable from CIDR ranges or on every port is one leaked credential or "
+        "compromised host away from a breach."
+    ),
+    cfn_property=(
+        "AWS::EC2::SecurityGroupIngress SourceSecurityGroupId (no CidrIp), FromPort and ToPort "
+        "the store's port"
+    ),
     reads=[ec2.security_groups, *DATASTORE_SOURCES],
 )
 def datastore_sg_least_privilege(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:

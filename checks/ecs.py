@@ -32,6 +32,11 @@ UNREADABLE_WHAT = {
     remediation=(
         "aws ecs update-cluster --cluster <cluster> --settings name=containerInsights,value=enabled"
     ),
+    rationale=(
+        "Container Insights metrics are what capacity planning and incident triage of ECS "
+        "services rely on."
+    ),
+    cfn_property="AWS::ECS::Cluster ClusterSettings: [{Name: containerInsights, Value: enabled}]",
     reads=[ecs.clusters],
 )
 def container_insights_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -78,6 +83,11 @@ def container_insights_enabled(inputs: CheckInputs, params: Params) -> Iterator[
         "--task-role-arn <role-arn> ... then aws ecs update-service --task-definition "
         "<family:revision>"
     ),
+    rationale=(
+        "Without a task role containers fall back to other credentials; without an execution "
+        "role images and secrets cannot be pulled with their own identity."
+    ),
+    cfn_property="AWS::ECS::TaskDefinition ExecutionRoleArn and TaskRoleArn",
     reads=[ecs.clusters, ecs.services, ecs.task_definitions],
 )
 def task_roles_defined(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:

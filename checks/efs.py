@@ -25,6 +25,11 @@ from scanner.registry import Param, Params, check
         "aws efs create-file-system --encrypted --kms-key-id <customer-managed-key-arn> ..., "
         "then copy the data (AWS DataSync or AWS Backup restore) and switch mounts"
     ),
+    rationale=(
+        "A customer-managed key lets you control, audit and revoke access to the data "
+        "independently of the file system."
+    ),
+    cfn_property="AWS::EFS::FileSystem Encrypted: true, KmsKeyId: <customer-managed key>",
     reads=[efs.file_systems, kms.key_directory],
 )
 def encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -83,6 +88,10 @@ def encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
         "aws efs create-mount-target --file-system-id <fs-id> --subnet-id <private-subnet> "
         "--security-groups <sg>"
     ),
+    rationale=(
+        "A mount target in a public subnet puts NFS one security group rule away from the internet."
+    ),
+    cfn_property="AWS::EFS::MountTarget SubnetId: <a private subnet>",
     reads=[efs.file_systems, efs.mount_targets, ec2.network],
 )
 def mount_targets_in_private_subnets(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -135,6 +144,8 @@ def mount_targets_in_private_subnets(inputs: CheckInputs, params: Params) -> Ite
     remediation=(
         "aws efs put-backup-policy --file-system-id <fs-id> --backup-policy Status=ENABLED"
     ),
+    rationale="Without backups, deleted or corrupted files cannot be restored.",
+    cfn_property="AWS::EFS::FileSystem BackupPolicy: {Status: ENABLED}",
     reads=[efs.file_systems, efs.backup_policies],
 )
 def backup_policy_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -172,6 +183,11 @@ def backup_policy_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outco
         "aws efs update-file-system --file-system-id <fs-id> --throughput-mode <mode>; "
         "the performance mode is fixed at creation (a new file system is needed)"
     ),
+    rationale=(
+        "The wrong mode throttles the application when burst credits run out, or costs more "
+        "than needed; the performance mode cannot be changed later."
+    ),
+    cfn_property="AWS::EFS::FileSystem PerformanceMode and ThroughputMode",
     reads=[efs.file_systems],
     params=[
         Param(

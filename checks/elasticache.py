@@ -37,6 +37,8 @@ def _groups(inputs: CheckInputs) -> Iterator[ReplicationGroup | Outcome]:
         "At-rest encryption can only be set at creation: create an encrypted group "
         "(--at-rest-encryption-enabled --kms-key-id <key>) from a snapshot and switch over"
     ),
+    rationale="Unencrypted disks and snapshots expose the cached data to whoever obtains them.",
+    cfn_property="AWS::ElastiCache::ReplicationGroup AtRestEncryptionEnabled: true",
     reads=[elasticache.replication_groups],
 )
 def encryption_at_rest(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -76,6 +78,8 @@ def encryption_at_rest(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
         "aws elasticache modify-replication-group --replication-group-id <id> "
         "--transit-encryption-enabled --transit-encryption-mode preferred, then required"
     ),
+    rationale="Without TLS, cache traffic (often sessions and tokens) can be read on the network.",
+    cfn_property="AWS::ElastiCache::ReplicationGroup TransitEncryptionEnabled: true",
     reads=[elasticache.replication_groups],
 )
 def encryption_in_transit(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -121,6 +125,13 @@ def encryption_in_transit(inputs: CheckInputs, params: Params) -> Iterator[Outco
         "--automatic-failover-enabled --multi-az-enabled --apply-immediately "
         "(needs at least one replica)"
     ),
+    rationale=(
+        "Without Multi-AZ failover an AZ or primary node failure takes the cache down until it "
+        "is rebuilt."
+    ),
+    cfn_property=(
+        "AWS::ElastiCache::ReplicationGroup MultiAZEnabled: true, AutomaticFailoverEnabled: true"
+    ),
     reads=[elasticache.replication_groups],
 )
 def multi_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -160,6 +171,8 @@ def multi_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
         "aws elasticache modify-replication-group --replication-group-id <id> "
         "--snapshot-retention-limit <days> --snapshot-window 03:00-04:00"
     ),
+    rationale="Without snapshots a failed or deleted cluster loses its data.",
+    cfn_property="AWS::ElastiCache::ReplicationGroup SnapshotRetentionLimit: <days>",
     reads=[elasticache.replication_groups],
     params=[
         Param(

@@ -79,6 +79,13 @@ def wildcard_grants(document: Mapping[str, Any]) -> list[str]:
         "file://least-privilege.json, and aws iam detach-role-policy --role-name <role> "
         "--policy-arn <arn> for broad managed policies"
     ),
+    rationale=(
+        "A task role that allows everything turns any compromise of the container into a "
+        "compromise of the account."
+    ),
+    cfn_property=(
+        "AWS::IAM::Role Policies[].PolicyDocument.Statement with named Action and Resource"
+    ),
     reads=[iam.task_roles],
 )
 def task_role_least_privilege(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:

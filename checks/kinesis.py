@@ -32,6 +32,13 @@ from scanner.registry import Param, Params, check
         "aws kinesis start-stream-encryption --stream-name <stream> "
         "--encryption-type KMS --key-id <customer-key-arn>"
     ),
+    rationale=(
+        "A customer-managed key lets you control and audit who can decrypt the stream's records."
+    ),
+    cfn_property=(
+        "AWS::Kinesis::Stream StreamEncryption: {EncryptionType: KMS, KeyId: <customer-managed "
+        "key>}"
+    ),
     reads=[kinesis.streams, kms.key_directory],
 )
 def stream_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -81,6 +88,11 @@ def stream_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[O
         "aws kinesis increase-stream-retention-period --stream-name <stream> "
         "--retention-period-hours <hours>"
     ),
+    rationale=(
+        "A short retention loses records when consumers fall behind or must replay after an "
+        "incident."
+    ),
+    cfn_property="AWS::Kinesis::Stream RetentionPeriodHours",
     reads=[kinesis.streams],
     params=[
         Param(

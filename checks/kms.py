@@ -31,6 +31,11 @@ from scanner.registry import Params, check
         "automatically, so they are not judged."
     ),
     remediation="aws kms enable-key-rotation --key-id <key-id>",
+    rationale=(
+        "Rotation limits how much data one key version protects, and most compliance frameworks"
+        " require it."
+    ),
+    cfn_property="AWS::KMS::Key EnableKeyRotation: true",
     reads=[kms.keys, kms.rotation_status],
 )
 def cmk_rotation_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -77,6 +82,11 @@ ENCRYPTED_RESOURCES: tuple[Collector[Any], ...] = (
     ),
     remediation="aws kms enable-key --key-id <key-id>  "
     "(or: aws kms cancel-key-deletion --key-id <key-id>, then enable-key)",
+    rationale=(
+        "A disabled key makes the data it encrypts unreadable now; a key pending deletion loses"
+        " it for good."
+    ),
+    cfn_property="AWS::KMS::Key Enabled: true",
     reads=[kms.key_directory, *ENCRYPTED_RESOURCES],
 )
 def key_in_use_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:

@@ -24,6 +24,11 @@ def _days(days: int) -> str:
         "policy at all. Read from DescribeLogGroups (retentionInDays)."
     ),
     remediation="aws logs put-retention-policy --log-group-name <name> --retention-in-days 30",
+    rationale=(
+        "Logs without a retention policy are kept and billed forever; a policy makes their "
+        "lifetime a decision."
+    ),
+    cfn_property="AWS::Logs::LogGroup RetentionInDays",
     reads=[logs.log_groups],
     params=[
         Param(

@@ -62,6 +62,11 @@ def _clusters_and_standalone(inputs: CheckInputs) -> Iterator[Judged | Outcome]:
         "--kms-key-id <customer-managed-key-arn> ...; aws rds restore-db-cluster-from-snapshot "
         "... (standalone instances: the db-snapshot equivalents), then switch clients"
     ),
+    rationale=(
+        "A customer-managed key lets you control, audit and revoke access to the data and "
+        "decide who may restore its snapshots."
+    ),
+    cfn_property="AWS::RDS::DBCluster StorageEncrypted: true, KmsKeyId: <customer-managed key>",
     reads=[rds.clusters, rds.instances, kms.key_directory],
 )
 def storage_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -107,6 +112,11 @@ def storage_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[
         "aws rds modify-db-instance --db-instance-identifier <id> --no-publicly-accessible "
         "--apply-immediately"
     ),
+    rationale=(
+        "A publicly accessible instance gets a public address: the database is then one "
+        "security group rule away from the internet."
+    ),
+    cfn_property="AWS::RDS::DBInstance PubliclyAccessible: false",
     reads=[rds.instances],
 )
 def not_publicly_accessible(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -133,6 +143,13 @@ def not_publicly_accessible(inputs: CheckInputs, params: Params) -> Iterator[Out
         "aws rds modify-db-cluster --db-cluster-identifier <id> --backup-retention-period 7 "
         "--apply-immediately  (standalone: aws rds modify-db-instance "
         "--db-instance-identifier <id> ...)"
+    ),
+    rationale=(
+        "Backups shorter than the baseline cannot restore to a point before a problem that was "
+        "found late."
+    ),
+    cfn_property=(
+        "AWS::RDS::DBCluster BackupRetentionPeriod (AWS::RDS::DBInstance for a standalone instance)"
     ),
     reads=[rds.clusters, rds.instances],
     params=[
@@ -180,6 +197,13 @@ def backup_retention(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
         '--cloudwatch-logs-export-configuration \'{"EnableLogTypes":["postgresql"]}\'  '
         "(standalone: aws rds modify-db-instance --db-instance-identifier <id> ...)"
     ),
+    rationale=(
+        "Exported logs outlive the instance's own log rotation and can be searched and alarmed on."
+    ),
+    cfn_property=(
+        "AWS::RDS::DBCluster EnableCloudwatchLogsExports (AWS::RDS::DBInstance for a standalone"
+        " instance)"
+    ),
     reads=[rds.clusters, rds.instances],
 )
 def log_exports(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -218,6 +242,10 @@ def log_exports(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
         "--db-instance-class <class> --availability-zone <another AZ> "
         "--db-instance-identifier <new-id>"
     ),
+    rationale="A cluster whose instances all sit in one AZ goes down with that AZ.",
+    cfn_property=(
+        "AWS::RDS::DBInstance AvailabilityZone: a second instance of the cluster in another AZ"
+    ),
     reads=[rds.clusters, rds.cluster_members],
 )
 def cluster_multi_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -254,6 +282,13 @@ def cluster_multi_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
         "aws rds modify-db-cluster --db-cluster-identifier <id> --deletion-protection "
         "--apply-immediately  (standalone: aws rds modify-db-instance "
         "--db-instance-identifier <id> --deletion-protection)"
+    ),
+    rationale=(
+        "Deletion protection stops one mistaken command or stack update from deleting the database."
+    ),
+    cfn_property=(
+        "AWS::RDS::DBCluster DeletionProtection: true (AWS::RDS::DBInstance for a standalone "
+        "instance)"
     ),
     reads=[rds.clusters, rds.instances],
 )

@@ -24,6 +24,11 @@ from scanner.registry import Params, check
     remediation=(
         "aws secretsmanager update-secret --secret-id <secret> --kms-key-id <customer-key-arn>"
     ),
+    rationale=(
+        "With the AWS-managed key, whoever may use Secrets Manager in the account can decrypt; "
+        "a customer-managed key's policy narrows that."
+    ),
+    cfn_property="AWS::SecretsManager::Secret KmsKeyId: <customer-managed key>",
     reads=[secretsmanager.secrets, kms.key_directory],
 )
 def secret_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
@@ -72,6 +77,10 @@ def secret_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[O
         "aws secretsmanager rotate-secret --secret-id <secret> "
         "--rotation-lambda-arn <function-arn> "
         "--rotation-rules AutomaticallyAfterDays=30  (or managed rotation for RDS secrets)"
+    ),
+    rationale="A secret that never rotates stays valid forever once it leaks.",
+    cfn_property=(
+        "AWS::SecretsManager::RotationSchedule SecretId, RotationRules and a rotation Lambda"
     ),
     reads=[secretsmanager.secrets],
 )

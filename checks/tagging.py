@@ -46,6 +46,13 @@ NAMED_RESOURCES: tuple[Collector[Any], ...] = (
         "resource of one environment can be mistaken for another's. Off until `suffix` is set."
     ),
     remediation="Rename the resource (or set its Name tag) to include the environment suffix",
+    rationale=(
+        "Names that state their environment prevent changing prod when stage was meant, and "
+        "keep cost and access reports readable."
+    ),
+    cfn_property=(
+        "the resource's name property, or Tags: [{Key: Name, Value: <name with the suffix>}]"
+    ),
     reads=NAMED_RESOURCES,
     params=[
         Param(

@@ -49,6 +49,14 @@ def _misrouted(network: ec2.Network, subnet: ec2.Subnet) -> str | None:
         "aws ec2 replace-route --route-table-id <private-rtb-in-az> "
         "--destination-cidr-block 0.0.0.0/0 --nat-gateway-id <nat-in-same-az>"
     ),
+    rationale=(
+        "Private subnets that egress through another AZ's NAT gateway lose the internet when "
+        "that AZ fails, and pay cross-AZ data charges."
+    ),
+    cfn_property=(
+        "AWS::EC2::NatGateway in each AZ; AWS::EC2::Route 0.0.0.0/0 NatGatewayId in each "
+        "private subnet's route table"
+    ),
     reads=[ec2.vpcs, ec2.network],
     params=[
         Param(

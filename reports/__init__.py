@@ -20,6 +20,7 @@ class OutputFormat(StrEnum):
     ASFF = "asff"
     JSONL = "jsonl"
     CSV = "csv"
+    HTML = "html"
 
 
 LINE_FORMATS = (OutputFormat.OCSF, OutputFormat.ASFF)
@@ -31,7 +32,7 @@ def renderer_for(output_format: OutputFormat, *, jsonl: bool = False) -> Rendere
 
     ``jsonl`` asks for one JSON object a line, which only the LINE_FORMATS offer.
     """
-    from reports import asff, csv_report, json_findings, ocsf, table
+    from reports import asff, csv_report, html, json_findings, ocsf, table
     from reports import jsonl as json_lines
 
     if jsonl and output_format not in LINE_FORMATS:
@@ -52,5 +53,7 @@ def renderer_for(output_format: OutputFormat, *, jsonl: bool = False) -> Rendere
             return json_lines.render
         case OutputFormat.CSV:
             return csv_report.render
+        case OutputFormat.HTML:
+            return html.render
         case _:
             assert_never(output_format)

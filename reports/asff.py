@@ -31,8 +31,18 @@ _LABEL = {
     Severity.HIGH: "HIGH",
     Severity.CRITICAL: "CRITICAL",
 }
-_COMPLIANCE = {Status.PASS: "PASSED", Status.FAIL: "FAILED", Status.ERROR: "NOT_AVAILABLE"}
-_WORKFLOW = {Status.PASS: "RESOLVED", Status.FAIL: "NEW", Status.ERROR: "NEW"}
+_COMPLIANCE = {
+    Status.PASS: "PASSED",
+    Status.FAIL: "FAILED",
+    Status.ERROR: "NOT_AVAILABLE",
+    Status.MUTED: "FAILED",
+}
+_WORKFLOW = {
+    Status.PASS: "RESOLVED",
+    Status.FAIL: "NEW",
+    Status.ERROR: "NEW",
+    Status.MUTED: "SUPPRESSED",
+}
 
 
 @functools.cache

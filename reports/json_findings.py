@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reports.summary import counts_by_severity, counts_by_status
+from reports.summary import counts_by_severity, counts_by_status, posture_score
 from scanner.model import Finding, ScanResult, Status
 
 SCHEMA_VERSION = "1.0"
@@ -51,6 +51,7 @@ def document(result: ScanResult) -> dict[str, Any]:
             "complete": result.count(Status.ERROR) == 0,
             "by_status": counts_by_status(result.findings),
             "by_severity": counts_by_severity(result.findings),
+            "posture_score": posture_score(result.findings),
             "missing_actions": list(result.missing_actions),
         },
         "findings": [finding_to_dict(finding) for finding in result.findings],

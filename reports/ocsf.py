@@ -34,8 +34,14 @@ _COMPLIANCE_STATUS = {
     Status.PASS: (1, "Pass"),
     Status.ERROR: (2, "Warning"),
     Status.FAIL: (3, "Fail"),
+    Status.MUTED: (3, "Fail"),
 }
-_FINDING_STATUS = {Status.PASS: (4, "Resolved"), Status.ERROR: (1, "New"), Status.FAIL: (1, "New")}
+_FINDING_STATUS = {
+    Status.PASS: (4, "Resolved"),
+    Status.ERROR: (1, "New"),
+    Status.FAIL: (1, "New"),
+    Status.MUTED: (3, "Suppressed"),
+}
 
 
 def epoch_ms(utc_iso: str) -> int:

@@ -15,8 +15,9 @@ import click
 import typer
 from tabulate import tabulate
 
-from reports import OutputFormat, renderer_for
+from reports import OutputFormat, html, renderer_for
 from scanner import __version__
+from scanner.accounts import DISCOVERY_REGION, AccountsRequest, enabled_regions
 from scanner.cli_history import (
     HistoryOpt,
     LockTimeoutOpt,
@@ -30,6 +31,7 @@ from scanner.config import (
     build_plan,
     default_baseline_yaml,
     load_baseline,
+    load_suppressions,
     parse_baseline,
 )
 from scanner.delivery import EXIT_DELIVERY_PENDING
@@ -54,6 +56,7 @@ from scanner.pipeline import (
     execute,
     say,
     transports_for,
+    trend,
     use_log_format,
     with_cfn_drift,
 )
@@ -128,6 +131,14 @@ BaselineOpt = Annotated[
         "-b",
         help="Baseline file (YAML or JSON): parameters, "
         "controls turned off, scope. See `driftscan baseline init`.",
+    ),
+]
+SuppressionsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--suppressions",
+        help="Suppressions file (YAML or JSON): failures accepted, with a reason and an "
+        "optional expiry date, reported as MUTED and not counted for --fail-on.",
     ),
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
@@ -214,8 +225,11 @@ def _global(
         raise typer.Exit()
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if verbose < 2:
-        logging.getLogger("botocore").setLevel(logging.WARNING)
+    # Never botocore's or urllib3's own debug lines: they hold request headers (the access key
+    # id, session token, signature) and response bodies (whatever a resource holds). -vv logs
+    # each API call from scanner.session instead.
+    for wire in ("botocore", "urllib3"):
+        logging.getLogger(wire).setLevel(logging.WARNING)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -224,6 +238,7 @@ def scan(
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
     baseline: BaselineOpt = None,
+    suppressions: SuppressionsOpt = None,
     checks: ChecksOpt = None,
     services: ServicesOpt = None,
     severity: SeverityOpt = None,
@@ -266,6 +281,43 @@ def scan(
     ] = LogFormat.TEXT,
     lock_timeout: LockTimeoutOpt = 0,
     cfn_drift: CfnDriftOpt = False,
+    role_name: Annotated[
+        str | None,
+        typer.Option(
+            "--role-name",
+            help="Scan other accounts through this IAM role (STS AssumeRole into each of "
+            "--accounts or --organization).",
+        ),
+    ] = None,
+    accounts: Annotated[
+        list[str] | None,
+        typer.Option("--accounts", help="With --role-name: these account ids (comma-separated)."),
+    ] = None,
+    organization: Annotated[
+        bool,
+        typer.Option(
+            "--organization",
+            help="With --role-name: every ACTIVE account of the organization "
+            "(Organizations ListAccounts; run from the management or a delegated account).",
+        ),
+    ] = False,
+    external_id: Annotated[
+        str | None,
+        typer.Option("--external-id", help="ExternalId to pass to AssumeRole."),
+    ] = None,
+    all_regions: Annotated[
+        bool,
+        typer.Option(
+            "--all-regions",
+            help="Scan every region enabled in the caller's account (EC2 DescribeRegions).",
+        ),
+    ] = False,
+    exclude_regions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude-regions", help="Leave these regions out of --all-regions or --region."
+        ),
+    ] = None,
 ) -> int:
     """Scan the account and report every control's findings."""
     use_log_format(log_format)
@@ -292,13 +344,50 @@ def scan(
         quiet=quiet,
         lock_timeout=lock_timeout,
         cfn_drift=cfn_drift,
+        suppressions=load_suppressions(suppressions),
     )
+    if role_name is None and (accounts or organization or external_id):
+        raise ConfigError("--accounts, --organization and --external-id need --role-name")
+    if role_name is not None:
+        request = replace(
+            request,
+            accounts=AccountsRequest(
+                role_name=role_name,
+                account_ids=tuple(_split(accounts)),
+                organization=organization,
+                external_id=external_id,
+            ),
+        )
     if demo:
         return _scan_demo(request, baseline_given=baseline is not None)
     session = AwsSession(
         SessionOptions(profile=profile, endpoint_url=endpoint_url, max_pool_connections=workers)
     )
+    if all_regions or exclude_regions:
+        request = replace(
+            request,
+            regions=_regions(session, request.regions, all_regions, set(_split(exclude_regions))),
+        )
     return execute(request, session, session.default_region)
+
+
+def _regions(
+    session: AwsSession, given: Sequence[str], all_regions: bool, excluded: set[str]
+) -> tuple[str, ...]:
+    """``--region`` or ``--all-regions``, less ``--exclude-regions``."""
+    if all_regions and given:
+        raise ConfigError("--all-regions and --region contradict each other")
+    if not all_regions and not given:
+        raise ConfigError("--exclude-regions needs --all-regions or --region")
+    regions = (
+        enabled_regions(session, session.default_region or DISCOVERY_REGION)
+        if all_regions
+        else list(given)
+    )
+    kept = tuple(region for region in regions if region not in excluded)
+    if not kept:
+        raise ConfigError("--exclude-regions leaves no region to scan")
+    return kept
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -389,6 +478,32 @@ def export(
     return send_findings(result, transports, EXIT_OK, path, only_changes=only_changes)
 
 
+@app.command()
+def report(
+    scan_id: Annotated[
+        str | None,
+        typer.Option("--scan", metavar="ID", help="The recorded scan (an id or a unique prefix)."),
+    ] = None,
+    last: Annotated[bool, typer.Option("--last", help="The latest complete scan.")] = False,
+    output: OutputOpt = None,
+    history: HistoryOpt = None,
+) -> None:
+    """Write the HTML report of a recorded scan, with the trend of the scans of its scope.
+
+    Exit codes: 0 written; 2 bad usage, no such scan or store, unwritable output."""
+    if (scan_id is None) == (not last):
+        raise ConfigError("report needs one of --scan ID and --last")
+    path = history or default_path()
+    if output is not None:
+        ensure_writable(output)
+    with open_store(path) as store:
+        record = store.find_complete(scan_id) if scan_id else store.latest()
+        if record is None:
+            raise HistoryError(f"no complete scan in {path} to report")
+        result = store.load(record)
+    emit(html.render(result, trend(path, result)), output)
+
+
 @checks_app.command("list")
 def checks_list(
     services: ServicesOpt = None,
@@ -419,7 +534,8 @@ def checks_list(
 
 @checks_app.command("show")
 def checks_show(check_id: Annotated[str, typer.Argument(help="A control id.")]) -> None:
-    """A control's description, parameters, evidence and remediation."""
+    """A control's description, why it matters, parameters, evidence and remediation (an
+    AWS CLI command and the CloudFormation property)."""
     spec = get_check(check_id)
     lines = [
         f"{spec.id}  ({spec.severity.value}, {spec.service})",
@@ -427,11 +543,14 @@ def checks_show(check_id: Annotated[str, typer.Argument(help="A control id.")]) 
         "",
         spec.description,
         "",
+        *(["Why it matters:", f"  {spec.rationale}", ""] if spec.rationale else []),
         "Parameters:" if spec.params else "Parameters: none",
     ]
     lines += [f"  {p.name} = {json.dumps(p.default)}: {p.description}" for p in spec.params]
     lines += ["", "Reads (IAM actions):", *(f"  {action}" for action in spec.actions)]
     lines += ["", "Remediation:", f"  {spec.remediation}"]
+    if spec.cfn_property:
+        lines += ["", "CloudFormation:", f"  {spec.cfn_property}"]
     typer.echo("\n".join(lines))
 
 

@@ -18,6 +18,7 @@ from scanner.inventory import Scope
 from scanner.model import Severity
 from scanner.registry import CheckSpec, all_checks, get_check, services, unknown
 from scanner.runner import DEFAULT_WORKERS, ScanPlan
+from scanner.suppressions import FILE_SCHEMA, SECTION_SCHEMA, Suppression, from_document
 
 BASELINE_VERSION = 1
 
@@ -75,6 +76,7 @@ def baseline_schema() -> dict[str, Any]:
                 "properties": controls,
                 "additionalProperties": False,
             },
+            "suppressions": SECTION_SCHEMA,
         },
         "additionalProperties": False,
     }
@@ -88,33 +90,33 @@ class Baseline:
     disabled: frozenset[str] = frozenset()
     regions: tuple[str, ...] = ()
     scope: Scope = field(default_factory=Scope)
+    suppressions: tuple[Suppression, ...] = ()
 
 
 def load_baseline(path: Path | None) -> Baseline:
     """Read and validate a YAML or JSON baseline file; no file means all defaults."""
     if path is None:
         return Baseline()
+    return parse_baseline(_read(path, "baseline"), str(path))
+
+
+def load_suppressions(path: Path | None) -> tuple[Suppression, ...]:
+    """Read and validate a YAML or JSON suppressions file (``suppressions: [...]``)."""
+    if path is None:
+        return ()
+    document = _validated(_read(path, "suppressions"), str(path), FILE_SCHEMA)
+    return from_document(document["suppressions"], str(path))
+
+
+def _read(path: Path, kind: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read baseline file: {exc.strerror}") from exc
-    return parse_baseline(text, str(path))
+        raise ConfigError(f"{path}: cannot read {kind} file: {exc.strerror}") from exc
 
 
 def parse_baseline(text: str, source: str = "baseline") -> Baseline:
-    try:
-        document = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{source}: not valid YAML or JSON{where}: {problem}") from exc
-    document = _empty_sections_as_mappings(document)
-    validator = jsonschema.Draft202012Validator(baseline_schema())
-    problems = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
-    if problems:
-        lines = [f"{source}: {line}" for error in problems for line in _describe(error)]
-        raise ConfigError("\n".join(lines))
+    document = _validated(text, source, baseline_schema())
     controls = document.get("controls", {})
     scope = document.get("scope", {})
     return Baseline(
@@ -127,7 +129,35 @@ def parse_baseline(text: str, source: str = "baseline") -> Baseline:
         ),
         regions=tuple(scope.get("regions", ())),
         scope=Scope(tags=scope.get("tags", {}), name_suffix=scope.get("name_suffix")),
+        suppressions=from_document(document.get("suppressions", []), source),
     )
+
+
+class _DatesAsText(yaml.SafeLoader):
+    """Safe loading, but ``2027-03-01`` stays a string: JSON Schema knows no dates."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+def _validated(text: str, source: str, schema: Mapping[str, Any]) -> Any:
+    """The YAML or JSON document, valid against ``schema``; else one line per problem."""
+    try:
+        document = yaml.load(text, Loader=_DatesAsText) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: not valid YAML or JSON{where}: {problem}") from exc
+    document = _empty_sections_as_mappings(document)
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if problems:
+        lines = [f"{source}: {line}" for error in problems for line in _describe(error)]
+        raise ConfigError("\n".join(lines))
+    return document
 
 
 def _empty_sections_as_mappings(document: Any) -> Any:
@@ -147,12 +177,20 @@ def _empty_sections_as_mappings(document: Any) -> Any:
     return document
 
 
+def key_name(part: object) -> str:
+    """A key as a key path shows it: quoted unless it is plain, printable text without
+    ``/`` or ``: ``, so a problem stays one unambiguous line whatever the key."""
+    text = str(part)
+    plain = text and text.isprintable() and "/" not in text and ": " not in text
+    return text if plain else repr(text)
+
+
 def _describe(error: jsonschema.ValidationError) -> list[str]:
     """One line per problem: the key path and what was expected."""
-    path = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+    path = "/".join(key_name(part) for part in error.absolute_path) or "(top level)"
     if error.validator == "additionalProperties":
         known = list(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(known))
+        extra = sorted(set(error.instance) - set(known), key=str)  # YAML keys may be numbers
         return [f"{path}: {unknown('key', str(key), known)}" for key in extra]
     if error.validator == "pattern" and "description" in error.schema:
         return [f"{path}: {error.instance!r} is not {error.schema['description']}"]
@@ -241,6 +279,12 @@ def default_baseline_yaml() -> str:
         "  # regions: [us-east-1, eu-west-1]   # default: --region, else the session's",
         "  # tags: {environment: prod}         # only resources with every tag",
         "  # name_suffix: -prod                # only resources whose name contains it",
+        "",
+        "# suppressions:                      # accepted failures, reported as MUTED",
+        "#   - check: rds.backup_retention",
+        "#     resource: 'stage-*'             # glob on the resource id or ARN",
+        "#     reason: OPS-12, restores tested weekly",
+        "#     expires: 2027-03-31             # optional; the last day it suppresses",
         "",
         "controls:",
     ]

@@ -19,6 +19,8 @@ def checks_markdown() -> str:
     for spec in all_checks():
         lines += ["", f"## {spec.id}", "", f"**{spec.severity.value}** · {spec.title}", ""]
         lines += [spec.description, ""]
+        if spec.rationale:
+            lines += [f"Why it matters: {spec.rationale}", ""]
         if spec.params:
             lines += ["Parameters:", ""]
             lines += [
@@ -28,6 +30,8 @@ def checks_markdown() -> str:
             lines.append("")
         lines += ["IAM actions: " + ", ".join(f"`{a}`" for a in spec.actions), ""]
         lines += [f"Remediation: `{spec.remediation}`"]
+        if spec.cfn_property:
+            lines += ["", f"CloudFormation: `{spec.cfn_property}`"]
     return "\n".join(lines) + "\n"
 
 

@@ -85,7 +85,8 @@ class FindingsDiff:
     new_failures: tuple[FindingChange, ...] = ()
     """FAIL now; not FAIL before (PASS, ERROR, or not judged)."""
     resolved: tuple[FindingChange, ...] = ()
-    """FAIL before; PASS now, or no longer judged by a control that read everything."""
+    """FAIL before; PASS (or MUTED by a suppression) now, or no longer judged by a control
+    that read everything."""
     still_failing: tuple[FindingChange, ...] = ()
     unverified: tuple[FindingChange, ...] = ()
     """FAIL before; now ERROR, or gone while its control had an ERROR in that region:
@@ -150,7 +151,7 @@ def compare_findings(before: Iterable[Finding], after: Iterable[Finding]) -> Fin
             bucket = "still_failing" if before_status is Status.FAIL else "new_failures"
         elif before_status is not Status.FAIL:
             continue
-        elif after_status is Status.PASS or (
+        elif after_status in (Status.PASS, Status.MUTED) or (
             after_status is None and (shown.check_id, shown.account_id, shown.region) not in erred
         ):
             bucket = "resolved"

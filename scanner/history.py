@@ -170,8 +170,13 @@ class HistoryStore:
     def __enter__(self) -> HistoryStore:
         return self
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(self, kind: object, error: BaseException | None, _: object) -> None:
         self._db.close()
+        if isinstance(error, sqlite3.DatabaseError):  # a damaged file: one line, left as it is
+            raise HistoryError(
+                f"cannot use history store {self.path}: {error} (left untouched; "
+                "move it aside to start a new store)"
+            ) from error
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -269,17 +269,37 @@ class Inventory:
                 ]
             else:
                 continue
+            kept = {"Name", *self.scope.tags}
             snapshots += [
                 ResourceSnapshot(
                     account_id=self.account_id,
                     region=self.region,
                     collector=name,
                     resource_id=resource_id,
-                    config=config,
+                    config=redact_tags(config, kept),
                 )
                 for resource_id, config in entries
             ]
         return snapshots
+
+
+REDACTED = "<redacted>"
+
+
+def redact_tags(value: Any, kept: Collection[str]) -> Any:
+    """JSON data with the values of every ``tags`` mapping redacted but those of ``kept``
+    keys (Name and the scope's tags). Tag values are free text (a token, an e-mail) that no
+    control judges; their keys stay, so a tag added or removed is still a change."""
+    if isinstance(value, dict):
+        return {
+            key: {tag: item if tag in kept else REDACTED for tag, item in inner.items()}
+            if key == "tags" and isinstance(inner, dict)
+            else redact_tags(inner, kept)
+            for key, inner in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_tags(item, kept) for item in value]
+    return value
 
 
 def to_json(value: Any) -> Any:

@@ -13,6 +13,8 @@ class Status(StrEnum):
     PASS = "PASS"
     FAIL = "FAIL"
     ERROR = "ERROR"
+    MUTED = "MUTED"
+    """A FAIL an unexpired suppression accepts (see scanner/suppressions.py)."""
 
 
 class Severity(StrEnum):

@@ -12,18 +12,20 @@ import signal
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import typer
 
-from reports import OutputFormat, renderer_for
+from reports import OutputFormat, html, renderer_for, table
 from scanner import drift
+from scanner.accounts import AccountsRequest, resolve_targets
 from scanner.config import Baseline, build_plan
 from scanner.delivery import DeliveryOptions, Transport, deliver, open_transports, outgoing
 from scanner.delivery import exit_code as delivery_exit_code
@@ -34,8 +36,10 @@ from scanner.history import APPROVED, HistoryStore, scope_key
 from scanner.lock import store_lock
 from scanner.model import ScanResult, Severity, Status
 from scanner.output import ensure_writable, write_atomic
-from scanner.runner import DEFAULT_WORKERS, FailOn, ScanPlan, exit_code, run_scan
+from scanner.runner import DEFAULT_WORKERS, FailOn, Progress, ScanPlan, exit_code, run_scan
 from scanner.session import AwsSession
+from scanner.suppressions import Suppression
+from scanner.suppressions import apply as apply_suppressions
 
 
 class LogFormat(StrEnum):
@@ -75,7 +79,11 @@ class ScanRequest:
     lock_timeout: float = 0
     """Seconds to wait for another run's lock on the history store."""
     cfn_drift: bool = False
+    suppressions: tuple[Suppression, ...] = ()
+    """``--suppressions FILE``'s entries; the baseline's own are added to them."""
     """Turn on cloudformation.stack_drift (it starts drift detection jobs)."""
+    accounts: AccountsRequest | None = None
+    """``--role-name`` with ``--accounts`` or ``--organization``: scan those accounts."""
 
 
 def execute(request: ScanRequest, session: AwsSession, default_region: str | None) -> int:
@@ -96,6 +104,8 @@ def execute(request: ScanRequest, session: AwsSession, default_region: str | Non
     )
     # Bad flag combinations, destinations and tokens exit 2 before anything is scanned.
     render = renderer_for(request.output_format, jsonl=request.jsonl)
+    if request.output_format is OutputFormat.TABLE and request.output is None:
+        render = partial(table.render, colour=coloured(sys.stdout))
     transports = transports_for(
         request.send,
         request.ca_bundle,
@@ -108,7 +118,11 @@ def execute(request: ScanRequest, session: AwsSession, default_region: str | Non
     with _interruptible():
         result, new_problems, compared = _scan(request, plan, session)
         if not request.quiet or request.output is not None:
-            emit(render(result), request.output)
+            if request.output_format is OutputFormat.HTML and request.history is not None:
+                text = html.render(result, trend(request.history, result))
+            else:
+                text = render(result)
+            emit(text, request.output)
     for problem in new_problems:
         # Beside a report, a first scan's failures are all new: the report already lists them.
         if request.quiet or compared or problem.event != drift.NEW_FAILURE:
@@ -173,6 +187,22 @@ def previous_scan(history: Path, result: ScanResult) -> ScanResult | None:
         return store.load(before) if before else None
 
 
+TREND_SCANS = 30
+"""How many scans the HTML report's trend chart shows at most."""
+
+
+def trend(history: Path, result: ScanResult) -> list[html.TrendPoint]:
+    """The HTML trend: the complete scans of the result's scope up to it, oldest first."""
+    meta = result.metadata
+    scope = scope_key(meta.account_ids, meta.regions, meta.baseline_digest)
+    with HistoryStore(history) as store:
+        scans = store.scans()
+        ids = [scan.scan_id for scan in scans]
+        older = scans[ids.index(meta.scan_id) :] if meta.scan_id in ids else scans
+        chosen = [scan for scan in older if scan.complete and scan.scope == scope]
+        return [html.trend_point(store.load(scan)) for scan in reversed(chosen[:TREND_SCANS])]
+
+
 def emit(text: str, output: Path | None) -> None:
     """The report to stdout, or atomically to a file."""
     if output is None:
@@ -213,7 +243,7 @@ def _scan(
     configuration changes since ``--drift-from``. Without a store every failure is new.
     """
     if request.history is None:
-        result = run_scan(plan, session)
+        result = _run(request, plan, session)
         new = drift.compare_findings((), result.findings).new_failures
         return result, drift.problems(new, drift.ResourcesDiff(), ""), False
     with store_lock(request.history, request.lock_timeout), HistoryStore(request.history) as store:
@@ -221,7 +251,7 @@ def _scan(
             store.find_complete(request.drift_from)  # a typo fails before the scan, not after
         scan_id = str(uuid.uuid4())
         store.begin(scan_id, plan.regions, plan.baseline_digest)
-        result = run_scan(plan, session, scan_id=scan_id)
+        result = _run(request, plan, session, scan_id=scan_id)
         meta = result.metadata
         scope = scope_key(meta.account_ids, meta.regions, meta.baseline_digest)
         previous = store.latest(scope)
@@ -234,6 +264,28 @@ def _scan(
             changes = drift.compare_resources(store.load(reference).resources, result.resources)
             since = f"{'approved ' if reference.approved_at else ''}scan {reference.scan_id[:8]}"
         return result, drift.problems(new, changes, since), previous is not None
+
+
+def _run(
+    request: ScanRequest, plan: ScanPlan, session: AwsSession, scan_id: str | None = None
+) -> ScanResult:
+    """run_scan (a progress line on a terminal), then the suppressions: accepted failures
+    become MUTED before anything (history, drift, reports, the exit code) sees them; expired
+    and stale entries warned of."""
+    targets = (
+        resolve_targets(session, request.accounts, plan.regions[0]) if request.accounts else None
+    )
+    show = progress_line(sys.stderr)
+    result = run_scan(plan, session, scan_id=scan_id, targets=targets, on_progress=show)
+    for target in targets or ():
+        if target.error is not None:
+            say(f"could not scan account {target.account_id}: {target.error}")
+    applied = apply_suppressions(
+        result, request.baseline.suppressions + request.suppressions, datetime.now(UTC).date()
+    )
+    for line in applied.warnings():
+        say(line, level="warning")
+    return applied.result
 
 
 class Interrupted(BaseException):
@@ -269,6 +321,37 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 
 _log_format = LogFormat.TEXT
+
+
+def coloured(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def progress_line(stream: TextIO) -> Callable[[Progress], None] | None:
+    """One line on a terminal, rewritten as the scan goes and erased at its end; None (no
+    progress) when ``stream`` is not a terminal, or log lines (-v, --log-format json) go there."""
+    if (
+        not stream.isatty()
+        or _log_format is LogFormat.JSON
+        or logging.getLogger().isEnabledFor(logging.INFO)
+    ):
+        return None
+    shown = [-1]
+
+    def show(progress: Progress) -> None:
+        percent = 100 * progress.done // max(1, progress.total)
+        if percent == shown[0]:
+            return
+        shown[0] = percent
+        line = (
+            f"driftscan: scanning {percent}% ({progress.done}/{progress.total} region x "
+            f"collector reads and control checks), {progress.findings} findings so far"
+        )
+        stream.write("\r\033[K" + ("" if progress.done == progress.total else line))
+        stream.flush()
+
+    return show
 
 
 def use_log_format(log_format: LogFormat) -> None:

@@ -46,6 +46,10 @@ class CheckSpec:
     function: CheckFunction
     configured_by: str | None = None
     """A parameter whose empty default keeps the control off until the baseline sets it."""
+    rationale: str = ""
+    """Why the control matters: what goes wrong when it fails."""
+    cfn_property: str = ""
+    """The CloudFormation resource property (or template part) that fixes it at the source."""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -72,6 +76,8 @@ def check(
     reads: Iterable[Collector[Any]],
     params: Iterable[Param] = (),
     configured_by: str | None = None,
+    rationale: str = "",
+    cfn_property: str = "",
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a control. The function receives its declared collectors and parameters."""
 
@@ -95,6 +101,8 @@ def check(
             reads=tuple(reads),
             function=function,
             configured_by=configured_by,
+            rationale=rationale,
+            cfn_property=cfn_property,
         )
         return function
 

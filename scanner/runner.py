@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,11 +12,13 @@ from enum import StrEnum
 from typing import Any
 
 from scanner import __version__
+from scanner.accounts import Target
 from scanner.errors import EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_OK, CollectorError
 from scanner.inventory import DENIED_CODES, CheckInputs, Collector, Inventory, Scope
 from scanner.model import (
     Finding,
     Outcome,
+    ReadError,
     ResourceRef,
     ResourceSnapshot,
     ScanMetadata,
@@ -47,6 +49,17 @@ class ScanPlan:
     workers: int = DEFAULT_WORKERS
 
 
+@dataclass(frozen=True, kw_only=True)
+class Progress:
+    """How far a scan is, in steps: every (account-region, collector) read, then every
+    (account-region, control) judgement."""
+
+    done: int
+    total: int
+    findings: int
+    """Findings so far."""
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -55,15 +68,20 @@ def run_scan(
     plan: ScanPlan,
     session: AwsSession,
     *,
-    on_progress: Callable[[str, str], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
     scan_id: str | None = None,
+    targets: Sequence[Target] | None = None,
 ) -> ScanResult:
-    """Scan every (region, check) of the plan; AWS errors become ERROR findings, never raise.
+    """Scan every (account, region, check) of the plan; AWS errors become ERROR findings,
+    never raise.
 
     ``scan_id`` names the scan (the history store records it before the scan starts).
+    ``targets``: the accounts to scan, each with its own session (``--role-name``); default:
+    the session's own account. An account without a session gets ERROR findings.
     """
     started = _now()
-    account_id = session.account_id(plan.regions[0])
+    if targets is None:
+        targets = [Target(account_id=session.account_id(plan.regions[0]), session=session)]
     collectors = _collectors_of(plan.checks)
     findings: list[Finding] = []
     snapshots: list[ResourceSnapshot] = []
@@ -74,8 +92,14 @@ def run_scan(
     ):
         inventories = [
             Inventory(
-                session, account_id=account_id, region=region, scope=plan.scope, item_pool=item_pool
+                target.session,
+                account_id=target.account_id,
+                region=region,
+                scope=plan.scope,
+                item_pool=item_pool,
             )
+            for target in targets
+            if target.session is not None
             for region in plan.regions
         ]
         # Fetch every needed collector once, concurrently; checks then read memoised values.
@@ -84,31 +108,44 @@ def run_scan(
             for inventory in inventories
             for source in collectors
         ]
+        total, done = len(prefetch) + len(inventories) * len(plan.checks), 0
+
+        def step() -> None:
+            nonlocal done
+            done += 1
+            if on_progress:
+                on_progress(Progress(done=done, total=total, findings=len(findings)))
+
         try:
             for future in prefetch:
                 future.result()
+                step()
         except BaseException:  # interrupted (SIGTERM): start no more reads, wait for none queued
             for pool in (collect_pool, item_pool):
-                pass
+                pool.shutdown(wait=False, cancel_futures=True)
             raise
         for inventory in inventories:
             for spec in plan.checks:
                 findings.extend(_run_check(spec, plan.params[spec.id], inventory))
-                if on_progress:
-                    on_progress(inventory.region, spec.id)
+                step()
             snapshots.extend(inventory.snapshots())
             denied.update(e.action for e in inventory.read_errors if e.code in DENIED_CODES)
+    for target in targets:
+        if target.error is not None:
+            findings += _unreachable(plan, target.account_id, target.error)
+            if target.error.code in DENIED_CODES:
+                denied.add(target.error.action)
     metadata = ScanMetadata(
         scan_id=scan_id or str(uuid.uuid4()),
         tool_version=__version__,
         started_at=started,
         finished_at=_now(),
-        account_ids=(account_id,),
+        account_ids=tuple(target.account_id for target in targets),
         regions=plan.regions,
         baseline_digest=plan.baseline_digest,
         checks=tuple(spec.id for spec in plan.checks),
     )
-    findings.sort(key=lambda f: (f.service, f.check_id, f.region, f.resource_id))
+    findings.sort(key=lambda f: (f.service, f.check_id, f.region, f.account_id, f.resource_id))
     return ScanResult(
         metadata=metadata,
         findings=tuple(findings),
@@ -143,15 +180,30 @@ def _run_check(spec: CheckSpec, params: Mapping[str, Any], inventory: Inventory)
                 evidence={"error_code": "InternalError"},
             )
         ]
-    return [_finding(spec, outcome, inventory) for outcome in outcomes]
+    return [_finding(spec, outcome, inventory.account_id, inventory.region) for outcome in outcomes]
 
 
-def _finding(spec: CheckSpec, outcome: Outcome, inventory: Inventory) -> Finding:
+def _unreachable(plan: ScanPlan, account_id: str, error: ReadError) -> list[Finding]:
+    """An ERROR finding per (check, region) of an account whose role could not be assumed."""
+    outcome = Outcome(
+        status=Status.ERROR,
+        resource=ResourceRef(type="AWS::::Account", id=account_id),
+        message=f"could not scan account {account_id}: {error}",
+        evidence={"error_code": error.code, "action": error.action},
+    )
+    return [
+        _finding(spec, outcome, account_id, region)
+        for spec in plan.checks
+        for region in plan.regions
+    ]
+
+
+def _finding(spec: CheckSpec, outcome: Outcome, account_id: str, region: str) -> Finding:
     resource = outcome.resource
     return Finding(
         finding_id=finding_id(
-            inventory.account_id,
-            inventory.region,
+            account_id,
+            region,
             spec.id,
             f"{resource.type}|{resource.arn or resource.id}",
         ),
@@ -160,8 +212,8 @@ def _finding(spec: CheckSpec, outcome: Outcome, inventory: Inventory) -> Finding
         status=outcome.status,
         severity=spec.severity,
         service=spec.service,
-        account_id=inventory.account_id,
-        region=inventory.region,
+        account_id=account_id,
+        region=region,
         resource_type=resource.type,
         resource_id=resource.id,
         resource_arn=resource.arn,

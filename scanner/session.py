@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ import botocore.loaders
 from botocore.config import Config
 
 from scanner.errors import ConfigError, SessionError
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 5
 """A hung endpoint costs at most this per connection attempt."""
@@ -100,7 +103,9 @@ class AwsSession:
         self._boto.events.register("provide-client-params.*.*", self._record)
 
     def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        self.requests.record(iam_action(model.service_model, model.name), model.name, params)
+        action = iam_action(model.service_model, model.name)
+        log.debug("API call %s %s %s", action, model.name, params)  # read calls: ids, no secrets
+        self.requests.record(action, model.name, params)
 
     @property
     def boto_session(self) -> boto3.Session:

@@ -1,7 +1,8 @@
 """Unattended runs: overlapping scans on one store, scans killed mid-run, cron-mode flags.
 
 Scans run in subprocesses against a moto server in this process. A hook in the subprocess
-(``SLOW_SCAN``) delays every API call, so a scan lasts long enough to be overlapped or killed.
+(``SLOW_SCAN``) delays every API call, so a scan lasts long enough to be overlapped or killed,
+and logs when each call starts (``DRIFTSCAN_TEST_CALLS``).
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ from scanner.demo.kms import make_key
 from scanner.history import HistoryStore, ScanRecord
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYS = 8
+KEYS = 4
 
 SLOW_SCAN = """
 import os, sys, time
 import botocore.handlers
 
 def delay(**_):
+    with open(os.environ["DRIFTSCAN_TEST_CALLS"], "a") as calls:
+        calls.write(f"{time.time()}\\n")
     time.sleep(float(os.environ["DRIFTSCAN_TEST_DELAY"]))
 
 botocore.handlers.BUILTIN_HANDLERS.insert(0, ("before-call", delay))
@@ -57,7 +60,9 @@ def endpoint() -> Iterator[str]:
     server.stop()
 
 
-def scan_args(endpoint: str, history: Path, *extra: str) -> list[str]:
+def scan_args(
+    endpoint: str, history: Path, *extra: str, checks: str = "kms.cmk_rotation_enabled"
+) -> list[str]:
     return [
         "scan",
         "-r",
@@ -65,7 +70,7 @@ def scan_args(endpoint: str, history: Path, *extra: str) -> list[str]:
         "--endpoint-url",
         endpoint,
         "--checks",
-        "kms.cmk_rotation_enabled",
+        checks,
         "--history",
         str(history),
         "--fail-on",
@@ -74,8 +79,8 @@ def scan_args(endpoint: str, history: Path, *extra: str) -> list[str]:
     ]
 
 
-def slow_scan(argv: list[str], delay: float) -> subprocess.Popen[str]:
-    env = {**os.environ, "DRIFTSCAN_TEST_DELAY": str(delay)}
+def slow_scan(argv: list[str], delay: float, calls: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "DRIFTSCAN_TEST_DELAY": str(delay), "DRIFTSCAN_TEST_CALLS": str(calls)}
     return subprocess.Popen(
         [sys.executable, "-c", SLOW_SCAN, *argv],
         cwd=ROOT,
@@ -109,7 +114,11 @@ def test_an_overlapping_scan_exits_3_naming_the_running_pid(
     endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     history = tmp_path / "history.db"
-    first = slow_scan(scan_args(endpoint, history, "--workers", "1", "--quiet"), delay=0.3)
+    first = slow_scan(
+        scan_args(endpoint, history, "--workers", "1", "--quiet"),
+        delay=0.3,
+        calls=tmp_path / "calls.log",
+    )
     wait_until_running(history, first)
 
     assert run(scan_args(endpoint, history)) == 3
@@ -128,32 +137,40 @@ def test_an_overlapping_scan_exits_3_naming_the_running_pid(
 def test_a_killed_scan_leaves_a_consistent_store(
     sig: signal.Signals, endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    history, output = tmp_path / "history.db", tmp_path / "out.json"
-    assert run(scan_args(endpoint, history, "--quiet")) == 0  # a complete scan before
+    run_dir, calls = tmp_path / "run", tmp_path / "calls.log"
+    run_dir.mkdir()
+    history, output = run_dir / "history.db", run_dir / "out.json"
+    # key_in_use_enabled reads seven more collectors: queued behind the keys with one worker.
+    checks = "kms.cmk_rotation_enabled,kms.key_in_use_enabled"
+    assert run(scan_args(endpoint, history, "--quiet", checks=checks)) == 0  # a scan before
     victim = slow_scan(
-        scan_args(endpoint, history, "--workers", "1", "--format", "json", "--output", str(output)),
+        scan_args(
+            endpoint, history, "--workers", "1", "-f", "json", "-o", str(output), checks=checks
+        ),
         delay=0.5,
+        calls=calls,
     )
     wait_until_running(history, victim)
-    time.sleep(0.8)  # mid-scan: reading keys, about nine calls of 0.5 s to go
+    time.sleep(0.8)  # mid-scan: listing keys, over twenty calls of 0.5 s to go
 
+    signalled = time.time()
     victim.send_signal(sig)
-    signalled = time.monotonic()
     code = victim.wait(timeout=20)
     _, err = victim.communicate()
 
     if sig is signal.SIGTERM:
         assert (code, err) == (143, "driftscan: interrupted by SIGTERM\n")
-        # Only the read in flight is waited for, not the reads still queued.
-        assert time.monotonic() - signalled < 1.5
+        # The reads in flight end; the collectors still queued start none (they would: 7+).
+        started = [float(line) for line in calls.read_text().split()]
+        assert len([t for t in started if t > signalled]) <= 2, started
     else:
         assert code == -signal.SIGKILL
     # Neither the report nor its temporary file: only the store (and its WAL and lock files).
-    assert [name for name in os.listdir(tmp_path) if not name.startswith("history.db")] == []
+    assert [name for name in os.listdir(run_dir) if not name.startswith("history.db")] == []
     killed, before = scans(history)
     assert not killed.complete and before.complete
 
-    assert run(scan_args(endpoint, history, "--quiet")) == 0  # the next scan works
+    assert run(scan_args(endpoint, history, "--quiet", checks=checks)) == 0  # the next scan works
     capsys.readouterr()
     assert run(["diff", "--history", str(history), "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)

@@ -45,6 +45,7 @@ def test_finding_transitions() -> None:
     before = [
         finding("still", Status.FAIL),
         finding("fixed", Status.FAIL),
+        finding("muted", Status.FAIL),
         finding("deleted", Status.FAIL),
         finding("now-error", Status.FAIL, check_id="kinesis.retention_period"),
         finding("was-pass", Status.PASS),
@@ -54,6 +55,7 @@ def test_finding_transitions() -> None:
     after = [
         finding("still", Status.FAIL),
         finding("fixed", Status.PASS),
+        finding("muted", Status.MUTED),  # a suppression accepts it
         finding("now-error", Status.ERROR, check_id="kinesis.retention_period"),
         finding("was-pass", Status.FAIL),
         finding("was-error", Status.FAIL),
@@ -69,7 +71,7 @@ def test_finding_transitions() -> None:
         (Status.ERROR, Status.FAIL),
         (Status.PASS, Status.FAIL),
     ]
-    assert ids(found.resolved) == ["deleted", "fixed"]
+    assert ids(found.resolved) == ["deleted", "fixed", "muted"]
     assert ids(found.still_failing) == ["still"]
     # Unreadable evidence never counts as resolved.
     assert ids(found.unverified) == ["gone-while-erring", "now-error"]

@@ -49,10 +49,28 @@ def scan_stack(endpoint: str, tmp_path: Path, *, compliant: bool) -> tuple[int, 
     out = tmp_path / "out.json"
     credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     process = subprocess.run(
-        [sys.executable, "-m", "scanner", "scan", "--endpoint-url", endpoint,
-         "--region", "us-east-1", "--baseline", str(baseline), "--format", "json",
-         "--output", str(out), "--no-history"],
-        env={**os.environ, **credentials}, capture_output=True, text=True, timeout=240, check=False,
+        [
+            sys.executable,
+            "-m",
+            "scanner",
+            "scan",
+            "--endpoint-url",
+            endpoint,
+            "--region",
+            "us-east-1",
+            "--baseline",
+            str(baseline),
+            "--format",
+            "json",
+            "--output",
+            str(out),
+            "--no-history",
+        ],
+        env={**os.environ, **credentials},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert "Traceback" not in process.stderr, process.stderr
     document = json.loads(out.read_text())

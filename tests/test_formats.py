@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ from scanner.errors import ConfigError
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
 from scanner.runner import run_scan
 from scanner.session import AwsSession, SessionOptions
+from scanner.suppressions import Suppression
+from scanner.suppressions import apply as apply_suppressions
 from tests.helpers import fail_operation, scan
 
 SCHEMAS = Path(__file__).parents[1] / "reports" / "schemas"
@@ -335,7 +338,8 @@ def test_finding_ids_are_the_same_in_every_scan(account: DemoAccount) -> None:
 @pytest.fixture(scope="module")
 def demo_result() -> Iterator[ScanResult]:
     """The demo account (a compliant and a broken stack) scanned with every control, with
-    KMS rotation status unreadable so that ERROR findings are exported too."""
+    KMS rotation status unreadable so that ERROR findings are exported too, and one control's
+    failures suppressed (MUTED)."""
     speed_up_moto_kms()
     with pytest.MonkeyPatch.context() as env, mock_aws():
         for name, value in [
@@ -350,7 +354,8 @@ def demo_result() -> Iterator[ScanResult]:
         session = AwsSession(SessionOptions())
         fail_operation(session, "kms", "GetKeyRotationStatus")
         plan = build_plan(parse_baseline(DEMO_BASELINE), regions=[account.region])
-        yield run_scan(plan, session)
+        accepted = Suppression(check="tagging.environment_suffix", reason="ticket OPS-1")
+        yield apply_suppressions(run_scan(plan, session), [accepted], date.today()).result
 
 
 def test_demo_scan_has_every_status(demo_result: ScanResult) -> None:

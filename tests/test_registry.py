@@ -35,6 +35,7 @@ def test_specs_are_complete() -> None:
         assert CHECK_ID.match(spec.id)
         assert isinstance(spec.severity, Severity)
         assert spec.title and spec.description and spec.remediation, spec.id
+        assert spec.rationale and spec.cfn_property, f"{spec.id}: explain why and the CFN fix"
         assert spec.reads, f"{spec.id} reads nothing"
         assert spec.actions, f"{spec.id} declares no IAM action"
         for action in spec.actions:

@@ -124,11 +124,12 @@ def aliases(scope: RegionScope) -> dict[str, tuple[str, ...]]:
 def keys(scope: RegionScope) -> list[KmsKey | UnreadableResource]:
     """Every key in the region that the baseline scope admits, described."""
     listing = {key["KeyId"]: key["KeyArn"] for key in scope.pages("kms", "list_keys", "Keys")}
-    described = scope.get(key_directory).lookup_many(listing)
+    # Described by ARN, as other services reference keys: a key is then described once.
+    described = scope.get(key_directory).lookup_many(listing.values())
     alias_map = scope.get(aliases)
     listed: list[KmsKey | UnreadableResource] = []
     for key_id, arn in listing.items():
-        key = described[key_id]
+        key = described[arn]
         if isinstance(key, ReadError):
             listed.append(_unreadable(key_id, arn, key))
             continue

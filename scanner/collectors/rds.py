@@ -175,14 +175,25 @@ def _cluster(item: Mapping[str, Any]) -> DbCluster:
 
 
 @collector(
-    name="rds.instances",
+    name="rds.instance_listing",
     resource_type="AWS::RDS::DBInstance",
     actions=["rds:DescribeDBInstances"],
+)
+def instance_listing(scope: RegionScope) -> tuple[Mapping[str, Any], ...]:
+    """DescribeDBInstances as returned, read once for ``instances`` and ``cluster_members``."""
+    return tuple(scope.pages("rds", "describe_db_instances", "DBInstances"))
+
+
+@collector(
+    name="rds.instances",
+    resource_type="AWS::RDS::DBInstance",
+    actions=[],
+    requires=[instance_listing],
 )
 def instances(scope: RegionScope) -> list[DbInstance]:
     """Every DB instance (cluster members and standalone) the baseline scope admits."""
     listed = []
-    for item in scope.pages("rds", "describe_db_instances", "DBInstances"):
+    for item in scope.get(instance_listing):
         if item.get("DBInstanceStatus") in GONE_STATUSES:
             continue
         record = _instance(item)
@@ -221,8 +232,8 @@ def _instance(item: Mapping[str, Any]) -> DbInstance:
 @collector(
     name="rds.cluster_members",
     resource_type="AWS::RDS::DBInstance",
-    actions=["rds:DescribeDBInstances"],
-    requires=[clusters],
+    actions=[],
+    requires=[clusters, instance_listing],
 )
 def cluster_members(scope: RegionScope) -> dict[str, tuple[ClusterMember, ...]]:
     """Each in-scope cluster's member instances with their AZs, by cluster id.
@@ -235,7 +246,7 @@ def cluster_members(scope: RegionScope) -> dict[str, tuple[ClusterMember, ...]]:
         return {}
     listed = {
         item["DBInstanceIdentifier"]: item
-        for item in scope.pages("rds", "describe_db_instances", "DBInstances")
+        for item in scope.get(instance_listing)
         if item.get("DBClusterIdentifier")
     }
 

@@ -32,6 +32,7 @@ DEMO_REGION = "us-east-1"
 COMPLIANT_ENV = "prod"
 BROKEN_ENV = "stage"
 
+
 def baseline_for(envs: Sequence[str]) -> str:
     """The demo's baseline for stacks of these environments: turns on the controls that are
     off until configured (the suffix is the compliant env's), and asks seven days of Kinesis

@@ -92,7 +92,7 @@ def test_list_keys_follows_pages(account: DemoAccount) -> None:
     for arn in keys:
         stubber.add_response(
             "describe_key",
-            expected_params={"KeyId": key_id(arn)},
+            expected_params={"KeyId": arn},  # described by ARN, as referenced
             service_response={
                 "KeyMetadata": {
                     "KeyId": key_id(arn),

@@ -241,7 +241,7 @@ def test_multi_az_instance_listing_denied_is_error(account: DemoAccount) -> None
         {
             "*": (
                 Status.ERROR,
-                "could not read rds.cluster_members: AccessDeniedException on "
+                "could not read rds.instance_listing: AccessDeniedException on "
                 "rds:DescribeDBInstances",
             )
         },

@@ -1,0 +1,258 @@
+"""A fault-injecting HTTP proxy on loopback, between the scanner and a moto server.
+
+Each request is forwarded to the upstream unless a rule matches its operation; then the
+rule's fault is answered instead: an AWS error in the protocol's own shape (JSON, query XML,
+EC2 XML, REST JSON), a connection reset, or a response held back longer than the client's
+read timeout. A rule fires on the first ``times`` matching requests, or always.
+
+The operation is read from the request: the ``X-Amz-Target`` header (JSON protocols), the
+``Action`` form field (query protocols: EC2, RDS, ElastiCache, CloudFormation, STS), or
+``METHOD /path`` (REST protocols: EFS, API Gateway). Every wait is bounded and ends when the
+proxy stops, so a test can never hang on it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import http.client
+import json
+import logging
+import os
+import re
+import socket
+import struct
+import threading
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+from scanner.demo.base import speed_up_moto_kms
+
+MAX_HOLD_SECONDS = 30.0
+"""The longest a HANG rule holds a request, whatever it asks."""
+
+
+class Fault(Enum):
+    """What the proxy answers instead of forwarding: (HTTP status, AWS error code)."""
+
+    THROTTLING = (400, "ThrottlingException")
+    TOO_MANY_REQUESTS = (429, "TooManyRequestsException")
+    REQUEST_LIMIT_EXCEEDED = (503, "RequestLimitExceeded")
+    UNAUTHORIZED_OPERATION = (403, "UnauthorizedOperation")
+    """EC2's access denied."""
+    INTERNAL_ERROR = (500, "InternalFailure")
+    SERVICE_UNAVAILABLE = (503, "ServiceUnavailable")
+    ACCESS_DENIED = (403, "AccessDenied")
+    EXPIRED_TOKEN = (403, "ExpiredToken")
+    CONNECTION_RESET = (0, "connection reset")
+    HANG = (0, "no answer")
+    """Hold the request (up to ``Rule.hold`` s), then close the connection unanswered."""
+
+    @property
+    def status(self) -> int:
+        return self.value[0]
+
+    @property
+    def code(self) -> str:
+        return self.value[1]
+
+
+@dataclass
+class Rule:
+    operation: str
+    """A glob over the operation name: ``ListKeys``, ``DescribeVpcs``, ``GET /2015-02-01/*``."""
+    fault: Fault
+    times: int | None = None
+    """Fail the first ``times`` matching requests; None: every one."""
+    hold: float = 10.0
+    fired: int = 0
+
+
+@dataclass(frozen=True)
+class Request:
+    service: str
+    operation: str
+    protocol: str
+    """``json``, ``query``, ``ec2`` or ``rest``."""
+
+
+@dataclass
+class FaultProxy:
+    upstream: str
+    """``http://host:port`` of the moto server."""
+    rules: list[Rule] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def add(
+        self, operation: str, fault: Fault, *, times: int | None = None, hold: float = 10.0
+    ) -> Rule:
+        rule = Rule(operation, fault, times=times, hold=hold)
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def fault_for(self, request: Request) -> Rule | None:
+        """The first rule that matches and has not fired its ``times``; counts the firing."""
+        with self._lock:
+            for rule in self.rules:
+                if not fnmatch.fnmatchcase(request.operation, rule.operation):
+                    continue
+                if rule.times is not None and rule.fired >= rule.times:
+                    continue
+                rule.fired += 1
+                return rule
+        return None
+
+
+_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+
+
+def identify(method: str, path: str, headers: dict[str, str], body: bytes) -> Request:
+    """The service (from the SigV4 credential scope) and operation of a request."""
+    match = _SCOPE.search(headers.get("authorization", ""))
+    service = match.group(1) if match else ""
+    target = headers.get("x-amz-target")
+    if target:
+        return Request(service, target.rsplit(".", 1)[-1], "json")
+    if "x-www-form-urlencoded" in headers.get("content-type", ""):
+        form = parse_qs(body.decode("utf-8", "replace"))
+        action = (form.get("Action") or [""])[0]
+        if action:
+            return Request(service, action, "ec2" if service == "ec2" else "query")
+    return Request(service, f"{method} {urlparse(path).path}", "rest")
+
+
+def error_response(request: Request, fault: Fault) -> tuple[dict[str, str], bytes]:
+    """Headers and body of ``fault`` the way the request's protocol carries errors."""
+    message = f"injected {fault.code} by the fault proxy"
+    if request.protocol == "ec2":
+        body = (
+            f"<?xml version='1.0' encoding='UTF-8'?><Response><Errors><Error>"
+            f"<Code>{fault.code}</Code><Message>{message}</Message></Error></Errors>"
+            f"<RequestID>fault-proxy</RequestID></Response>"
+        )
+        return {"Content-Type": "text/xml"}, body.encode()
+    if request.protocol == "query":
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code>"
+            f"<Message>{message}</Message></Error><RequestId>fault-proxy</RequestId>"
+            f"</ErrorResponse>"
+        )
+        return {"Content-Type": "text/xml"}, body.encode()
+    headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": fault.code}
+    return headers, json.dumps({"__type": fault.code, "message": message}).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        """Quiet: the test asserts on what the scanner saw, not on the proxy's log."""
+
+    def _handle(self) -> None:
+        proxy = self.server.proxy
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        request = identify(self.command, self.path, headers, body)
+        rule = proxy.fault_for(request)
+        if rule is None:
+            self._forward(body)
+        elif rule.fault is Fault.CONNECTION_RESET:
+            self._reset()
+        elif rule.fault is Fault.HANG:
+            proxy.stopping.wait(min(rule.hold, MAX_HOLD_SECONDS))
+            self._reset()
+        else:
+            extra, payload = error_response(request, rule.fault)
+            self._respond(rule.fault.status, extra, payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
+
+    def _forward(self, body: bytes) -> None:
+        upstream = urlparse(self.server.proxy.upstream)
+        connection = http.client.HTTPConnection(upstream.netloc, timeout=60)
+        try:
+            skip = {"host", "connection", "content-length", "transfer-encoding"}
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+            connection.request(self.command, self.path, body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            passed = {
+                k: v
+                for k, v in response.getheaders()
+                if k.lower() not in {"connection", "content-length", "transfer-encoding"}
+            }
+            self._respond(response.status, passed, payload)
+        finally:
+            connection.close()
+
+    def _respond(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _reset(self) -> None:
+        """Close with RST (SO_LINGER 0): the client sees a reset, not a clean close."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, proxy: FaultProxy) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.proxy = proxy
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A reset or closed client connection is what faults are for: no stack trace."""
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server on loopback (port chosen by the OS); yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+    speed_up_moto_kms()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+    host, port = server.get_host_and_port()
+    urllib.request.urlopen(
+        urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+    ).close()  # the backends are shared by the process: start from an empty account
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@contextmanager
+def running(upstream: str) -> Iterator[tuple[FaultProxy, str]]:
+    """A proxy in front of ``upstream``, and its ``http://127.0.0.1:PORT`` URL."""
+    proxy = FaultProxy(upstream)
+    server = _Server(proxy)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield proxy, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        proxy.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

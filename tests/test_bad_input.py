@@ -1,0 +1,314 @@
+"""Bad input, tried systematically: any baseline text is a Baseline or one line per problem
+naming its key path (exit 2, never a traceback); unwritable outputs, a corrupted history
+store, bad endpoints, expired credentials and unknown regions are one line and an exit code;
+an empty account is a clean report."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scanner.cli import run
+from scanner.config import Baseline, key_name, load_suppressions, parse_baseline
+from scanner.demo.base import DemoAccount
+from scanner.errors import ConfigError
+from scanner.registry import all_checks
+from tests.faultproxy import Fault, running
+
+SOURCE = "baseline.yaml"
+LINE = re.compile(rf"^{re.escape(SOURCE)}: (?:not valid YAML or JSON|.+?: .+)")
+"""Each problem: the file, then a key path (``controls/rds.backup_retention/min_days``,
+``(top level)``) and what is wrong, or where the text is not YAML."""
+
+CHECK = all_checks()[0]
+ENTRY_KEYS = ["check", "resource", "account", "region", "reason", "expires"]
+KEYS = ["version", "scope", "controls", "regions", "tags", "name_suffix", "enabled", CHECK.id,
+        *(p.name for p in CHECK.params), "suppressions", *ENTRY_KEYS, "other"]  # fmt: skip
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=12)
+    | st.sampled_from(
+        [
+            "us-east-1",
+            "xx-nowhere-1",
+            "1",
+            "-prod",
+            "",
+            CHECK.id,
+            "2027-02-30",
+            "2027-03-01",
+            "123456789012",
+            " ",
+        ]
+    )
+)
+KEY = st.sampled_from(KEYS) | st.text(max_size=8) | st.integers(-3, 3) | st.booleans()
+DOCUMENTS = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEY, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def outcome(text: str) -> Baseline | ConfigError:
+    try:
+        return parse_baseline(text, SOURCE)
+    except ConfigError as exc:
+        return exc
+
+
+ENTRIES = st.lists(
+    st.dictionaries(st.sampled_from(ENTRY_KEYS) | KEY, DOCUMENTS, max_size=5) | DOCUMENTS,
+    max_size=3,
+)
+
+
+def key_paths(document: Any, prefix: str = "") -> set[str]:
+    """Every key path in the document, as problems name them."""
+    paths = {prefix or "(top level)"}
+    if isinstance(document, dict):
+        items = [(key_name(key), value) for key, value in document.items()]
+    elif isinstance(document, list):
+        items = [(str(index), value) for index, value in enumerate(document)]
+    else:
+        items = []
+    for name, value in items:
+        paths |= key_paths(value, f"{prefix}/{name}" if prefix else name)
+    return paths
+
+
+def assert_names_key_paths(error: ConfigError, document: Any) -> None:
+    lines = str(error).splitlines()
+    paths = key_paths(document)
+    assert lines
+    for line in lines:
+        assert any(line.startswith(f"{SOURCE}: {path}: ") for path in paths), (line, document)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_is_a_baseline_or_one_clear_line_per_problem(text: str) -> None:
+    result = outcome(text)
+    if isinstance(result, ConfigError):
+        lines = str(result).splitlines()
+        assert lines and all(LINE.match(line) for line in lines), lines
+
+
+@settings(max_examples=120, deadline=None)
+@given(DOCUMENTS)
+def test_any_document_is_a_baseline_or_problems_naming_their_key_paths(document: Any) -> None:
+    text = yaml.safe_dump(document)
+    result = outcome(text)
+    if isinstance(result, ConfigError):
+        assert_names_key_paths(result, yaml.safe_load(text))
+    else:
+        assert isinstance(result, Baseline)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {"version": st.just(1)},
+        optional={
+            "scope": st.fixed_dictionaries(
+                {}, optional={"regions": DOCUMENTS, "tags": DOCUMENTS, "name_suffix": DOCUMENTS}
+            ),
+            "controls": st.dictionaries(
+                st.sampled_from([spec.id for spec in all_checks()]),
+                st.dictionaries(
+                    st.sampled_from(["enabled", *(p.name for s in all_checks() for p in s.params)]),
+                    DOCUMENTS,
+                    max_size=3,
+                ),
+                max_size=3,
+            ),
+        },
+    )
+)
+def test_nearly_valid_baselines_name_the_exact_key_path(document: dict[str, Any]) -> None:
+    """Documents shaped like a baseline reach deep into the schema's paths."""
+    text = json.dumps(document, default=str)
+    result = outcome(text)
+    if isinstance(result, ConfigError):
+        assert_names_key_paths(result, yaml.safe_load(text))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.fixed_dictionaries({"version": st.just(1)}, optional={"suppressions": ENTRIES}))
+def test_any_suppressions_in_a_baseline_name_the_exact_key_path(document: dict[str, Any]) -> None:
+    text = json.dumps(document, default=str)
+    result = outcome(text)
+    if isinstance(result, ConfigError):
+        assert_names_key_paths(result, yaml.safe_load(text))
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=120) | st.fixed_dictionaries({"suppressions": ENTRIES}).map(json.dumps))
+def test_any_suppressions_file_is_entries_or_problems_naming_their_key_paths(
+    tmp_path: Path, text: str
+) -> None:
+    path = tmp_path / "suppressions.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_suppressions(path)
+    except ConfigError as exc:
+        lines = str(exc).splitlines()
+        assert lines and all(line.startswith(f"{path}: ") for line in lines), lines
+        if not lines[0].startswith(f"{path}: not valid YAML"):
+            paths = key_paths(yaml.safe_load(text) if text.strip() else {})
+            for line in lines:
+                assert any(line.startswith(f"{path}: {p}: ") for p in paths), line
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=120) | DOCUMENTS.map(yaml.safe_dump))
+def test_the_cli_answers_any_baseline_with_exit_0_or_2_and_one_line_per_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    path = tmp_path / SOURCE
+    path.write_text(text, encoding="utf-8")
+    capsys.readouterr()
+
+    code = run(["baseline", "validate", str(path)])
+
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if isinstance(outcome(text), ConfigError):
+        lines = err.splitlines()
+        assert code == 2
+        assert lines and all(line.startswith(f"driftscan: {path}: ") for line in lines), lines
+    else:
+        assert (code, err) == (0, "")
+
+
+def scan_lines(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
+    capsys.readouterr()
+    code = run(["scan", "--region", "us-east-1", *argv])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err.splitlines()
+
+
+def test_an_output_path_that_is_a_directory_fails_before_scanning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = scan_lines(capsys, "--no-history", "--output", str(tmp_path))
+    assert (code, lines) == (2, [f"driftscan: cannot write {tmp_path}: it is a directory"])
+
+
+def test_an_output_path_under_a_file_fails_before_scanning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, lines = scan_lines(capsys, "--no-history", "--output", str(blocker / "out.json"))
+    assert code == 2 and len(lines) == 1 and "does not exist" in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"this is not a database\n" * 100, b"SQLite format 3\x00" + b"\xff" * 4080],
+    ids=["garbage", "bad-header"],
+)
+def test_a_corrupted_history_store_is_one_line_and_left_as_it_was(
+    account: DemoAccount, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    store = tmp_path / "history.db"
+    store.write_bytes(content)
+
+    code, lines = scan_lines(capsys, "--services", "kms", "--history", str(store))
+
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"driftscan: cannot open history store {store}: "), lines
+    assert store.read_bytes() == content
+    assert run(["history", "list", "--history", str(store)]) == 2
+    assert store.read_bytes() == content
+
+
+def test_a_store_damaged_inside_is_one_line_and_not_overwritten(
+    account: DemoAccount, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "history.db"
+    assert scan_lines(capsys, "--services", "kms", "--history", str(store))[0] == 0
+    with sqlite3.connect(store) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    damaged = bytearray(store.read_bytes())
+    page = 4096
+    damaged[page:] = b"\xa5" * (len(damaged) - page)  # every page but the header's
+    store.write_bytes(bytes(damaged))
+
+    code, lines = scan_lines(capsys, "--services", "kms", "--history", str(store))
+
+    assert code == 2 and len(lines) == 1, lines
+    assert re.match(
+        rf"driftscan: cannot (open|use) history store {re.escape(str(store))}: ", lines[0]
+    )
+    assert store.read_bytes() == bytes(damaged)
+
+
+@pytest.mark.parametrize(
+    "url", ["notaurl", "ftp://127.0.0.1:21", "http://", "127.0.0.1:5000", "http:///path"]
+)
+def test_an_invalid_endpoint_url_is_one_line_and_exit_2(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = scan_lines(capsys, "--no-history", "--endpoint-url", url)
+    assert code == 2 and len(lines) == 1 and "invalid endpoint URL" in lines[0], lines
+
+
+def test_expired_credentials_exit_3_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with running("http://127.0.0.1:9") as (proxy, url):  # STS answers before any forwarding
+        proxy.add("GetCallerIdentity", Fault.EXPIRED_TOKEN)
+        code, lines = scan_lines(capsys, "--no-history", "--endpoint-url", url, "-s", "kms")
+    assert code == 3
+    assert lines == [
+        "driftscan: cannot verify credentials with sts:GetCallerIdentity: ExpiredToken: "
+        "injected ExpiredToken by the fault proxy"
+    ]
+
+
+def test_an_unknown_region_in_the_baseline_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text("version: 1\nscope: {regions: [xx-nowhere-9]}\n")
+    capsys.readouterr()
+    code = run(["scan", "--no-history", "--baseline", str(baseline)])
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(lines) == 1 and "unknown region 'xx-nowhere-9'" in lines[0], lines
+
+
+def test_an_empty_account_is_a_clean_report(
+    account: DemoAccount, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # moto's default VPC has no route to its internet gateway (AWS's has): take it away.
+    ec2 = account.client("ec2")
+    for subnet in ec2.describe_subnets()["Subnets"]:
+        ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+    for vpc in ec2.describe_vpcs()["Vpcs"]:
+        ec2.delete_vpc(VpcId=vpc["VpcId"])
+    out = tmp_path / "out.json"
+
+    code, lines = scan_lines(capsys, "--no-history", "--format", "json", "--output", str(out))
+
+    document = json.loads(out.read_text())
+    assert document["findings"] == []
+    assert document["summary"]["complete"] is True
+    assert (code, lines) == (0, [])
+    assert run(["scan", "--region", "us-east-1", "--no-history"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
