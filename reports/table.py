@@ -72,6 +72,8 @@ def render(result: ScanResult, *, colour: bool = False) -> str:
         f"{', '.join(result.metadata.regions)} for account "
         f"{', '.join(result.metadata.account_ids)}"
     )
+    if counts["ERROR"]:
+        summary += f"\nINCOMPLETE: {counts['ERROR']} findings could not be judged (ERROR)"
     if result.missing_actions:
         summary += "\nmissing IAM permissions: " + ", ".join(result.missing_actions)
     return "\n\n".join([*blocks, summary]) + "\n"

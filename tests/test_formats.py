@@ -362,6 +362,13 @@ def test_demo_scan_has_every_status(demo_result: ScanResult) -> None:
     assert all(demo_result.count(status) for status in Status)
 
 
+def test_table_summary_says_the_scan_is_incomplete(demo_result: ScanResult) -> None:
+    summary = renderer_for(OutputFormat.TABLE)(demo_result).splitlines()
+    errors = demo_result.count(Status.ERROR)
+    assert f"INCOMPLETE: {errors} findings could not be judged (ERROR)" in summary
+    assert "missing IAM permissions: kms:GetKeyRotationStatus" in summary
+
+
 def test_every_ocsf_event_of_the_demo_validates_against_schema_and_py_ocsf_models(
     demo_result: ScanResult,
 ) -> None:
