@@ -409,11 +409,13 @@ def demo(
     fail_on: FailOnOpt = FailOn.NEVER,
     workers: WorkersOpt = DEFAULT_WORKERS,
     jsonl: JsonlOpt = False,
+    suppressions: SuppressionsOpt = None,
 ) -> int:
     """Build the reference stack in an in-process moto account (a compliant prod stack
     beside a broken stage one) and scan it: real output without AWS credentials."""
     request = ScanRequest(
         baseline=load_baseline(baseline),
+        suppressions=load_suppressions(suppressions),
         check_ids=tuple(_split(checks)),
         service_names=tuple(_split(services)),
         min_severity=severity,
