@@ -109,13 +109,18 @@ def assumed_session(
     return AwsSession(session.options, boto3.Session(botocore_session=core, region_name=region))
 
 
-def resolve_targets(session: AwsSession, request: AccountsRequest, region: str) -> list[Target]:
-    """A target per account; an account whose role cannot be assumed carries the error."""
-    account_ids: Sequence[str] = (
+def account_ids(session: AwsSession, request: AccountsRequest, region: str) -> list[str]:
+    """The accounts the request names (--accounts, or the organization's), each once."""
+    listed: Sequence[str] = (
         organization_accounts(session, region) if request.organization else request.account_ids
     )
+    return list(dict.fromkeys(listed))
+
+
+def resolve_targets(session: AwsSession, request: AccountsRequest, region: str) -> list[Target]:
+    """A target per account; an account whose role cannot be assumed carries the error."""
     targets = []
-    for account_id in dict.fromkeys(account_ids):
+    for account_id in account_ids(session, request, region):
         try:
             targets.append(
                 Target(

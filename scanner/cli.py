@@ -44,6 +44,7 @@ from scanner.errors import (
     ConfigError,
     DriftscanError,
 )
+from scanner.executors import ExecutorKind, scheduler_address
 from scanner.history import HistoryError, default_path
 from scanner.iam_policy import policy_document
 from scanner.model import Severity
@@ -318,6 +319,22 @@ def scan(
             "--exclude-regions", help="Leave these regions out of --all-regions or --region."
         ),
     ] = None,
+    executor: Annotated[
+        ExecutorKind,
+        typer.Option(
+            "--executor",
+            help="Where the scan runs: `local` threads, or `dask`: an (account, region) shard "
+            "per task on the Dask cluster of --scheduler (needs the dask extra).",
+        ),
+    ] = ExecutorKind.LOCAL,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="With --executor dask: the Dask scheduler, e.g. tcp://10.0.0.5:8786.",
+        ),
+    ] = None,
 ) -> int:
     """Scan the account and report every control's findings."""
     use_log_format(log_format)
@@ -358,6 +375,12 @@ def scan(
                 external_id=external_id,
             ),
         )
+    if (executor is ExecutorKind.DASK) != (scheduler is not None):
+        raise ConfigError("--executor dask and --scheduler ADDRESS go together")
+    if scheduler is not None:
+        if demo:
+            raise ConfigError("--demo scans an in-process account: not on --executor dask")
+        request = replace(request, scheduler=scheduler_address(scheduler))
     if demo:
         return _scan_demo(request, baseline_given=baseline is not None)
     session = AwsSession(

@@ -32,6 +32,7 @@ from scanner.delivery import exit_code as delivery_exit_code
 from scanner.delivery import problems as delivery_problems
 from scanner.delivery.spool import spool_dir
 from scanner.errors import ConfigError
+from scanner.executors import scan_on_dask
 from scanner.history import APPROVED, HistoryStore, scope_key
 from scanner.lock import store_lock
 from scanner.model import ScanResult, Severity, Status
@@ -84,6 +85,9 @@ class ScanRequest:
     """Turn on cloudformation.stack_drift (it starts drift detection jobs)."""
     accounts: AccountsRequest | None = None
     """``--role-name`` with ``--accounts`` or ``--organization``: scan those accounts."""
+    scheduler: str | None = None
+    """``--executor dask --scheduler ADDRESS``: scan (account, region) shards on that Dask
+    cluster; None: the local thread pool."""
 
 
 def execute(request: ScanRequest, session: AwsSession, default_region: str | None) -> int:
@@ -269,17 +273,22 @@ def _scan(
 def _run(
     request: ScanRequest, plan: ScanPlan, session: AwsSession, scan_id: str | None = None
 ) -> ScanResult:
-    """run_scan (a progress line on a terminal), then the suppressions: accepted failures
-    become MUTED before anything (history, drift, reports, the exit code) sees them; expired
-    and stale entries warned of."""
-    targets = (
-        resolve_targets(session, request.accounts, plan.regions[0]) if request.accounts else None
-    )
-    show = progress_line(sys.stderr)
-    result = run_scan(plan, session, scan_id=scan_id, targets=targets, on_progress=show)
-    for target in targets or ():
-        if target.error is not None:
-            say(f"could not scan account {target.account_id}: {target.error}")
+    """run_scan (a progress line on a terminal), or the shards on Dask with --executor dask,
+    then the suppressions: accepted failures become MUTED before anything (history, drift,
+    reports, the exit code) sees them; expired and stale entries warned of."""
+    if request.scheduler is not None:
+        result, unreachable = scan_on_dask(
+            request.scheduler, plan, session, request.accounts, scan_id=scan_id
+        )
+    else:
+        targets = (
+            resolve_targets(session, request.accounts, plan.regions[0]) if request.accounts else []
+        )
+        show = progress_line(sys.stderr)
+        result = run_scan(plan, session, scan_id=scan_id, targets=targets or None, on_progress=show)
+        unreachable = [(t.account_id, t.error) for t in targets if t.error is not None]
+    for account_id, error in unreachable:
+        say(f"could not scan account {account_id}: {error}")
     applied = apply_suppressions(
         result, request.baseline.suppressions + request.suppressions, datetime.now(UTC).date()
     )

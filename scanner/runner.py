@@ -60,7 +60,8 @@ class Progress:
     """Findings so far."""
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """Now, UTC, ISO 8601 to the second (``2026-01-31T12:00:00Z``)."""
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -79,7 +80,7 @@ def run_scan(
     ``targets``: the accounts to scan, each with its own session (``--role-name``); default:
     the session's own account. An account without a session gets ERROR findings.
     """
-    started = _now()
+    started = utc_now()
     if targets is None:
         targets = [Target(account_id=session.account_id(plan.regions[0]), session=session)]
     collectors = _collectors_of(plan.checks)
@@ -139,18 +140,29 @@ def run_scan(
         scan_id=scan_id or str(uuid.uuid4()),
         tool_version=__version__,
         started_at=started,
-        finished_at=_now(),
+        finished_at=utc_now(),
         account_ids=tuple(target.account_id for target in targets),
         regions=plan.regions,
         baseline_digest=plan.baseline_digest,
         checks=tuple(spec.id for spec in plan.checks),
     )
-    findings.sort(key=lambda f: (f.service, f.check_id, f.region, f.account_id, f.resource_id))
+    findings.sort(key=finding_order)
     return ScanResult(
         metadata=metadata,
         findings=tuple(findings),
         resources=tuple(snapshots),
         missing_actions=tuple(sorted(denied)),
+    )
+
+
+def finding_order(finding: Finding) -> tuple[str, str, str, str, str]:
+    """The order of a result's findings: service, control, region, account, resource."""
+    return (
+        finding.service,
+        finding.check_id,
+        finding.region,
+        finding.account_id,
+        finding.resource_id,
     )
 
 
