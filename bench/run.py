@@ -54,7 +54,12 @@ from scanner.demo.elasticache import make_replication_group  # noqa: E402
 from scanner.demo.kinesis import make_stream  # noqa: E402
 from scanner.demo.kms import make_key  # noqa: E402
 from scanner.demo.logs import make_log_group  # noqa: E402
-from scanner.demo.network import make_security_group, make_vpc, tcp_from_cidrs  # noqa: E402
+from scanner.demo.network import (  # noqa: E402
+    make_default_vpc_public,
+    make_security_group,
+    make_vpc,
+    tcp_from_cidrs,
+)
 from scanner.demo.rds import make_aurora_cluster  # noqa: E402
 from scanner.demo.secretsmanager import make_secret  # noqa: E402
 
@@ -196,20 +201,39 @@ def populate(account: DemoAccount, scale: int) -> dict[str, int]:
     data_key = make_key(account, alias="bench-data")
     for index in range(counts["kms keys"] - 1):
         make_key(account, rotation=not failing(index))
+    make_default_vpc_public(account)  # as in AWS: the default VPC routes to an IGW
     vpc = make_vpc(account, azs=2, nat=False, name="bench-vpc")
-    for index in range(counts["security groups"]):
-        ingress = [tcp_from_cidrs(22, "0.0.0.0/0")] if failing(index) else []
-        make_security_group(account, vpc.vpc_id, ingress=ingress)
+    groups = [
+        make_security_group(
+            account,
+            vpc.vpc_id,
+            ingress=[tcp_from_cidrs(22, "0.0.0.0/0")] if failing(index) else [],
+        )
+        for index in range(counts["security groups"])
+    ]
+    # Each security group guards one data store: the clusters', then the caches' (the control
+    # judges only groups attached to a data store).
+    cluster_groups = groups[: counts["aurora clusters"]]
+    cache_groups = groups[len(cluster_groups) :][: counts["replication groups"]]
     for index in range(counts["file systems"]):
         make_file_system(account, key_arn=data_key, backup=not failing(index))
     for index in range(counts["aurora clusters"]):
         make_aurora_cluster(
-            account, key_arn=data_key, backup_days=1 if failing(index) else 14, instance_azs=()
+            account,
+            key_arn=data_key,
+            backup_days=1 if failing(index) else 14,
+            instance_azs=(),
+            security_group_ids=cluster_groups[index : index + 1],
         )
     for index in range(counts["streams"]):
         make_stream(account, encryption=None if failing(index) else "cmk", key_arn=data_key)
     for index in range(counts["replication groups"]):
-        make_replication_group(account, at_rest=not failing(index), kms_key_arn=data_key)
+        make_replication_group(
+            account,
+            at_rest=not failing(index),
+            kms_key_arn=data_key,
+            security_group_ids=cache_groups[index : index + 1],
+        )
     for index in range(counts["secrets"]):
         make_secret(account, key_arn=data_key, rotation=not failing(index))
     for index in range(counts["ecs clusters"]):
@@ -219,6 +243,74 @@ def populate(account: DemoAccount, scale: int) -> dict[str, int]:
     for index in range(counts["rest apis"]):
         make_rest_api(account, logging_level=None if failing(index) else "INFO")
     return counts
+
+
+def expected_mix(counts: dict[str, int]) -> dict[str, dict[str, int]]:
+    """The exact {check_id: {status: n}} a correct default-baseline scan of ``populate``'s
+    account reports, derived from how ``populate`` builds each kind (``counts`` is what it
+    returned). Resource i of a kind fails when i % FAILING_EVERY == FAILING_EVERY - 1, so n
+    resources hold n // FAILING_EVERY failing ones.
+
+    Controls that report nothing: efs.mount_targets_in_private_subnets (no mount
+    targets), rds.not_publicly_accessible (no DB instances), ecs.task_roles_defined and
+    iam.task_role_least_privilege (no services, task definitions or roles), and the
+    controls off until a baseline configures them (apigateway.required_routes,
+    tagging.environment_suffix, cloudformation.required_outputs, cloudformation.stack_drift).
+    """
+
+    def split(total: int, failing: int) -> dict[str, int]:
+        return {status: n for status, n in (("FAIL", failing), ("PASS", total - failing)) if n}
+
+    def mix(kind: str) -> dict[str, int]:
+        """A quarter fail: the kind is built failing this control's property."""
+        return split(counts[kind], counts[kind] // FAILING_EVERY)
+
+    def passing(kind: str) -> dict[str, int]:
+        """All pass: failing ones differ only in another control's property."""
+        return {"PASS": counts[kind]}
+
+    keys = counts["kms keys"]
+    # Groups 0..attached-1 guard a data store each (populate); the rest are not judged.
+    attached = min(
+        counts["security groups"], counts["aurora clusters"] + counts["replication groups"]
+    )
+    return {
+        "ec2.datastore_sg_least_privilege": split(
+            attached, sum(i % FAILING_EVERY == FAILING_EVERY - 1 for i in range(attached))
+        ),
+        # One deployed stage per REST API; failing ones leave execution logging unset.
+        "apigateway.stage_access_logging": passing("rest apis"),
+        "apigateway.stage_execution_logging": mix("rest apis"),
+        "apigateway.stage_throttling": passing("rest apis"),
+        "apigateway.usage_plan_quota": passing("rest apis"),
+        "ecs.container_insights_enabled": mix("ecs clusters"),
+        "efs.backup_policy_enabled": mix("file systems"),
+        "efs.encrypted_with_cmk": passing("file systems"),
+        "efs.throughput_and_performance_mode": passing("file systems"),
+        "elasticache.encryption_at_rest": mix("replication groups"),
+        "elasticache.encryption_in_transit": passing("replication groups"),
+        "elasticache.multi_az": passing("replication groups"),
+        "elasticache.snapshot_retention": passing("replication groups"),
+        # 24 hours (the builder's default) meets the default min_hours of 24.
+        "kinesis.retention_period": passing("streams"),
+        "kinesis.stream_encrypted_with_cmk": mix("streams"),
+        # The rotating data key plus keys - 1 numbered ones, a quarter of those not rotating.
+        "kms.cmk_rotation_enabled": split(keys, (keys - 1) // FAILING_EVERY),
+        # Judged per key in use: everything encrypted uses the one data key (log groups none).
+        "kms.key_in_use_enabled": {"PASS": 1},
+        "logs.retention_set": mix("log groups"),
+        "rds.backup_retention": mix("aurora clusters"),
+        # instance_azs=(): a provisioned cluster without instances spans no AZ.
+        "rds.cluster_multi_az": {"FAIL": counts["aurora clusters"]},
+        "rds.deletion_protection": passing("aurora clusters"),
+        "rds.log_exports": passing("aurora clusters"),
+        "rds.storage_encrypted_with_cmk": passing("aurora clusters"),
+        "secretsmanager.rotation_enabled": mix("secrets"),
+        "secretsmanager.secret_encrypted_with_cmk": passing("secrets"),
+        # bench-vpc's private subnets have no NAT gateway (nat=False); the default VPC's
+        # subnets are public.
+        "vpc.nat_gateway_per_az": {"FAIL": 1},
+    }
 
 
 MEASURE = """
@@ -308,9 +400,23 @@ def main() -> None:
     by_control: dict[str, Counter[str]] = {}
     for finding in findings:
         by_control.setdefault(finding["check_id"], Counter())[finding["status"]] += 1
-    for check_id, counted in sorted(by_control.items()):
-        print(f"  {check_id:40} {dict(sorted(counted.items()))}")
+    observed = {check_id: dict(sorted(c.items())) for check_id, c in by_control.items()}
+    expected = expected_mix(counts)
+    controls = sorted(observed.keys() | expected.keys())
+    wrong = [c for c in controls if observed.get(c) != expected.get(c)]
+    for check_id in controls:
+        mark = "  <- MISMATCH" if check_id in wrong else ""
+        print(f"  {check_id:40} {observed.get(check_id, {})}{mark}")
+    if wrong:
+        print(f"expected mix        MISMATCH in {len(wrong)} of {len(controls)} controls")
+        for check_id in wrong:
+            seen, wanted = observed.get(check_id, {}), expected.get(check_id, {})
+            print(f"  {check_id:40} expected {wanted}, observed {seen}")
+    else:
+        print(f"expected mix        OK ({len(expected)} controls)")
     sys.stdout.flush()
+    if wrong:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

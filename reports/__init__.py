@@ -1,7 +1,12 @@
-"""Report formats: each module renders a ScanResult to text and does no I/O."""
+"""Report formats: each module renders a ScanResult to text and does no I/O.
+
+A renderer gives the text in chunks, in order: the machine formats a finding a chunk, so a
+report of many findings is written without ever being whole in memory.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Protocol, assert_never
 
@@ -10,7 +15,7 @@ from scanner.model import ScanResult
 
 
 class Renderer(Protocol):
-    def __call__(self, result: ScanResult) -> str: ...
+    def __call__(self, result: ScanResult) -> Iterable[str]: ...
 
 
 class OutputFormat(StrEnum):
@@ -27,10 +32,13 @@ LINE_FORMATS = (OutputFormat.OCSF, OutputFormat.ASFF)
 """Formats that ``jsonl=True`` turns from one JSON document into one JSON object a line."""
 
 
-def renderer_for(output_format: OutputFormat, *, jsonl: bool = False) -> Renderer:
+def renderer_for(
+    output_format: OutputFormat, *, jsonl: bool = False, colour: bool = False
+) -> Renderer:
     """The renderer of a format; exhaustive over OutputFormat.
 
-    ``jsonl`` asks for one JSON object a line, which only the LINE_FORMATS offer.
+    ``jsonl`` asks for one JSON object a line, which only the LINE_FORMATS offer; ``colour``
+    colours the table's statuses (for a terminal).
     """
     from reports import asff, csv_report, html, json_findings, ocsf, table
     from reports import jsonl as json_lines
@@ -42,7 +50,7 @@ def renderer_for(output_format: OutputFormat, *, jsonl: bool = False) -> Rendere
         )
     match output_format:
         case OutputFormat.TABLE:
-            return table.render
+            return lambda result: [table.render(result, colour=colour)]
         case OutputFormat.JSON:
             return json_findings.render
         case OutputFormat.OCSF:
@@ -54,6 +62,6 @@ def renderer_for(output_format: OutputFormat, *, jsonl: bool = False) -> Rendere
         case OutputFormat.CSV:
             return csv_report.render
         case OutputFormat.HTML:
-            return html.render
+            return lambda result: [html.render(result)]
         case _:
             assert_never(output_format)

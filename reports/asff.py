@@ -8,12 +8,13 @@ batch-import-findings --cli-input-json``); ``render_lines`` one finding a line. 
 from __future__ import annotations
 
 import functools
-import json
+from collections.abc import Iterator
 from typing import Any
 
 import botocore.exceptions
 import botocore.session
 
+from reports.streaming import json_lines, json_object
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
 
 SCHEMA_VERSION = "2018-10-08"
@@ -136,13 +137,14 @@ def document(
     }
 
 
-def documents(result: ScanResult, product_region: str | None = None) -> list[dict[str, Any]]:
-    return [document(f, result.metadata, product_region) for f in result.findings]
+def documents(result: ScanResult, product_region: str | None = None) -> Iterator[dict[str, Any]]:
+    return (document(f, result.metadata, product_region) for f in result.findings)
 
 
-def render(result: ScanResult) -> str:
-    return json.dumps({"Findings": documents(result)}, indent=2) + "\n"
+def render(result: ScanResult) -> Iterator[str]:
+    yield from json_object({}, "Findings", documents(result))
+    yield "\n"
 
 
-def render_lines(result: ScanResult) -> str:
-    return "".join(json.dumps(d) + "\n" for d in documents(result))
+def render_lines(result: ScanResult) -> Iterator[str]:
+    return json_lines(documents(result))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+from collections.abc import Iterator
 
 from scanner.model import ScanResult
 
@@ -32,12 +34,12 @@ COLUMNS = (
 )
 
 
-def render(result: ScanResult) -> str:
+def render(result: ScanResult) -> Iterator[str]:
+    """The header, then a row a chunk."""
     meta = result.metadata
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(
+    rows = (
         (
             f.finding_id,
             f.check_id,
@@ -58,4 +60,8 @@ def render(result: ScanResult) -> str:
         )
         for f in result.findings
     )
-    return buffer.getvalue()
+    for row in itertools.chain([COLUMNS], rows):
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()

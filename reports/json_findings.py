@@ -5,9 +5,10 @@ Shape: ``reports/schemas/findings.schema.json`` (validated in tests).
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from typing import Any
 
+from reports.streaming import json_object
 from reports.summary import counts_by_severity, counts_by_status, posture_score
 from scanner.model import Finding, ScanResult, Status
 
@@ -33,7 +34,8 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
     }
 
 
-def document(result: ScanResult) -> dict[str, Any]:
+def head(result: ScanResult) -> dict[str, Any]:
+    """The document but its findings: scan metadata and summary."""
     meta = result.metadata
     return {
         "schema_version": SCHEMA_VERSION,
@@ -54,9 +56,11 @@ def document(result: ScanResult) -> dict[str, Any]:
             "posture_score": posture_score(result.findings),
             "missing_actions": list(result.missing_actions),
         },
-        "findings": [finding_to_dict(finding) for finding in result.findings],
     }
 
 
-def render(result: ScanResult) -> str:
-    return json.dumps(document(result), indent=2, sort_keys=False, default=str) + "\n"
+def render(result: ScanResult) -> Iterator[str]:
+    """``head`` plus ``findings``, a finding a chunk."""
+    findings = (finding_to_dict(finding) for finding in result.findings)
+    yield from json_object(head(result), "findings", findings)
+    yield "\n"

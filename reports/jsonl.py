@@ -6,10 +6,11 @@ alone still says which scan judged it and when. Shape: ``reports/schemas/finding
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from typing import Any
 
 from reports.json_findings import finding_to_dict
+from reports.streaming import json_lines
 from scanner.model import Finding, ScanMetadata, ScanResult
 
 
@@ -17,8 +18,5 @@ def line(finding: Finding, meta: ScanMetadata) -> dict[str, Any]:
     return {**finding_to_dict(finding), "scan_id": meta.scan_id, "scanned_at": meta.finished_at}
 
 
-def render(result: ScanResult) -> str:
-    return "".join(
-        json.dumps(line(finding, result.metadata), default=str) + "\n"
-        for finding in result.findings
-    )
+def render(result: ScanResult) -> Iterator[str]:
+    return json_lines(line(finding, result.metadata) for finding in result.findings)

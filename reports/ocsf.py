@@ -8,11 +8,12 @@ Mapping table: ``docs/formats.md``. Shape: ``reports/schemas/ocsf-finding.schema
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from reports.asff import partition_of
+from reports.streaming import json_array, json_lines
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
 
 OCSF_VERSION = "1.9.0"
@@ -126,15 +127,16 @@ def event(finding: Finding, meta: ScanMetadata) -> dict[str, Any]:
     }
 
 
-def events(result: ScanResult) -> list[dict[str, Any]]:
-    return [event(finding, result.metadata) for finding in result.findings]
+def events(result: ScanResult) -> Iterator[dict[str, Any]]:
+    return (event(finding, result.metadata) for finding in result.findings)
 
 
-def render(result: ScanResult) -> str:
+def render(result: ScanResult) -> Iterator[str]:
     """One JSON document: the array of events."""
-    return json.dumps(events(result), indent=2, default=str) + "\n"
+    yield from json_array(events(result))
+    yield "\n"
 
 
-def render_lines(result: ScanResult) -> str:
+def render_lines(result: ScanResult) -> Iterator[str]:
     """One event a line (JSON Lines)."""
-    return "".join(json.dumps(e, default=str) + "\n" for e in events(result))
+    return json_lines(events(result))

@@ -64,7 +64,13 @@ from scanner.pipeline import (
 from scanner.pipeline import send as send_findings
 from scanner.registry import all_checks, get_check
 from scanner.runner import DEFAULT_WORKERS, FailOn
-from scanner.session import AwsSession, SessionOptions
+from scanner.session import (
+    DEFAULT_IN_FLIGHT,
+    IN_FLIGHT,
+    AwsSession,
+    SessionOptions,
+    limit_malloc_arenas,
+)
 
 EXIT_CODES_HELP = f"""
 Exit codes: {EXIT_OK} complete, nothing failed at or above --fail-on;
@@ -160,6 +166,18 @@ WorkersOpt = Annotated[
     int,
     typer.Option("--workers", min=1, max=128, help="Concurrent API readers."),
 ]
+InFlightOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-in-flight",
+        min=1,
+        max=128,
+        help="At most this many requests in flight to one AWS service in one region. "
+        f"Default: {DEFAULT_IN_FLIGHT}; "
+        + ", ".join(f"{service} {n}" for service, n in sorted(IN_FLIGHT.items()))
+        + ". Lower it when the account is near its API request quotas.",
+    ),
+]
 CfnDriftOpt = Annotated[
     bool,
     typer.Option(
@@ -247,6 +265,7 @@ def scan(
     output: OutputOpt = None,
     fail_on: FailOnOpt = FailOn.HIGH,
     workers: WorkersOpt = DEFAULT_WORKERS,
+    max_in_flight: InFlightOpt = None,
     demo: Annotated[
         bool, typer.Option("--demo", help="Scan the built-in demo account (needs the demo extra).")
     ] = False,
@@ -382,9 +401,9 @@ def scan(
             raise ConfigError("--demo scans an in-process account: not on --executor dask")
         request = replace(request, scheduler=scheduler_address(scheduler))
     if demo:
-        return _scan_demo(request, baseline_given=baseline is not None)
+        return _scan_demo(request, max_in_flight, baseline_given=baseline is not None)
     session = AwsSession(
-        SessionOptions(profile=profile, endpoint_url=endpoint_url, max_pool_connections=workers)
+        SessionOptions(profile=profile, endpoint_url=endpoint_url, max_in_flight=max_in_flight)
     )
     if all_regions or exclude_regions:
         request = replace(
@@ -431,6 +450,7 @@ def demo(
     output: OutputOpt = None,
     fail_on: FailOnOpt = FailOn.NEVER,
     workers: WorkersOpt = DEFAULT_WORKERS,
+    max_in_flight: InFlightOpt = None,
     jsonl: JsonlOpt = False,
     suppressions: SuppressionsOpt = None,
 ) -> int:
@@ -448,16 +468,16 @@ def demo(
         workers=workers,
         jsonl=jsonl,
     )
-    return _scan_demo(request, baseline_given=baseline is not None)
+    return _scan_demo(request, max_in_flight, baseline_given=baseline is not None)
 
 
-def _scan_demo(request: ScanRequest, *, baseline_given: bool) -> int:
+def _scan_demo(request: ScanRequest, max_in_flight: int | None, *, baseline_given: bool) -> int:
     from scanner.demo.stack import DEMO_BASELINE, demo_account
 
     if not baseline_given:
         request = replace(request, baseline=parse_baseline(DEMO_BASELINE, "demo baseline"))
     with demo_account() as (boto_session, region):
-        session = AwsSession(SessionOptions(max_pool_connections=request.workers), boto_session)
+        session = AwsSession(SessionOptions(max_in_flight=max_in_flight), boto_session)
         return execute(replace(request, regions=(region,)), session, region)
 
 
@@ -526,7 +546,7 @@ def report(
         if record is None:
             raise HistoryError(f"no complete scan in {path} to report")
         result = store.load(record)
-    emit(html.render(result, trend(path, result)), output)
+    emit([html.render(result, trend(path, result))], output)
 
 
 @checks_app.command("list")
@@ -655,4 +675,5 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main() -> None:
+    limit_malloc_arenas()
     sys.exit(run())

@@ -183,7 +183,7 @@ def diff_command(
         result = drift.diff(
             store.load(older), store.load(newer), before_approved=bool(older.approved_at)
         )
-    emit(_diff_renderer(output_format)(result), output)
+    emit([_diff_renderer(output_format)(result)], output)
 
 
 def _pair(

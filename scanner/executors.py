@@ -10,7 +10,7 @@ The client merges the shards' results into one ScanResult, equal to a local run'
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import ModuleType
@@ -22,11 +22,13 @@ from scanner.errors import ConfigError, DriftscanError, SessionError
 from scanner.inventory import Scope
 from scanner.model import ReadError, ScanMetadata, ScanResult
 from scanner.registry import get_check
-from scanner.runner import ScanPlan, finding_order, run_scan, utc_now
+from scanner.runner import Progress, ScanPlan, finding_order, run_scan, utc_now
 from scanner.session import AwsSession, SessionOptions
 
 SCHEDULER_TIMEOUT_SECONDS = 10
 """How long to try to reach the Dask scheduler before exiting 3."""
+SHARDS = "account x region shards on Dask"
+"""What a progress step is with --executor dask."""
 DASK_EXTRA = "pip install 'driftscan[dask]'"
 
 
@@ -128,6 +130,7 @@ def scan_on_dask(
     accounts: AccountsRequest | None,
     *,
     scan_id: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> tuple[ScanResult, list[tuple[str, ReadError]]]:
     """Scan every shard of the plan on the cluster behind ``scheduler`` (an address from
     scheduler_address); the merged result and the accounts whose role could not be assumed.
@@ -141,13 +144,43 @@ def scan_on_dask(
     except OSError as exc:
         raise SessionError(f"Dask scheduler unreachable: {exc}") from None
     with client:
-        futures = [client.submit(scan_shard, shard, pure=False) for shard in shards]
-        results = [
-            _shard_result(future, shard) for future, shard in zip(futures, shards, strict=True)
-        ]
+        _check_worker_versions(client)
+        futures = {client.submit(scan_shard, shard, pure=False): shard for shard in shards}
+        done: dict[Any, ShardResult] = {}
+        findings = 0
+        for future in _distributed().as_completed(futures, loop=client.loop):
+            done[future] = _shard_result(future, futures[future])
+            findings += len(done[future].result.findings)
+            if on_progress:
+                on_progress(
+                    Progress(done=len(done), total=len(futures), findings=findings, unit=SHARDS)
+                )
+        results = [done[future] for future in futures]  # in shard order
     return merge(plan, [r.result for r in results], scan_id, started), [
         r.account_error for r in results if r.account_error is not None
     ]
+
+
+def driftscan_version() -> str:
+    """Runs on every worker: the driftscan it imports."""
+    return __version__
+
+
+def _check_worker_versions(client: Any) -> None:
+    """Every worker must run this driftscan: another has other controls and parameters."""
+    try:
+        versions: dict[str, str] = client.run(driftscan_version)
+    except Exception as exc:  # a worker without driftscan cannot even unpickle the call
+        raise SessionError(
+            f"the Dask workers cannot run driftscan ({type(exc).__name__}: {exc}): "
+            f"install driftscan {__version__} on them"
+        ) from None
+    for worker, version in sorted(versions.items()):
+        if version != __version__:
+            raise SessionError(
+                f"Dask worker {worker} runs driftscan {version}, this is {__version__}: "
+                "install the same version on every worker"
+            )
 
 
 def _shard_result(future: Any, shard: Shard) -> ShardResult:

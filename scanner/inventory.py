@@ -160,11 +160,15 @@ class RegionScope:
     def get(self, dependency: Collector[U]) -> U:
         return self._inventory.get(dependency)
 
+    def _slot(self, service: str) -> threading.BoundedSemaphore:
+        return self._inventory.session.slot(service, self.region)
+
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """One API call; any failure raises CollectorError naming the IAM action."""
         client = self.client(service)
         try:
-            response: dict[str, Any] = getattr(client, operation)(**params)
+            with self._slot(service):
+                response: dict[str, Any] = getattr(client, operation)(**params)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise self._inventory.failed(read_error(exc, _action_of(client, operation))) from exc
         return response
@@ -173,7 +177,12 @@ class RegionScope:
         """Every item of a listing, following the service's own pagination tokens."""
         client = self.client(service)
         try:
-            for page in client.get_paginator(operation).paginate(**params):
+            pages = iter(client.get_paginator(operation).paginate(**params))
+            while True:
+                with self._slot(service):  # a request per page; none while the caller works
+                    page = next(pages, None)
+                if page is None:
+                    return
                 yield from page.get(result_key, [])
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise self._inventory.failed(read_error(exc, _action_of(client, operation))) from exc

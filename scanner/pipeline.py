@@ -12,18 +12,17 @@ import signal
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 import typer
 
-from reports import OutputFormat, html, renderer_for, table
+from reports import OutputFormat, html, renderer_for
 from scanner import drift
 from scanner.accounts import AccountsRequest, resolve_targets
 from scanner.config import Baseline, build_plan
@@ -107,9 +106,11 @@ def execute(request: ScanRequest, session: AwsSession, default_region: str | Non
         workers=request.workers,
     )
     # Bad flag combinations, destinations and tokens exit 2 before anything is scanned.
-    render = renderer_for(request.output_format, jsonl=request.jsonl)
-    if request.output_format is OutputFormat.TABLE and request.output is None:
-        render = partial(table.render, colour=coloured(sys.stdout))
+    render = renderer_for(
+        request.output_format,
+        jsonl=request.jsonl,
+        colour=request.output is None and coloured(sys.stdout),
+    )
     transports = transports_for(
         request.send,
         request.ca_bundle,
@@ -123,10 +124,9 @@ def execute(request: ScanRequest, session: AwsSession, default_region: str | Non
         result, new_problems, compared = _scan(request, plan, session)
         if not request.quiet or request.output is not None:
             if request.output_format is OutputFormat.HTML and request.history is not None:
-                text = html.render(result, trend(request.history, result))
+                emit([html.render(result, trend(request.history, result))], request.output)
             else:
-                text = render(result)
-            emit(text, request.output)
+                emit(render(result), request.output)
     for problem in new_problems:
         # Beside a report, a first scan's failures are all new: the report already lists them.
         if request.quiet or compared or problem.event != drift.NEW_FAILURE:
@@ -207,12 +207,12 @@ def trend(history: Path, result: ScanResult) -> list[html.TrendPoint]:
         return [html.trend_point(store.load(scan)) for scan in reversed(chosen[:TREND_SCANS])]
 
 
-def emit(text: str, output: Path | None) -> None:
-    """The report to stdout, or atomically to a file."""
+def emit(chunks: Iterable[str], output: Path | None) -> None:
+    """The report's chunks to stdout, or atomically to a file."""
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.writelines(chunks)
     else:
-        write_atomic(output, text)
+        write_atomic(output, chunks)
 
 
 def report_problems(result: ScanResult) -> None:
@@ -276,15 +276,15 @@ def _run(
     """run_scan (a progress line on a terminal), or the shards on Dask with --executor dask,
     then the suppressions: accepted failures become MUTED before anything (history, drift,
     reports, the exit code) sees them; expired and stale entries warned of."""
+    show = progress_line(sys.stderr)
     if request.scheduler is not None:
         result, unreachable = scan_on_dask(
-            request.scheduler, plan, session, request.accounts, scan_id=scan_id
+            request.scheduler, plan, session, request.accounts, scan_id=scan_id, on_progress=show
         )
     else:
         targets = (
             resolve_targets(session, request.accounts, plan.regions[0]) if request.accounts else []
         )
-        show = progress_line(sys.stderr)
         result = run_scan(plan, session, scan_id=scan_id, targets=targets or None, on_progress=show)
         unreachable = [(t.account_id, t.error) for t in targets if t.error is not None]
     for account_id, error in unreachable:
@@ -354,8 +354,8 @@ def progress_line(stream: TextIO) -> Callable[[Progress], None] | None:
             return
         shown[0] = percent
         line = (
-            f"driftscan: scanning {percent}% ({progress.done}/{progress.total} region x "
-            f"collector reads and control checks), {progress.findings} findings so far"
+            f"driftscan: scanning {percent}% ({progress.done}/{progress.total} {progress.unit}), "
+            f"{progress.findings} findings so far"
         )
         stream.write("\r\033[K" + ("" if progress.done == progress.total else line))
         stream.flush()

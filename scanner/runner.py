@@ -32,7 +32,7 @@ from scanner.session import AwsSession
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WORKERS = 16
+DEFAULT_WORKERS = 32
 """Threads for collectors and per-resource reads; AWS, not the CPU, is the bottleneck."""
 
 
@@ -58,6 +58,8 @@ class Progress:
     total: int
     findings: int
     """Findings so far."""
+    unit: str = "region x collector reads and control checks"
+    """What a step is."""
 
 
 def utc_now() -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import logging
+import os
+import re
+import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -26,6 +30,21 @@ READ_TIMEOUT_SECONDS = 30
 """A response that stalls longer than this is retried, then reported as ERROR."""
 MAX_ATTEMPTS = 8
 """Total attempts per request (first try plus retries) in botocore's adaptive mode."""
+DEFAULT_IN_FLIGHT = 10
+"""Requests in flight at once to one service in one region, unless IN_FLIGHT says otherwise:
+enough to hide latency (10 answers of 50 ms each are 200 requests a second), few enough that
+one scan does not use up the account's request quota, which everything else in it shares."""
+IN_FLIGHT = {"kms": 16, "apigateway": 5, "iam": 5, "kinesis": 5}
+"""KMS's read quotas are a thousand requests a second and more, and a KMS key costs two
+reads; API Gateway's management API, IAM and Kinesis' DescribeStreamSummary and
+ListTagsForStream allow a few a second."""
+
+
+def in_flight_limit(service: str, max_in_flight: int | None = None) -> int:
+    """How many requests a scan has in flight at once to ``service`` in one region:
+    IN_FLIGHT's or DEFAULT_IN_FLIGHT, at most ``max_in_flight`` (``--max-in-flight``)."""
+    limit = IN_FLIGHT.get(service, DEFAULT_IN_FLIGHT)
+    return limit if max_in_flight is None else min(limit, max_in_flight)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,7 +52,32 @@ class SessionOptions:
     profile: str | None = None
     endpoint_url: str | None = None
     """Sends every request here (LocalStack, a moto server); else AWS_ENDPOINT_URL or AWS."""
-    max_pool_connections: int = 16
+    max_in_flight: int | None = None
+    """At most this many requests in flight per (region, service); see ``in_flight_limit``."""
+
+
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas() -> None:
+    """At most MALLOC_ARENAS glibc malloc arenas, unless MALLOC_ARENA_MAX says otherwise.
+
+    glibc gives threads that allocate at once arenas of their own, up to eight per core, and
+    keeps their freed memory: a scan's 32 threads, which mostly wait on the network, left
+    10 MB of the 100 MB peak RSS at 1,000 resources there (bench/README.md). Call it before
+    any thread starts; elsewhere than glibc (macOS, musl) it does nothing.
+    """
+    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError):  # not glibc
+        return
+
+
+M_ARENA_MAX = -8
+"""mallopt's parameter number for the arena limit (glibc malloc.h)."""
 
 
 def iam_action(service_model: Any, operation: str) -> str:
@@ -68,9 +112,112 @@ class RequestLog:
         return {call: n for call, n in Counter(self.calls).items() if n > 1}
 
 
+SCANNED_SERVICES = frozenset(
+    {
+        "apigateway",
+        "cloudformation",
+        "ec2",
+        "ecs",
+        "efs",
+        "elasticache",
+        "iam",
+        "kinesis",
+        "kms",
+        "logs",
+        "rds",
+        "secretsmanager",
+    }
+)
+"""Services the collectors read. Their API models are loaded without write operations."""
+READ_OPERATION = re.compile(r"^(Describe|List|Get)[A-Z]")
+KEPT_OPERATIONS = frozenset({"DetectStackDrift"})
+"""Not Describe/List/Get, yet changes nothing: starts a drift detection (an opt-in control)."""
+DROPPED_OPERATIONS = frozenset({"GetSecretValue"})
+"""Reads, yet the scanner must never make them."""
+
+
+def is_scanner_operation(operation: str) -> bool:
+    """Whether the scanner may call this API operation (``ListKeys`` yes, ``CreateKey`` no)."""
+    if operation in DROPPED_OPERATIONS:
+        return False
+    return bool(READ_OPERATION.match(operation)) or operation in KEPT_OPERATIONS
+
+
+def make_read_only(model: dict[str, Any]) -> None:
+    """Cut a botocore service model, in place, to the scanner's operations, the shapes they
+    reach, and no documentation.
+
+    A client built from it has no method for a write (or GetSecretValue): the scanner cannot
+    make one by mistake. It also holds a tenth of the memory: EC2's full model, parsed, is
+    13 MB, and every scanned service's model stays loaded for the whole scan.
+    """
+    operations = {
+        name: operation
+        for name, operation in model["operations"].items()
+        if is_scanner_operation(name)
+    }
+    shapes = model["shapes"]
+    pending = [name for name, shape in shapes.items() if shape.get("exception")]
+    for operation in operations.values():
+        pending += [operation[key]["shape"] for key in ("input", "output") if key in operation]
+        pending += [error["shape"] for error in operation.get("errors", ())]
+    kept: dict[str, Any] = {}
+    while pending:
+        name = pending.pop()
+        if name not in kept:
+            shape = kept[name] = shapes[name]
+            pending += [member["shape"] for member in shape.get("members", {}).values()]
+            pending += [shape[key]["shape"] for key in ("member", "key", "value") if key in shape]
+    model["operations"] = operations
+    model["shapes"] = kept
+    _drop_documentation(model)
+
+
+def _drop_documentation(value: Any) -> None:
+    if isinstance(value, dict):
+        value.pop("documentation", None)
+        for item in value.values():
+            _drop_documentation(item)
+    elif isinstance(value, list):
+        for item in value:
+            _drop_documentation(item)
+
+
+class _PlainJSONFileLoader(botocore.loaders.JSONFileLoader):
+    """botocore's data files as plain dicts: its OrderedDicts take twice the memory."""
+
+    def _load_file(self, full_path: str, open_method: Any) -> Any:
+        if not os.path.isfile(full_path):
+            return None
+        with open_method(full_path, "rb") as fp:
+            return json.loads(fp.read())
+
+
+class _ScannerLoader(botocore.loaders.Loader):
+    """Loads the scanned services' API models read-only (``make_read_only``)."""
+
+    def __init__(self) -> None:
+        super().__init__(file_loader=_PlainJSONFileLoader())
+        self._lock = threading.Lock()  # sessions of several accounts share the loader
+        self._cut: set[int] = set()
+
+    def load_service_model(
+        self, service_name: str, type_name: str, api_version: str | None = None
+    ) -> Any:
+        with self._lock:
+            # The base class caches the model after merging its extras in: cutting that
+            # object, not a copy, leaves no full model in memory.
+            model = super().load_service_model(service_name, type_name, api_version)
+            slim = type_name == "service-2" and service_name in SCANNED_SERVICES
+            if slim and id(model) not in self._cut:
+                make_read_only(model)
+                self._cut.add(id(model))
+            return model
+
+
 @functools.cache
 def _shared_loader() -> botocore.loaders.Loader:
-    return botocore.loaders.create_loader()
+    return _ScannerLoader()
 
 
 class AwsSession:
@@ -94,10 +241,10 @@ class AwsSession:
             retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             read_timeout=READ_TIMEOUT_SECONDS,
-            max_pool_connections=options.max_pool_connections,
             user_agent_extra="driftscan",
         )
         self._clients: dict[tuple[str, str], Any] = {}
+        self._slots: dict[tuple[str, str], threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
         self.requests = RequestLog()
         self._boto.events.register("provide-client-params.*.*", self._record)
@@ -119,13 +266,22 @@ class AwsSession:
         key = (region, service)
         with self._lock:  # boto3 client creation is not thread-safe; use is.
             if key not in self._clients:
+                limit = in_flight_limit(service, self.options.max_in_flight)
                 self._clients[key] = self._boto.client(
                     service,
                     region_name=region,
                     endpoint_url=self.options.endpoint_url,
-                    config=self._config,
+                    # One connection per request in flight: none waits, none is discarded.
+                    config=self._config.merge(Config(max_pool_connections=limit)),
                 )
+                self._slots[key] = threading.BoundedSemaphore(limit)
             return self._clients[key]
+
+    def slot(self, service: str, region: str) -> threading.BoundedSemaphore:
+        """Held while a request to ``service`` in ``region`` is in flight: at most
+        ``in_flight_limit`` requests are, whatever the number of threads."""
+        self.client(service, region)
+        return self._slots[(region, service)]
 
     def account_id(self, region: str) -> str:
         """The caller's account; the one call that proves credentials and endpoint work."""

@@ -16,9 +16,13 @@ from moto.server import ThreadedMotoServer
 
 from scanner import executors
 from scanner.cli import run
+from scanner.config import build_plan, parse_baseline
 from scanner.demo.base import ACCOUNT_ID, DemoAccount, speed_up_moto_kms
 from scanner.demo.stack import BROKEN_ENV, COMPLIANT_ENV, baseline_for, build_reference_stack
+from scanner.executors import SHARDS
 from scanner.history import HistoryStore
+from scanner.runner import Progress
+from scanner.session import AwsSession, SessionOptions
 
 distributed = pytest.importorskip("distributed")
 
@@ -157,6 +161,34 @@ def test_a_failing_shard_is_one_line_and_exit_3(
         "AWS endpoint unreachable: "
     )
     assert err.count("\n") == 1
+
+
+def test_progress_counts_the_shards_as_they_finish(endpoint: str, scheduler: str) -> None:
+    plan = build_plan(
+        parse_baseline(baseline_for([COMPLIANT_ENV, BROKEN_ENV])), regions=list(REGIONS)
+    )
+    seen: list[Progress] = []
+    session = AwsSession(SessionOptions(endpoint_url=endpoint))
+
+    result, _ = executors.scan_on_dask(scheduler, plan, session, None, on_progress=seen.append)
+
+    assert [(p.done, p.total, p.unit) for p in seen] == [(1, 2, SHARDS), (2, 2, SHARDS)]
+    assert seen[-1].findings == len(result.findings) > 0
+
+
+def test_a_worker_with_another_driftscan_is_one_line_and_exit_3(
+    scheduler: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(executors, "__version__", "0.0.1")  # this side; the workers keep theirs
+    code = run(
+        ["scan", "--region", "us-east-1", "--no-history", "--checks", "kms.cmk_rotation_enabled"]
+        + ["--executor", "dask", "--scheduler", scheduler]
+    )
+
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.startswith("driftscan: Dask worker tcp://127.0.0.1:") and err.count("\n") == 1
+    assert ", this is 0.0.1: install the same version on every worker" in err
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,7 @@ CANONICAL = ScanResult(metadata=META, findings=(FAILING,))
 
 
 def test_ocsf_event_of_a_failing_finding() -> None:
-    assert ocsf.events(CANONICAL) == [
+    assert list(ocsf.events(CANONICAL)) == [
         {
             "activity_id": 1,
             "activity_name": "Create",
@@ -143,7 +143,7 @@ def test_ocsf_event_of_a_failing_finding() -> None:
 
 
 def test_asff_document_of_a_failing_finding() -> None:
-    assert json.loads(asff.render(CANONICAL)) == {
+    assert json.loads("".join(asff.render(CANONICAL))) == {
         "Findings": [
             {
                 "SchemaVersion": "2018-10-08",
@@ -187,7 +187,7 @@ def test_asff_document_of_a_failing_finding() -> None:
 
 
 def test_csv_is_rfc_4180_with_a_header() -> None:
-    text = csv_report.render(CANONICAL)
+    text = "".join(csv_report.render(CANONICAL))
     assert text.startswith("finding_id,check_id,title,status,severity,")
     assert text.endswith("\r\n")
     # The message holds a comma, quotes and a newline: quoted, quotes doubled.
@@ -283,15 +283,15 @@ def test_jsonl_line_schema_agrees_with_the_json_reports_finding() -> None:
 
 @pytest.mark.parametrize("output_format", list(OutputFormat))
 def test_every_output_format_renders(output_format: OutputFormat) -> None:
-    text = renderer_for(output_format)(CANONICAL)
+    text = "".join(renderer_for(output_format)(CANONICAL))
     assert FAILING.resource_id in text
 
 
 @pytest.mark.parametrize("output_format", [OutputFormat.OCSF, OutputFormat.ASFF])
 def test_jsonl_gives_one_object_a_line(output_format: OutputFormat) -> None:
     result = replace(CANONICAL, findings=(FAILING, replace(FAILING, finding_id="f" * 32)))
-    lines = renderer_for(output_format, jsonl=True)(result).splitlines()
-    document = json.loads(renderer_for(output_format)(result))
+    lines = "".join(renderer_for(output_format, jsonl=True)(result)).splitlines()
+    document = json.loads("".join(renderer_for(output_format)(result)))
     records = document if output_format is OutputFormat.OCSF else document["Findings"]
     assert [json.loads(line) for line in lines] == records
 
@@ -363,7 +363,7 @@ def test_demo_scan_has_every_status(demo_result: ScanResult) -> None:
 
 
 def test_table_summary_says_the_scan_is_incomplete(demo_result: ScanResult) -> None:
-    summary = renderer_for(OutputFormat.TABLE)(demo_result).splitlines()
+    summary = "".join(renderer_for(OutputFormat.TABLE)(demo_result)).splitlines()
     errors = demo_result.count(Status.ERROR)
     assert f"INCOMPLETE: {errors} findings could not be judged (ERROR)" in summary
     assert "missing IAM permissions: kms:GetKeyRotationStatus" in summary
@@ -373,7 +373,7 @@ def test_every_ocsf_event_of_the_demo_validates_against_schema_and_py_ocsf_model
     demo_result: ScanResult,
 ) -> None:
     validator = jsonschema.Draft202012Validator(schema("ocsf-finding"))
-    for event in json.loads(ocsf.render(demo_result)):
+    for event in json.loads("".join(ocsf.render(demo_result))):
         validator.validate(event)
         model = ComplianceFinding.model_validate(event)
         # Everything py-ocsf-models knows comes back unchanged: names, types, enum values.
@@ -397,7 +397,7 @@ def test_every_asff_finding_of_the_demo_validates_against_schema_and_botocore(
     demo_result: ScanResult,
 ) -> None:
     validator = jsonschema.Draft202012Validator(schema("asff"))
-    document = json.loads(asff.render(demo_result))
+    document = json.loads("".join(asff.render(demo_result)))
     for finding in document["Findings"]:
         validator.validate(finding)
     model = botocore.session.get_session().get_service_model("securityhub")
@@ -411,14 +411,14 @@ def test_every_asff_finding_of_the_demo_validates_against_schema_and_botocore(
 
 def test_every_jsonl_line_of_the_demo_validates(demo_result: ScanResult) -> None:
     validator = jsonschema.Draft202012Validator(schema("finding"))
-    lines = jsonl.render(demo_result).splitlines()
+    lines = "".join(jsonl.render(demo_result)).splitlines()
     assert len(lines) == len(demo_result.findings)
     for line in lines:
         validator.validate(json.loads(line))
 
 
 def test_every_csv_row_of_the_demo_is_a_finding(demo_result: ScanResult) -> None:
-    rows = list(csv.DictReader(io.StringIO(csv_report.render(demo_result), newline="")))
+    rows = list(csv.DictReader(io.StringIO("".join(csv_report.render(demo_result)), newline="")))
     assert [(r["finding_id"], r["status"], r["message"]) for r in rows] == [
         (f.finding_id, f.status.value, f.message) for f in demo_result.findings
     ]

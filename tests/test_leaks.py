@@ -88,10 +88,10 @@ def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         result = store.load(record)
     texts["history"] = "\n".join(sqlite3.connect(history).iterdump())
     for output_format in OutputFormat:
-        texts[output_format.value] = renderer_for(output_format)(result)
+        texts[output_format.value] = "".join(renderer_for(output_format)(result))
         if output_format in LINE_FORMATS:
-            texts[f"{output_format.value} --jsonl"] = renderer_for(output_format, jsonl=True)(
-                result
+            texts[f"{output_format.value} --jsonl"] = "".join(
+                renderer_for(output_format, jsonl=True)(result)
             )
     options = DeliveryOptions(env=CREDENTIALS, retry=RetryPolicy(attempts=1))
     transports = open_transports([f"https://127.0.0.1:{closed_port()}/hook"], options)

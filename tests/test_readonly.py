@@ -11,7 +11,7 @@ from scanner.demo.stack import DEMO_BASELINE, build_demo
 from scanner.iam_policy import required_actions
 from scanner.registry import all_checks
 from scanner.runner import run_scan
-from scanner.session import AwsSession, SessionOptions
+from scanner.session import SCANNED_SERVICES, AwsSession, SessionOptions, is_scanner_operation
 
 READ_ONLY = re.compile(r"^(Describe|List|Get)[A-Z]")
 
@@ -27,10 +27,27 @@ def test_full_scan_calls_only_read_operations_covered_by_the_policy(
         "cloudformation.stack_drift"
     }
 
+    services: set[str] = set()
+    session.boto_session.events.register(
+        "before-call.*.*", lambda model, **_: services.add(model.service_model.service_name)
+    )
     run_scan(plan, session)
 
+    # Every service the collectors read gets a read-only model (less memory, no writes).
+    assert services - {"sts"} == SCANNED_SERVICES
     operations = session.requests.operations()
     assert "GetSecretValue" not in operations
     assert all(READ_ONLY.match(operation) for operation in operations), sorted(operations)
     uncovered = session.requests.actions() - set(required_actions(plan.checks))
     assert uncovered == {"sts:GetCallerIdentity"}  # needs no IAM permission
+
+
+def test_scanner_clients_cannot_write_or_read_a_secret_value() -> None:
+    session = AwsSession(SessionOptions())
+    for service in sorted(SCANNED_SERVICES):
+        operations = session.client(service, "us-east-1").meta.service_model.operation_names
+        assert operations and all(is_scanner_operation(name) for name in operations), service
+        assert all(READ_ONLY.match(name) or name == "DetectStackDrift" for name in operations)
+    assert not hasattr(session.client("secretsmanager", "us-east-1"), "get_secret_value")
+    assert not hasattr(session.client("ec2", "us-east-1"), "run_instances")
+    assert not hasattr(session.client("kms", "us-east-1"), "schedule_key_deletion")

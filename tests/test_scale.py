@@ -3,14 +3,25 @@ predicts, none twice, and the thread count does not change a finding."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
+from typing import Any
 
 from scanner.config import build_plan, parse_baseline
 from scanner.demo.base import DemoAccount
+from scanner.demo.kinesis import make_stream
+from scanner.demo.kms import make_key
 from scanner.demo.stack import DEMO_BASELINE, build_demo
-from scanner.model import ScanResult
+from scanner.model import ScanResult, Status
 from scanner.runner import DEFAULT_WORKERS, run_scan
-from scanner.session import AwsSession, SessionOptions
+from scanner.session import (
+    DEFAULT_IN_FLIGHT,
+    IN_FLIGHT,
+    AwsSession,
+    SessionOptions,
+    in_flight_limit,
+)
 
 LISTINGS = (
     # One request each per region: every listing fits in one page in the demo account.
@@ -146,3 +157,42 @@ def test_one_worker_and_the_default_find_the_same(account: DemoAccount) -> None:
     assert len(serial.findings) > 50
     assert _comparable(serial) == _comparable(concurrent)
     assert serial.resources == concurrent.resources
+
+
+def test_no_service_has_more_requests_in_flight_than_its_limit(account: DemoAccount) -> None:
+    key = make_key(account)
+    for index in range(30):
+        make_key(account, rotation=index % 2 == 0)
+    for _ in range(12):
+        make_stream(account, encryption="cmk", key_arn=key)
+    plan = build_plan(
+        parse_baseline(DEMO_BASELINE),
+        regions=[account.region],
+        check_ids=["kms.cmk_rotation_enabled", "kinesis.stream_encrypted_with_cmk"],
+        workers=16,
+    )
+    session = AwsSession(SessionOptions(max_in_flight=4))
+    in_flight: Counter[str] = Counter()
+    most: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def sent(model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        with lock:
+            in_flight[service] += 1
+            most[service] = max(most[service], in_flight[service])
+        time.sleep(0.01)  # a slow answer, so that requests pile up behind the limit
+
+    def answered(model: Any, **_: Any) -> None:
+        with lock:
+            in_flight[model.service_model.service_name] -= 1
+
+    session.boto_session.events.register("before-call.*.*", sent)
+    session.boto_session.events.register("after-call.*.*", answered)
+    result = run_scan(plan, session)
+
+    assert result.count(Status.ERROR) == 0 and len(result.findings) == 31 + 12
+    assert most["kms"] == 4  # 16 threads, 62 per-key reads: the limit, and no more
+    assert all(most[service] <= in_flight_limit(service, 4) for service in most), most
+    assert in_flight_limit("kinesis") == IN_FLIGHT["kinesis"] < in_flight_limit("ec2")
+    assert in_flight_limit("ec2") == DEFAULT_IN_FLIGHT
