@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Callable,
+    Collection,
+    Hashable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -198,6 +206,29 @@ class RegionScope:
         """Apply a per-resource read to every item, concurrently, keeping order."""
         return self._inventory.map(fetch, items)
 
+    def once_per_account(self, key: Hashable, fetch: Callable[[], T]) -> T:
+        """A read of a global service (IAM): made by the first region that needs it, its
+        value (or ReadError) shared by every region of the account. ``key`` names the read."""
+        return self._inventory.account_reads.get(key, fetch)
+
+
+class AccountReads:
+    """Values read once per account and shared by its regions' inventories; thread-safe."""
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, Any] = {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: Hashable, fetch: Callable[[], T]) -> T:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._values:
+                self._values[key] = fetch()
+            value: T = self._values[key]
+            return value
+
 
 class Inventory:
     """Memoised collector values for one account and region; safe to share between threads."""
@@ -210,12 +241,15 @@ class Inventory:
         region: str,
         scope: Scope,
         item_pool: Executor | None = None,
+        account_reads: AccountReads | None = None,
     ) -> None:
         self.session = session
         self.account_id = account_id
         self.region = region
         self.scope = scope
         self._item_pool = item_pool
+        self.account_reads = account_reads or AccountReads()
+        """Shared by the inventories of the account's regions."""
         self._values: dict[str, Any] = {}
         self._errors: dict[str, CollectorError] = {}
         self._locks: dict[str, threading.Lock] = {}

@@ -14,7 +14,14 @@ from typing import Any
 from scanner import __version__
 from scanner.accounts import Target
 from scanner.errors import EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_OK, CollectorError
-from scanner.inventory import DENIED_CODES, CheckInputs, Collector, Inventory, Scope
+from scanner.inventory import (
+    DENIED_CODES,
+    AccountReads,
+    CheckInputs,
+    Collector,
+    Inventory,
+    Scope,
+)
 from scanner.model import (
     Finding,
     Outcome,
@@ -93,6 +100,7 @@ def run_scan(
         ThreadPoolExecutor(plan.workers, thread_name_prefix="collect") as collect_pool,
         ThreadPoolExecutor(plan.workers, thread_name_prefix="item") as item_pool,
     ):
+        account_reads = {target.account_id: AccountReads() for target in targets}
         inventories = [
             Inventory(
                 target.session,
@@ -100,6 +108,7 @@ def run_scan(
                 region=region,
                 scope=plan.scope,
                 item_pool=item_pool,
+                account_reads=account_reads[target.account_id],
             )
             for target in targets
             if target.session is not None

@@ -12,7 +12,7 @@ import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 import boto3
@@ -88,27 +88,39 @@ def iam_action(service_model: Any, operation: str) -> str:
     return f"{prefix}:{operation}"
 
 
+class Call(NamedTuple):
+    """One API call: two equal calls are the same request to the same region."""
+
+    region: str
+    action: str
+    """IAM action (``kms:ListKeys``)."""
+    operation: str
+    """API operation (``ListKeys``)."""
+    params: str
+    """The parameters, as JSON with sorted keys."""
+
+
 class RequestLog:
-    """Every API call the scanner made: (IAM action, operation, parameters). Thread-safe."""
+    """Every API call the scanner made. Thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.calls: list[tuple[str, str, str]] = []
+        self.calls: list[Call] = []
 
-    def record(self, action: str, operation: str, params: dict[str, Any]) -> None:
-        key = json.dumps(params, sort_keys=True, default=str)
+    def record(self, region: str, action: str, operation: str, params: dict[str, Any]) -> None:
+        call = Call(region, action, operation, json.dumps(params, sort_keys=True, default=str))
         with self._lock:
-            self.calls.append((action, operation, key))
+            self.calls.append(call)
 
     def operations(self) -> set[str]:
         """API operation names called (``ListKeys``)."""
-        return {operation for _, operation, _ in self.calls}
+        return {call.operation for call in self.calls}
 
     def actions(self) -> set[str]:
         """IAM actions those calls needed."""
-        return {action for action, _, _ in self.calls}
+        return {call.action for call in self.calls}
 
-    def duplicates(self) -> dict[tuple[str, str, str], int]:
+    def duplicates(self) -> dict[Call, int]:
         return {call: n for call, n in Counter(self.calls).items() if n > 1}
 
 
@@ -249,10 +261,12 @@ class AwsSession:
         self.requests = RequestLog()
         self._boto.events.register("provide-client-params.*.*", self._record)
 
-    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+    def _record(
+        self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
         action = iam_action(model.service_model, model.name)
         log.debug("API call %s %s %s", action, model.name, params)  # read calls: ids, no secrets
-        self.requests.record(action, model.name, params)
+        self.requests.record(str(context.get("client_region")), action, model.name, params)
 
     @property
     def boto_session(self) -> boto3.Session:

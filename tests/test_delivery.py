@@ -604,9 +604,9 @@ def test_security_hub_imports_every_finding_in_batches_of_100(account: DemoAccou
     [report] = send(result, transports)
     assert (report.delivered, report.pending, report.rejected) == (255, 0, ())
     calls = [
-        json.loads(params)["Findings"]
-        for action, _, params in session.requests.calls
-        if action == "securityhub:BatchImportFindings"
+        json.loads(call.params)["Findings"]
+        for call in session.requests.calls
+        if call.action == "securityhub:BatchImportFindings"
     ]
     assert [len(findings) for findings in calls] == [100, 100, 50, 5]
     assert {f["Id"] for f in _imported("us-east-1")} == {

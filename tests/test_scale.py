@@ -10,6 +10,8 @@ from typing import Any
 
 from scanner.config import build_plan, parse_baseline
 from scanner.demo.base import DemoAccount
+from scanner.demo.ecs import make_cluster, make_service, make_task_definition
+from scanner.demo.iam import make_role, scoped_policy
 from scanner.demo.kinesis import make_stream
 from scanner.demo.kms import make_key
 from scanner.demo.stack import DEMO_BASELINE, build_demo
@@ -134,7 +136,7 @@ def test_full_scan_makes_exactly_the_predicted_requests_none_twice(account: Demo
     _, session = _full_scan(account)
 
     assert session.requests.duplicates() == {}
-    made = Counter(operation for _, operation, _ in session.requests.calls)
+    made = Counter(call.operation for call in session.requests.calls)
     predicted = predicted_requests(account)
     assert made == predicted, {
         op: (made[op], predicted[op]) for op in made | predicted if made[op] != predicted[op]
@@ -196,3 +198,27 @@ def test_no_service_has_more_requests_in_flight_than_its_limit(account: DemoAcco
     assert all(most[service] <= in_flight_limit(service, 4) for service in most), most
     assert in_flight_limit("kinesis") == IN_FLIGHT["kinesis"] < in_flight_limit("ec2")
     assert in_flight_limit("ec2") == DEFAULT_IN_FLIGHT
+
+
+def test_a_role_used_in_two_regions_is_read_once(account: DemoAccount) -> None:
+    west = DemoAccount(region="us-west-2")
+    role = make_role(west, name="shared-task", inline_policy=scoped_policy())
+    for region_account in (account, west):
+        definition = make_task_definition(
+            region_account, family="app", execution_role=False, task_role_arn=role
+        )
+        make_service(region_account, make_cluster(region_account), definition)
+    plan = build_plan(
+        parse_baseline(DEMO_BASELINE),
+        regions=[account.region, west.region],
+        check_ids=["iam.task_role_least_privilege"],
+    )
+    session = AwsSession(SessionOptions())
+
+    result = run_scan(plan, session)
+
+    judged = {(f.region, f.resource_id, f.status) for f in result.findings}
+    assert judged == {(region, "shared-task", Status.PASS) for region in plan.regions}
+    assert session.requests.duplicates() == {}
+    made = Counter(call.operation for call in session.requests.calls)
+    assert made["GetRole"] == made["GetRolePolicy"] == 1

@@ -1,8 +1,7 @@
 """IAM roles that ECS task definitions run as, with every policy document they carry.
 
-IAM is global, but it answers in any region: the scan region's client is used, and a role
-used in several scanned regions is read once per region (accepted; not memoised across
-regions).
+IAM is global: a role or policy used in several scanned regions is read once per account,
+through the client of the first region that needs it.
 """
 
 from __future__ import annotations
@@ -119,7 +118,12 @@ def task_roles(scope: RegionScope) -> list[IamRole | UnreadableResource]:
             users.setdefault(name, []).append(definition.name)
             arns.setdefault(name, definition.task_role_arn)
     names = sorted(users)
-    roles = scope.map(lambda name: _read_role(scope, name, arns[name]), names)
+    roles = scope.map(
+        lambda name: scope.once_per_account(
+            ("iam.role", name), lambda: _read_role(scope, name, arns[name])
+        ),
+        names,
+    )
     # A managed policy attached to several roles is read once.
     policy_arns = sorted(
         {arn for role in roles if not isinstance(role, UnreadableResource) for arn in role.attached}
@@ -127,7 +131,12 @@ def task_roles(scope: RegionScope) -> list[IamRole | UnreadableResource]:
     documents = dict(
         zip(
             policy_arns,
-            scope.map(lambda arn: _managed_document(scope, arn), policy_arns),
+            scope.map(
+                lambda arn: scope.once_per_account(
+                    ("iam.policy", arn), lambda: _managed_document(scope, arn)
+                ),
+                policy_arns,
+            ),
             strict=True,
         )
     )

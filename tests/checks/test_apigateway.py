@@ -222,9 +222,9 @@ def test_usage_plan_keys_are_read_only_for_plans_in_scope(account: DemoAccount) 
     session = AwsSession(SessionOptions())
 
     scan(account, "apigateway.usage_plan_quota", scope=Scope(tags={"env": "prod"}), session=session)
-    key_reads = [c for c in session.requests.calls if c[1] == "GetUsagePlanKeys"]
+    key_reads = [c for c in session.requests.calls if c.operation == "GetUsagePlanKeys"]
     assert len(key_reads) == 1
-    assert '"limit": 1' in key_reads[0][2]  # one key value at most crosses the wire
+    assert '"limit": 1' in key_reads[0].params  # one key value at most crosses the wire
 
 
 def test_required_routes(account: DemoAccount) -> None:

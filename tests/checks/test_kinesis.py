@@ -76,7 +76,7 @@ def test_every_stream_is_judged_past_the_first_page(account: DemoAccount) -> Non
 
     assert sorted(found) == names
     assert {f.status for f in found.values()} == {Status.PASS}
-    calls = [op for service, op, _ in session.requests.calls if service.startswith("kinesis")]
+    calls = [c.operation for c in session.requests.calls if c.action.startswith("kinesis")]
     assert calls.count("ListStreams") == 3
     assert calls.count("DescribeStreamSummary") == 25
     assert not session.requests.duplicates()

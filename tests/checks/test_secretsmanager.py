@@ -115,7 +115,7 @@ def test_secret_values_are_never_read(account: DemoAccount) -> None:
 
     scan(account, ENCRYPTED, ROTATION, session=session)
 
-    operations = {op for service, op, _ in session.requests.calls if "secretsmanager" in service}
+    operations = {c.operation for c in session.requests.calls if "secretsmanager" in c.action}
     assert operations == {"ListSecrets"}
 
 
