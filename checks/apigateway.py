@@ -11,9 +11,9 @@ from scanner.model import (
     Outcome,
     ReadError,
     Severity,
-    UnreadableResource,
     failed,
     passed,
+    readable,
     unreadable,
 )
 from scanner.registry import Param, Params, check
@@ -23,11 +23,8 @@ ROUTE_PATTERN = r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /\S*$"
 
 def _stages(inputs: CheckInputs) -> Iterator[Stage | Outcome]:
     """The stages in scope; an API whose stages could not be read becomes ERROR."""
-    for stage in inputs[apigateway.stages]:
-        if isinstance(stage, UnreadableResource):
-            yield unreadable(stage.ref, stage.error, "the API's stages")
-        else:
-            yield stage
+    stages = inputs[apigateway.stages]
+    return readable(stages, "the API's stages")
 
 
 def _limit(value: float | None) -> float | None:

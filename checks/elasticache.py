@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from scanner.collectors import elasticache
 from scanner.collectors.elasticache import ReplicationGroup
 from scanner.inventory import CheckInputs
-from scanner.model import Outcome, Severity, UnreadableResource, failed, passed, unreadable
+from scanner.model import Outcome, Severity, failed, passed, readable
 from scanner.registry import Param, Params, check
 
 
@@ -17,11 +17,8 @@ def _days(days: int) -> str:
 
 def _groups(inputs: CheckInputs) -> Iterator[ReplicationGroup | Outcome]:
     """Each replication group, or an ERROR outcome for one whose tags could not be read."""
-    for group in inputs[elasticache.replication_groups]:
-        if isinstance(group, UnreadableResource):
-            yield unreadable(group.ref, group.error, "replication group tags")
-        else:
-            yield group
+    groups = inputs[elasticache.replication_groups]
+    return readable(groups, "replication group tags")
 
 
 @check(

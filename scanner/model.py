@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class Status(StrEnum):
@@ -96,6 +98,16 @@ def unreadable(resource: ResourceRef, error: ReadError, what: str = "evidence") 
         message=f"could not read {what}: {error}",
         evidence={"error_code": error.code, "action": error.action},
     )
+
+
+def readable(records: Iterable[T | UnreadableResource], what: str) -> Iterator[T | Outcome]:
+    """Each record, or for one listed as unreadable its ERROR outcome (``could not read
+    {what}``): the check yields the Outcomes as they come and judges the rest."""
+    for record in records:
+        if isinstance(record, UnreadableResource):
+            yield unreadable(record.ref, record.error, what)
+        else:
+            yield record
 
 
 @dataclass(frozen=True, kw_only=True)
