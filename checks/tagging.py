@@ -17,7 +17,15 @@ from scanner.collectors import (
     secretsmanager,
 )
 from scanner.inventory import CheckInputs, Collector
-from scanner.model import Outcome, ReadError, Severity, UnreadableResource, failed, passed
+from scanner.model import (
+    Outcome,
+    ReadError,
+    Severity,
+    UnreadableResource,
+    failed,
+    passed,
+    unreadable,
+)
 from scanner.registry import Param, Params, check
 
 NAMED_RESOURCES: tuple[Collector[Any], ...] = (
@@ -54,6 +62,7 @@ NAMED_RESOURCES: tuple[Collector[Any], ...] = (
         "the resource's name property, or Tags: [{Key: Name, Value: <name with the suffix>}]"
     ),
     reads=NAMED_RESOURCES,
+    reads_tags=True,  # for the Name tag
     params=[
         Param(
             name="suffix",
@@ -73,13 +82,21 @@ def environment_suffix(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
             continue
         for record in records:
             if isinstance(record, UnreadableResource):
-                continue  # its own controls report it as ERROR
+                yield unreadable(record.ref, record.error, "its name and tags")
+                continue
             if getattr(record, "is_default", False):
                 continue  # the default VPC is AWS's, not the stack's
             name_tag = (record.tags or {}).get("Name", "")
-            if suffix in record.name or suffix in name_tag:
+            if suffix in record.name:
                 yield passed(
                     record.ref, f"name {record.name!r} contains {suffix!r}", Name=record.name
+                )
+            elif suffix in name_tag:
+                yield passed(
+                    record.ref,
+                    f"Name tag {name_tag!r} of {record.name!r} contains {suffix!r}",
+                    Name=record.name,
+                    NameTag=name_tag,
                 )
             else:
                 yield failed(

@@ -118,10 +118,22 @@ class Scope:
     """Every key=value here must be on the resource."""
     name_suffix: str | None = None
     """The resource's name (or Name tag) must contain this."""
+    read_tags: bool = False
+    """A selected control judges the tags of the stack's named resources (``reads_tags``):
+    their collectors read tags whatever the scope needs."""
 
     @property
     def needs_tags(self) -> bool:
-        return bool(self.tags)
+        """Whether some resource's tags may be needed: for the scope's tags, for a Name tag
+        that carries the name suffix, or for a control that judges tags."""
+        return bool(self.tags) or bool(self.name_suffix) or self.read_tags
+
+    def needs_tags_of(self, name: str | None) -> bool:
+        """Whether the scope needs this resource's tags to decide on it: collectors that
+        need a call per resource for its tags make it only then (or with ``read_tags``)."""
+        if self.tags:
+            return True
+        return self.name_suffix is not None and self.name_suffix not in (name or "")
 
     def includes(self, name: str | None, tags: Mapping[str, str] | None) -> bool:
         if self.tags:

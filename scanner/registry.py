@@ -50,6 +50,8 @@ class CheckSpec:
     """Why the control matters: what goes wrong when it fails."""
     cfn_property: str = ""
     """The CloudFormation resource property (or template part) that fixes it at the source."""
+    reads_tags: bool = False
+    """The check judges tags, which collectors otherwise read only when the scope needs them."""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -78,6 +80,7 @@ def check(
     configured_by: str | None = None,
     rationale: str = "",
     cfn_property: str = "",
+    reads_tags: bool = False,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a control. The function receives its declared collectors and parameters."""
 
@@ -103,6 +106,7 @@ def check(
             configured_by=configured_by,
             rationale=rationale,
             cfn_property=cfn_property,
+            reads_tags=reads_tags,
         )
         return function
 

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -93,6 +93,7 @@ def run_scan(
     if targets is None:
         targets = [Target(account_id=session.account_id(plan.regions[0]), session=session)]
     collectors = _collectors_of(plan.checks)
+    scope = replace(plan.scope, read_tags=any(spec.reads_tags for spec in plan.checks))
     findings: list[Finding] = []
     snapshots: list[ResourceSnapshot] = []
     denied: set[str] = set()
@@ -106,7 +107,7 @@ def run_scan(
                 target.session,
                 account_id=target.account_id,
                 region=region,
-                scope=plan.scope,
+                scope=scope,
                 item_pool=item_pool,
                 account_reads=account_reads[target.account_id],
             )

@@ -92,6 +92,8 @@ def predicted_requests(account: DemoAccount) -> Counter[str]:
     apis = apigateway.get_rest_apis()["items"]
     plans = [p for p in apigateway.get_usage_plans()["items"] if p.get("apiStages")]
     streams = account.client("kinesis").list_streams()["StreamNames"]
+    caches = account.client("elasticache").describe_replication_groups()["ReplicationGroups"]
+    log_groups = account.client("logs").describe_log_groups()["logGroups"]
     return Counter(
         {
             **dict.fromkeys(LISTINGS, 1),
@@ -119,6 +121,10 @@ def predicted_requests(account: DemoAccount) -> Counter[str]:
             "GetStages": len(apis),
             "GetResources": len(apis),
             "GetUsagePlanKeys": len(plans),
+            # tagging.environment_suffix judges Name tags: where listings carry no tags, a
+            # call per cache, log group and stream.
+            "ListTagsForResource": len(caches) + len(log_groups),
+            "ListTagsForStream": len(streams),
         }
     )
 

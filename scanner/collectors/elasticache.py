@@ -79,6 +79,8 @@ def replication_groups(scope: RegionScope) -> list[ReplicationGroup | Unreadable
         return [group for group in listing if scope.scope.includes(group.name, None)]
 
     def read(group: ReplicationGroup) -> ReplicationGroup | UnreadableResource | None:
+        if not (scope.scope.read_tags or scope.scope.needs_tags_of(group.name)):
+            return group  # its name carries the suffix and no control judges its tags
         tags = _tags(scope, group.arn or group.group_id)  # AWS always returns the ARN
         if isinstance(tags, ReadError):
             return UnreadableResource(ref=group.ref, error=tags)

@@ -110,7 +110,7 @@ def streams(scope: RegionScope) -> list[Stream | UnreadableResource]:
 
     def read(item: ListedStream) -> Stream | UnreadableResource | None:
         tags: dict[str, str] | None = None
-        if scope.scope.needs_tags:
+        if scope.scope.read_tags or scope.scope.needs_tags_of(item.name):
             found = scope.attempt(lambda: _tags(scope, item))
             if isinstance(found, ReadError):
                 return None if _gone(found) else UnreadableResource(ref=item.ref, error=found)

@@ -127,22 +127,24 @@ def keys(scope: RegionScope) -> list[KmsKey | UnreadableResource]:
     # Described by ARN, as other services reference keys: a key is then described once.
     described = scope.get(key_directory).lookup_many(listing.values())
     alias_map = scope.get(aliases)
-    listed: list[KmsKey | UnreadableResource] = []
-    for key_id, arn in listing.items():
+
+    def in_scope(key_id: str) -> KmsKey | UnreadableResource | None:
+        arn = listing[key_id]
         key = described[arn]
         if isinstance(key, ReadError):
-            listed.append(_unreadable(key_id, arn, key))
-            continue
-        tags = _tags(scope, key_id) if scope.scope.needs_tags else None
-        if isinstance(tags, ReadError):
-            listed.append(_unreadable(key_id, arn, tags))
-            continue
-        key = replace(key, aliases=alias_map.get(key_id, ()), tags=tags)
+            return _unreadable(key_id, arn, key)
+        key = replace(key, aliases=alias_map.get(key_id, ()))
         name = ",".join(key.aliases) or None
-        if key.is_customer_managed and not scope.scope.includes(name, tags):
-            continue
-        listed.append(key)
-    return listed
+        if not key.is_customer_managed:
+            return key  # AWS's keys are judged wherever the resources using them are
+        if not scope.scope.needs_tags_of(name):
+            return key if scope.scope.includes(name, None) else None
+        tags = _tags(scope, key_id)
+        if isinstance(tags, ReadError):
+            return _unreadable(key_id, arn, tags)
+        return replace(key, tags=tags) if scope.scope.includes(name, tags) else None
+
+    return [key for key in scope.map(in_scope, list(listing)) if key is not None]
 
 
 def _unreadable(key_id: str, arn: str, error: ReadError) -> UnreadableResource:

@@ -37,6 +37,8 @@ def log_groups(scope: RegionScope) -> list[LogGroup | UnreadableResource]:
         return [group for group in listing if scope.scope.includes(group.name, None)]
 
     def read(group: LogGroup) -> LogGroup | UnreadableResource | None:
+        if not (scope.scope.read_tags or scope.scope.needs_tags_of(group.name)):
+            return group  # its name carries the suffix and no control judges its tags
         tags = _tags(scope, group)
         if isinstance(tags, ReadError):
             return UnreadableResource(ref=group.ref, error=tags)

@@ -1,0 +1,62 @@
+"""tagging.environment_suffix, and the Name tag in the scope's name suffix."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from scanner.demo.base import DemoAccount
+from scanner.demo.kinesis import make_stream
+from scanner.demo.logs import make_log_group
+from scanner.inventory import Scope
+from scanner.model import Status
+from scanner.session import AwsSession, SessionOptions
+from tests.helpers import expect, fail_operation, findings_of, scan
+
+
+def test_environment_suffix(account: DemoAccount) -> None:
+    named = make_stream(account, name="orders-prod", encryption=None)
+    tagged = make_stream(account, name="clicks", tags={"Name": "clicks-prod"}, encryption=None)
+    other = make_log_group(account, name="/ecs/app-stage", tags={"Name": "app-stage"})
+
+    expect(
+        findings_of(account, "tagging.environment_suffix", suffix="-prod"),
+        {
+            named: (Status.PASS, "name 'orders-prod' contains '-prod'"),
+            tagged: (Status.PASS, "Name tag 'clicks-prod' of 'clicks' contains '-prod'"),
+            other: (Status.FAIL, "name '/ecs/app-stage' lacks the suffix '-prod'"),
+        },
+    )
+
+
+def test_tags_that_cannot_be_read_are_error(account: DemoAccount) -> None:
+    group = make_log_group(account, name="/ecs/app")
+    session = AwsSession(SessionOptions())
+    fail_operation(session, "cloudwatch-logs", "ListTagsForResource")
+
+    result = scan(
+        account,
+        "tagging.environment_suffix",
+        params={"tagging.environment_suffix": {"suffix": "-prod"}},
+        session=session,
+    )
+
+    [finding] = result.findings
+    assert (finding.status, finding.resource_id) == (Status.ERROR, group)
+    assert finding.message.startswith("could not read its name and tags: AccessDeniedException")
+
+
+def test_name_suffix_scope_reads_the_name_tag_only_where_the_name_lacks_it(
+    account: DemoAccount,
+) -> None:
+    named = make_stream(account, name="orders-prod")
+    tagged = make_stream(account, name="clicks", tags={"Name": "clicks-prod"})
+    make_stream(account, name="clicks-stage", tags={"Name": "clicks-stage"})
+    session = AwsSession(SessionOptions())
+
+    result = scan(
+        account, "kinesis.retention_period", scope=Scope(name_suffix="-prod"), session=session
+    )
+
+    assert sorted(f.resource_id for f in result.findings) == sorted([named, tagged])
+    made = Counter(call.operation for call in session.requests.calls)
+    assert made["ListTagsForStream"] == 2  # not for orders-prod: its name decides
