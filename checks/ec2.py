@@ -63,8 +63,13 @@ def datastore_sg_least_privilege(inputs: CheckInputs, params: Params) -> Iterato
                 stores.append(store)
 
     for source in DATASTORE_SOURCES:
-        if isinstance(problem := inputs.try_get(source), ReadError):
-            yield source.unreadable(problem)
+        records = inputs.try_get(source)
+        if isinstance(records, ReadError):
+            yield source.unreadable(records)
+            continue
+        for record in records:  # a store whose details could not be read: groups unknown
+            if isinstance(record, UnreadableResource):
+                yield unreadable(record.ref, record.error, "the data store's security groups")
     db_clusters = inputs.try_get(rds.clusters)
     for cluster in _readable(db_clusters):
         attach(cluster.security_group_ids, cluster.port, f"DB cluster {cluster.cluster_id}")
@@ -75,11 +80,8 @@ def datastore_sg_least_privilege(inputs: CheckInputs, params: Params) -> Iterato
         group_id = replication_group.group_id
         attach(cache_groups.get(group_id, ()), replication_group.port, f"cache {group_id}")
     targets = inputs.try_get(efs.mount_target_security_groups)
-    for target in [] if isinstance(targets, ReadError) else targets:
-        if isinstance(target, UnreadableResource):
-            yield unreadable(target.ref, target.error, "the mount target's security groups")
-        else:
-            attach(target.security_group_ids, target.port, f"EFS {target.file_system_id}")
+    for target in _readable(targets):
+        attach(target.security_group_ids, target.port, f"EFS {target.file_system_id}")
 
     groups = {group.group_id: group for group in inputs[ec2.security_groups]}
     for group_id, stores in sorted(attached.items()):
@@ -116,7 +118,7 @@ def datastore_sg_least_privilege(inputs: CheckInputs, params: Params) -> Iterato
 
 
 def _readable(records: Sequence[T | UnreadableResource] | ReadError) -> list[T]:
-    """The readable records (failures are reported once, by the loop over sources)."""
+    """The readable records (failures are reported by the loop over the sources)."""
     if isinstance(records, ReadError):
         return []
     return [record for record in records if not isinstance(record, UnreadableResource)]

@@ -97,6 +97,9 @@ def key_in_use_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
             yield source.unreadable(records)
             continue
         for record in records:
+            if isinstance(record, UnreadableResource):  # the key it uses is unknown
+                yield unreadable(record.ref, record.error, "the key it encrypts with")
+                continue
             key_ref = getattr(record, "kms_key_id", None)
             if key_ref:
                 users.setdefault(key_ref, []).append(record.ref.id)

@@ -117,7 +117,9 @@ def mount_targets(scope: RegionScope) -> dict[str, tuple[MountTarget, ...] | Rea
                 "efs", "describe_mount_targets", "MountTargets", FileSystemId=file_system_id
             )
             return tuple(
-                _mount_target(item) for item in pages if item.get("LifeCycleState") != "deleted"
+                _mount_target(item)
+                for item in pages
+                if item.get("LifeCycleState") not in GONE_STATES
             )
 
         return scope.attempt(listing)
@@ -140,7 +142,11 @@ def _mount_target(item: Mapping[str, Any]) -> MountTarget:
 @collector(
     name="efs.mount_target_security_groups",
     resource_type="AWS::EFS::MountTarget",
-    actions=["elasticfilesystem:DescribeMountTargetSecurityGroups"],
+    # AWS also authorises the call on the mount target's network interface.
+    actions=[
+        "elasticfilesystem:DescribeMountTargetSecurityGroups",
+        "ec2:DescribeNetworkInterfaceAttribute",
+    ],
     requires=[file_systems, mount_targets],
 )
 def mount_target_security_groups(scope: RegionScope) -> list[MountTarget | UnreadableResource]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from botocore.stub import Stubber
 
 from scanner.demo.base import DemoAccount
+from scanner.demo.kinesis import make_stream
 from scanner.demo.kms import aws_managed_key, make_key
+from scanner.demo.logs import make_log_group
+from scanner.demo.secretsmanager import make_secret
+from scanner.inventory import Scope
 from scanner.model import Status
 from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
@@ -115,3 +119,43 @@ def test_list_keys_follows_pages(account: DemoAccount) -> None:
         key_id(keys[0]): Status.PASS,
         key_id(keys[1]): Status.FAIL,
     }
+
+
+def test_key_in_use_enabled(account: DemoAccount) -> None:
+    enabled = make_key(account)
+    disabled = make_key(account, state="Disabled")
+    pending = make_key(account, state="PendingDeletion")
+    make_key(account, state="Disabled")  # used by nothing: not judged
+    stream = make_stream(account, key_arn=enabled)
+    secret = make_secret(account, key_arn=disabled)
+    logs = make_log_group(account, name="/ecs/app", kms_key_arn=pending)
+
+    expect(
+        findings_of(account, "kms.key_in_use_enabled"),
+        {
+            key_id(enabled): (Status.PASS, f"key {key_id(enabled)} is Enabled; used by {stream}"),
+            key_id(disabled): (
+                Status.FAIL,
+                f"key {key_id(disabled)} is Disabled but {secret} encrypt with it",
+            ),
+            key_id(pending): (
+                Status.FAIL,
+                f"key {key_id(pending)} is PendingDeletion but {logs} encrypt with it",
+            ),
+        },
+    )
+
+
+def test_key_in_use_of_an_unreadable_resource_is_error(account: DemoAccount) -> None:
+    key = make_key(account)
+    group = make_log_group(account, name="/ecs/app", kms_key_arn=key, tags={"env": "prod"})
+    session = AwsSession(SessionOptions())
+    fail_operation(session, "cloudwatch-logs", "ListTagsForResource")
+
+    result = scan(
+        account, "kms.key_in_use_enabled", scope=Scope(tags={"env": "prod"}), session=session
+    )
+
+    [finding] = result.findings
+    assert (finding.status, finding.resource_id) == (Status.ERROR, group)
+    assert finding.message.startswith("could not read the key it encrypts with: AccessDenied")
