@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scanner.errors import CollectorError
 from scanner.inventory import RegionScope, collector
 from scanner.model import ResourceRef
 
@@ -188,16 +190,23 @@ def instance_listing(scope: RegionScope) -> tuple[Mapping[str, Any], ...]:
     name="rds.instances",
     resource_type="AWS::RDS::DBInstance",
     actions=[],
-    requires=[instance_listing],
+    requires=[instance_listing, clusters],
 )
 def instances(scope: RegionScope) -> list[DbInstance]:
-    """Every DB instance (cluster members and standalone) the baseline scope admits."""
+    """Every DB instance (cluster members and standalone) the baseline scope admits: by its
+    own name and tags, or as a member of an admitted cluster (an Aurora instance does not
+    inherit its cluster's tags)."""
+    admitted_clusters: set[str] = set()
+    # Unreadable clusters: their own controls report it; instances are judged on their own.
+    with contextlib.suppress(CollectorError):
+        if scope.scope.tags or scope.scope.name_suffix:
+            admitted_clusters = {cluster.cluster_id for cluster in scope.get(clusters)}
     listed = []
     for item in scope.get(instance_listing):
         if item.get("DBInstanceStatus") in GONE_STATUSES:
             continue
         record = _instance(item)
-        if scope.scope.includes(record.name, record.tags):
+        if record.cluster_id in admitted_clusters or scope.scope.includes(record.name, record.tags):
             listed.append(record)
     return listed
 

@@ -7,7 +7,7 @@ from botocore.stub import Stubber
 
 from checks.rds import main_log
 from scanner.collectors import rds
-from scanner.demo.base import DemoAccount
+from scanner.demo.base import ACCOUNT_ID, DemoAccount
 from scanner.demo.kms import make_key
 from scanner.demo.rds import make_aurora_cluster, make_db_instance, reference_rds
 from scanner.inventory import Inventory, Scope
@@ -107,6 +107,23 @@ def test_public_instances_fail_members_included(account: DemoAccount) -> None:
             "unset": (Status.PASS, "DB instance unset is not publicly accessible"),
         },
     )
+
+
+def test_members_of_a_cluster_in_a_tag_scope_are_judged_without_the_tag(
+    account: DemoAccount,
+) -> None:
+    make_aurora_cluster(account, cluster_id="prod", public_instances=True, tags={"env": "prod"})
+    for member in ("prod-1", "prod-2"):  # tagged on the cluster only, as AWS allows
+        account.client("rds").remove_tags_from_resource(
+            ResourceName=f"arn:aws:rds:{account.region}:{ACCOUNT_ID}:db:{member}",
+            TagKeys=["env"],
+        )
+    make_aurora_cluster(account, cluster_id="stage", public_instances=True, tags={"env": "stage"})
+
+    result = scan(account, "rds.not_publicly_accessible", scope=Scope(tags={"env": "prod"}))
+
+    judged = {(f.resource_id, f.status) for f in result.findings}
+    assert judged == {("prod-1", Status.FAIL), ("prod-2", Status.FAIL)}
 
 
 # --- rds.backup_retention ----------------------------------------------------------------------
