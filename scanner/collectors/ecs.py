@@ -218,14 +218,17 @@ def _services_of(scope: RegionScope, cluster: EcsCluster) -> list[EcsService | U
 
 
 def _service(raw: Mapping[str, Any], cluster: EcsCluster) -> EcsService:
-    if raw.get("taskDefinition"):
-        definitions: tuple[str, ...] = (raw["taskDefinition"],)
-    else:  # EXTERNAL deployment controller: the task sets name the task definitions
-        definitions = tuple(
-            dict.fromkeys(
-                s["taskDefinition"] for s in raw.get("taskSets") or [] if s.get("taskDefinition")
-            )
-        )
+    """The service with every task definition it runs: the one it deploys, those of older
+    deployments still running tasks (a rolling update in progress), and its task sets'
+    (the EXTERNAL and CODE_DEPLOY deployment controllers)."""
+    running = [
+        deployment.get("taskDefinition")
+        for deployment in raw.get("deployments") or []
+        if deployment.get("status") == "PRIMARY" or deployment.get("runningCount")
+    ]
+    task_sets = [task_set.get("taskDefinition") for task_set in raw.get("taskSets") or []]
+    named = [raw.get("taskDefinition"), *running, *task_sets]
+    definitions = tuple(dict.fromkeys(arn for arn in named if arn))
     return EcsService(
         name=raw["serviceName"],
         arn=raw["serviceArn"],

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from scanner.errors import CollectorError
 from scanner.inventory import RegionScope, collector
 from scanner.model import ReadError, ResourceRef, UnreadableResource
 
@@ -126,7 +127,12 @@ def keys(scope: RegionScope) -> list[KmsKey | UnreadableResource]:
     listing = {key["KeyId"]: key["KeyArn"] for key in scope.pages("kms", "list_keys", "Keys")}
     # Described by ARN, as other services reference keys: a key is then described once.
     described = scope.get(key_directory).lookup_many(listing.values())
-    alias_map = scope.get(aliases)
+    try:
+        alias_map = scope.get(aliases)
+    except CollectorError:
+        if scope.scope.name_suffix:
+            raise  # a key's name is its aliases: without them the scope cannot decide
+        alias_map = {}  # aliases only name keys in messages: judge the keys without them
 
     def in_scope(key_id: str) -> KmsKey | UnreadableResource | None:
         arn = listing[key_id]

@@ -179,6 +179,32 @@ def test_task_roles_judged_per_task_definition_a_service_runs(account: DemoAccou
     assert found["both:1"].evidence["services"] == ["main/web", "main/worker"]
 
 
+def test_a_rolling_update_judges_the_revision_still_running_too(account: DemoAccount) -> None:
+    cluster = make_cluster(account, name="main")
+    old = make_task_definition(account, family="app", execution_role=False)
+    new = make_task_definition(account, family="app")
+    make_service(account, cluster, new, name="web")
+    # moto deploys at once: add the old deployment a rolling update still runs tasks of.
+    [service] = account.backend("ecs").services.values()
+    service.deployments.append(
+        {
+            **service.deployments[0],
+            "id": "ecs-svc/old",
+            "status": "ACTIVE",
+            "taskDefinition": old,
+            "runningCount": 1,
+        }
+    )
+
+    expect(
+        findings_of(account, "ecs.task_roles_defined"),
+        {
+            "app:1": (Status.FAIL, "app:1 (run by main/web) has no executionRoleArn"),
+            "app:2": (Status.PASS, "names execution role"),
+        },
+    )
+
+
 def arns(kind: str, names: list[str]) -> list[str]:
     return [f"{PREFIX}:{kind}/{name}" for name in names]
 

@@ -60,6 +60,18 @@ def test_rotation_status_denied_is_error_for_that_key_only(account: DemoAccount)
     assert result.missing_actions == ("kms:GetKeyRotationStatus",)
 
 
+def test_aliases_denied_still_judges_rotation(account: DemoAccount) -> None:
+    static = make_key(account, rotation=False, alias="app-prod")
+    session = AwsSession(SessionOptions())
+    fail_operation(session, "kms", "ListAliases")
+
+    result = scan(account, "kms.cmk_rotation_enabled", session=session)
+
+    [finding] = result.findings
+    assert (finding.status, finding.resource_id) == (Status.FAIL, key_id(static))
+    assert result.missing_actions == ("kms:ListAliases",)
+
+
 def test_list_keys_denied_is_one_error_for_the_region(account: DemoAccount) -> None:
     make_key(account, rotation=True)
     session = AwsSession(SessionOptions())
