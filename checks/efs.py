@@ -92,11 +92,11 @@ def encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
         "A mount target in a public subnet puts NFS one security group rule away from the internet."
     ),
     cfn_property="AWS::EFS::MountTarget SubnetId: <a private subnet>",
-    reads=[efs.file_systems, efs.mount_targets, ec2.network],
+    reads=[efs.file_systems, efs.mount_targets, ec2.routing],
 )
 def mount_targets_in_private_subnets(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     targets_by_fs = inputs[efs.mount_targets]
-    network = inputs[ec2.network]
+    network = inputs[ec2.routing]
     for fs in inputs[efs.file_systems]:
         targets = targets_by_fs.get(fs.file_system_id, ())
         if isinstance(targets, ReadError):

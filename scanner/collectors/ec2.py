@@ -463,6 +463,20 @@ def nat_gateways(scope: RegionScope) -> list[NatGateway]:
 
 
 @collector(
+    name="ec2.routing",
+    resource_type="AWS::EC2::VPC",
+    actions=[],
+    requires=[subnets, route_tables],
+)
+def routing(scope: RegionScope) -> Network:
+    """Subnets and where their default routes go, without NAT gateways: enough to tell a
+    private subnet from a public one."""
+    listed_subnets: list[Subnet] = scope.get(subnets)
+    tables: list[RouteTable] = scope.get(route_tables)
+    return Network.of(listed_subnets, tables, ())
+
+
+@collector(
     name="ec2.network",
     resource_type="AWS::EC2::VPC",
     actions=[],

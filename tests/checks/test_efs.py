@@ -74,6 +74,17 @@ def test_mount_targets_in_private_subnets(account: DemoAccount, vpc: Network) ->
     )
 
 
+def test_private_subnets_need_no_nat_gateway_listing(account: DemoAccount, vpc: Network) -> None:
+    private = make_file_system(account, subnet_ids=vpc.private_subnet_ids)
+    session = AwsSession(SessionOptions())
+    fail_operation(session, "ec2", "DescribeNatGateways")
+
+    result = scan(account, "efs.mount_targets_in_private_subnets", session=session)
+
+    assert [(f.resource_id, f.status) for f in result.findings] == [(private, Status.PASS)]
+    assert "DescribeNatGateways" not in session.requests.operations()
+
+
 def test_unlisted_mount_targets_are_error_for_that_file_system(
     account: DemoAccount, vpc: Network
 ) -> None:
