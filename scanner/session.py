@@ -57,6 +57,9 @@ class SessionOptions:
 
 
 MALLOC_ARENAS = 2
+"""glibc malloc arenas a scan may use (see ``limit_malloc_arenas``)."""
+M_ARENA_MAX = -8
+"""mallopt's parameter number for the arena limit (glibc malloc.h)."""
 
 
 def limit_malloc_arenas() -> None:
@@ -74,10 +77,6 @@ def limit_malloc_arenas() -> None:
         libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
     except (OSError, AttributeError):  # not glibc
         return
-
-
-M_ARENA_MAX = -8
-"""mallopt's parameter number for the arena limit (glibc malloc.h)."""
 
 
 def iam_action(service_model: Any, operation: str) -> str:
