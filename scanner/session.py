@@ -35,9 +35,10 @@ DEFAULT_IN_FLIGHT = 10
 enough to hide latency (10 answers of 50 ms each are 200 requests a second), few enough that
 one scan does not use up the account's request quota, which everything else in it shares."""
 IN_FLIGHT = {"kms": 16, "apigateway": 5, "iam": 5, "kinesis": 5}
-"""KMS's read quotas are a thousand requests a second and more, and a KMS key costs two
-reads; API Gateway's management API, IAM and Kinesis' DescribeStreamSummary and
-ListTagsForStream allow a few a second."""
+"""KMS's per-key reads (DescribeKey, GetKeyRotationStatus) have request quotas far above the
+other services' (AWS KMS developer guide, "Request quotas"), and a KMS key costs two of them;
+API Gateway's management API, IAM and Kinesis' DescribeStreamSummary and ListTagsForStream
+allow a few requests a second."""
 
 
 def in_flight_limit(service: str, max_in_flight: int | None = None) -> int:
