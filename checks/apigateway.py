@@ -1,11 +1,11 @@
-"""API Gateway REST API controls: stage throttling and logging, usage plans, routes."""
+"""API Gateway REST API controls: stage throttling and logging, usage plans, routes, CORS."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
 from scanner.collectors import apigateway
-from scanner.collectors.apigateway import Stage, UsagePlan
+from scanner.collectors.apigateway import ApiResource, Stage, UsagePlan
 from scanner.inventory import CheckInputs
 from scanner.model import (
     Outcome,
@@ -294,8 +294,9 @@ def _route(route: str) -> tuple[str, str]:
     return verb.upper(), (path.rstrip("/") or "/")
 
 
-def _exposes(routes: Mapping[str, frozenset[str]], verb: str, path: str) -> bool:
-    verbs = routes.get(path, frozenset())
+def _exposes(routes: Mapping[str, ApiResource], verb: str, path: str) -> bool:
+    resource = routes.get(path)
+    verbs = resource.verbs if resource else frozenset()
     return verb in verbs or "ANY" in verbs
 
 
@@ -354,3 +355,96 @@ def required_routes(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
             )
         else:
             yield passed(api.ref, f"API {api.name} exposes {', '.join(wanted)}", required=wanted)
+
+
+ORIGIN_PATTERN = r"^https?://[^\s/*]+$"
+"""An origin as browsers send it: scheme, host and optional port; no path, no wildcard."""
+
+
+def _origin(value: str) -> str:
+    """A header value as API Gateway stores it, a quoted literal (``'https://a.example'``),
+    without its quotes."""
+    return value.strip().strip("'\"")
+
+
+def _cors_problems(
+    resources: Mapping[str, ApiResource], origins: Mapping[str, tuple[str, ...]], allowed: set[str]
+) -> dict[str, str]:
+    """What is wrong with each resource that serves a method other than OPTIONS, by path."""
+    problems = {}
+    for path, resource in sorted(resources.items()):
+        if not resource.verbs - {"OPTIONS"}:
+            continue
+        if "OPTIONS" not in resource.verbs:
+            problems[path] = "has no OPTIONS method"
+        elif not (set_origins := origins.get(path, ())):
+            problems[path] = "OPTIONS sets no Access-Control-Allow-Origin"
+        elif refused := [o for o in set_origins if _origin(o) == "*" or _origin(o) not in allowed]:
+            problems[path] = f"OPTIONS allows origin {', '.join(refused)}"
+    return problems
+
+
+@check(
+    id="apigateway.cors_restricted",
+    severity=Severity.MEDIUM,
+    title="REST APIs answer CORS preflights only for the approved origins",
+    description=(
+        "One finding per REST API: every resource that has a method other than OPTIONS also "
+        "has an OPTIONS method whose integration responses set Access-Control-Allow-Origin, "
+        "each to an origin listed in `allowed_origins`. '*' never passes, whatever the "
+        "baseline lists; a value mapped from the request or backend (not a quoted literal) "
+        "is not an approved origin either. Read from GetResources with its methods embedded, "
+        "and GetIntegrationResponse where they are not. CORS headers set by a proxy "
+        "integration's backend (Lambda) are not seen. Off until allowed_origins is configured."
+    ),
+    remediation=(
+        "aws apigateway put-integration-response --rest-api-id <id> --resource-id <resource> "
+        "--http-method OPTIONS --status-code 200 --response-parameters "
+        "\"method.response.header.Access-Control-Allow-Origin='https://app.example.com'\", "
+        "then aws apigateway create-deployment --rest-api-id <id> --stage-name <stage>"
+    ),
+    rationale=(
+        "A wildcard or missing origin policy lets any web page call the API from a user's "
+        "browser, or breaks the approved front end."
+    ),
+    cfn_property=(
+        "AWS::ApiGateway::Method (HttpMethod OPTIONS) Integration.IntegrationResponses[]."
+        "ResponseParameters method.response.header.Access-Control-Allow-Origin"
+    ),
+    reads=[apigateway.rest_apis, apigateway.resources, apigateway.cors_origins],
+    params=[
+        Param(
+            name="allowed_origins",
+            default=[],
+            schema={"type": "array", "items": {"type": "string", "pattern": ORIGIN_PATTERN}},
+            description=(
+                "origins a preflight may allow, e.g. 'https://app.example.com'; [] turns it off"
+            ),
+        )
+    ],
+    configured_by="allowed_origins",
+)
+def cors_restricted(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    allowed = set(params["allowed_origins"])
+    if not allowed:
+        return
+    found, cors = inputs[apigateway.resources], inputs[apigateway.cors_origins]
+    for api in inputs[apigateway.rest_apis]:
+        resources, origins = found[api.api_id], cors[api.api_id]
+        if isinstance(resources, ReadError):
+            yield unreadable(api.ref, resources, "the API's resources")
+            continue
+        if isinstance(origins, ReadError):
+            yield unreadable(api.ref, origins, "the integration responses of its OPTIONS methods")
+            continue
+        problems = _cors_problems(resources, origins, allowed)
+        evidence = {"origins": dict(origins), "allowed_origins": sorted(allowed)}
+        if problems:
+            named = "; ".join(f"{path} {problem}" for path, problem in problems.items())
+            yield failed(api.ref, f"API {api.name}: {named}", problems=problems, **evidence)
+        else:
+            yield passed(
+                api.ref,
+                f"API {api.name}: every resource's OPTIONS allows only approved origins",
+                **evidence,
+            )

@@ -1,4 +1,5 @@
-"""ElastiCache controls: replication groups are encrypted, highly available and backed up."""
+"""ElastiCache controls: replication groups are encrypted, highly available and backed up, and
+are maintained inside the approved windows."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections.abc import Iterator
 from scanner.collectors import elasticache
 from scanner.collectors.elasticache import ReplicationGroup
 from scanner.inventory import CheckInputs
-from scanner.model import Outcome, Severity, failed, passed, readable
+from scanner.model import Outcome, ReadError, Severity, failed, passed, readable, unreadable
 from scanner.registry import Param, Params, check
+from scanner.windows import ALLOWED_WINDOWS, verdict
 
 
 def _days(days: int) -> str:
@@ -204,3 +206,67 @@ def snapshot_retention(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
                 f"(baseline {min_days}), window {window}",
                 **evidence,
             )
+
+
+@check(
+    id="elasticache.maintenance_window_approved",
+    severity=Severity.LOW,
+    title="ElastiCache maintenance windows fall inside the approved windows",
+    description=(
+        "Every member cache cluster of the replication group has a PreferredMaintenanceWindow "
+        "lying entirely inside one of `allowed_windows` (UTC, ddd:hh:mm-ddd:hh:mm; a window "
+        "may wrap from Saturday to Sunday), so node replacement and engine patching fail over "
+        "the primary only when the team expects it. The windows are read from "
+        "DescribeCacheClusters; a member that it does not return makes the group ERROR. "
+        "Off until allowed_windows is configured."
+    ),
+    remediation=(
+        "aws elasticache modify-replication-group --replication-group-id <id> "
+        "--preferred-maintenance-window sun:03:00-sun:04:00 --apply-immediately"
+    ),
+    rationale=(
+        "Maintenance outside the approved window fails the cache over at peak time or when "
+        "nobody is on call."
+    ),
+    cfn_property="AWS::ElastiCache::ReplicationGroup PreferredMaintenanceWindow",
+    reads=[elasticache.replication_groups, elasticache.cache_clusters],
+    params=[ALLOWED_WINDOWS],
+    configured_by=ALLOWED_WINDOWS.name,
+)
+def maintenance_window_approved(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    allowed = list(params["allowed_windows"])
+    if not allowed:
+        return
+    windows = {
+        cluster.cache_cluster_id: cluster.maintenance_window
+        for cluster in inputs[elasticache.cache_clusters]
+    }
+    for group in _groups(inputs):
+        if isinstance(group, Outcome):
+            yield group
+            continue
+        listed = [member for member in group.member_clusters if member in windows]
+        verdicts = {member: verdict(windows[member], allowed) for member in listed}
+        evidence = {
+            "PreferredMaintenanceWindows": {member: windows[member] for member in listed},
+            "allowed_windows": allowed,
+        }
+        wrong = [
+            f"{member}: window {phrase}" for member, (ok, phrase) in verdicts.items() if not ok
+        ]
+        unlisted = [member for member in group.member_clusters if member not in windows]
+        if wrong:
+            message = f"replication group {group.group_id}: {'; '.join(wrong)}"
+            yield failed(group.ref, message, **evidence)
+        elif unlisted or not listed:
+            missing = ReadError(
+                code="MemberClusterNotListed",
+                action="elasticache:DescribeCacheClusters",
+                detail=f"member clusters not returned: {', '.join(unlisted) or 'none listed'}",
+            )
+            yield unreadable(group.ref, missing, "the maintenance windows of its members")
+        else:
+            shown = "; ".join(
+                f"{member}: window {phrase}" for member, (_, phrase) in verdicts.items()
+            )
+            yield passed(group.ref, f"replication group {group.group_id}: {shown}", **evidence)

@@ -1,5 +1,5 @@
 """RDS controls: customer-managed encryption, no public instances, backups, logs, AZs,
-deletion protection."""
+deletion protection, maintenance windows."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from scanner.collectors import kms, rds
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
 from scanner.registry import Param, Params, check
+from scanner.windows import ALLOWED_WINDOWS, verdict
 
 Judged = rds.DbCluster | rds.DbInstance
 
@@ -302,3 +303,45 @@ def deletion_protection(inputs: CheckInputs, params: Params) -> Iterator[Outcome
             yield failed(
                 db.ref, f"{db.label} has deletion protection off", DeletionProtection=False
             )
+
+
+@check(
+    id="rds.maintenance_window_approved",
+    severity=Severity.LOW,
+    title="RDS maintenance windows fall inside the approved windows",
+    description=(
+        "The PreferredMaintenanceWindow of each DB cluster, and of each standalone DB "
+        "instance, lies entirely inside one of `allowed_windows` (UTC, ddd:hh:mm-ddd:hh:mm; a "
+        "window may wrap from Saturday to Sunday), so patching and engine upgrades restart "
+        "the database only when the team expects it. Cluster members are judged through "
+        "their cluster. Off until allowed_windows is configured."
+    ),
+    remediation=(
+        "aws rds modify-db-cluster --db-cluster-identifier <id> --preferred-maintenance-window "
+        "sun:03:00-sun:03:30  (standalone: aws rds modify-db-instance "
+        "--db-instance-identifier <id> ...)"
+    ),
+    rationale=(
+        "Maintenance outside the approved window restarts the database at peak time or when "
+        "nobody is on call."
+    ),
+    cfn_property=(
+        "AWS::RDS::DBCluster PreferredMaintenanceWindow (AWS::RDS::DBInstance for a standalone "
+        "instance)"
+    ),
+    reads=[rds.clusters, rds.instances],
+    params=[ALLOWED_WINDOWS],
+    configured_by=ALLOWED_WINDOWS.name,
+)
+def maintenance_window_approved(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    allowed = list(params["allowed_windows"])
+    if not allowed:
+        return
+    for db in _clusters_and_standalone(inputs):
+        if isinstance(db, Outcome):
+            yield db
+            continue
+        ok, phrase = verdict(db.maintenance_window, allowed)
+        evidence = {"PreferredMaintenanceWindow": db.maintenance_window, "allowed_windows": allowed}
+        message = f"{db.label}: maintenance window {phrase}"
+        yield (passed if ok else failed)(db.ref, message, **evidence)

@@ -1,4 +1,5 @@
-"""API Gateway REST APIs: APIs, their stages, usage plans with their keys, and resources.
+"""API Gateway REST APIs: APIs, their stages, usage plans with their keys, resources with their
+methods, and the CORS origins their OPTIONS methods allow.
 
 API Gateway authorises every read as ``apigateway:GET`` (the IAM action is the HTTP verb).
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from scanner.inventory import RegionScope, collector
@@ -254,34 +256,127 @@ def usage_plan_keys(scope: RegionScope) -> dict[str, bool | ReadError]:
     return dict(zip(plan_ids, scope.map(read, plan_ids), strict=True))
 
 
+ALLOW_ORIGIN = "method.response.header.Access-Control-Allow-Origin"
+"""The integration response parameter that sets a CORS preflight's allowed origin."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiResource:
+    """One resource of a REST API, from GetResources with its methods embedded."""
+
+    resource_id: str
+    verbs: frozenset[str]
+    """The HTTP verbs of its methods (``GET``, ``OPTIONS``, ``ANY``...)."""
+    options_origins: Mapping[str, str | None] | None = None
+    """The OPTIONS method's integration responses: status code -> the
+    Access-Control-Allow-Origin value it sets, as stored (a quoted literal such as
+    ``'https://app.example.com'``), None when it sets none. Empty without an OPTIONS
+    method or integration; None when GetResources did not embed them (``cors_origins``
+    then asks GetIntegrationResponse)."""
+    options_statuses: tuple[str, ...] = ()
+    """The OPTIONS method's method response status codes."""
+
+
+def _api_resource(item: Mapping[str, Any]) -> ApiResource:
+    methods = item.get("resourceMethods") or {}
+    verbs = frozenset(verb.upper() for verb in methods)
+    options = next((m for verb, m in methods.items() if verb.upper() == "OPTIONS"), None) or {}
+    integration = options.get("methodIntegration")
+    embedded = None if integration is None else integration.get("integrationResponses")
+    origins: Mapping[str, str | None] | None = {}
+    if embedded is not None:
+        origins = {
+            status: (response.get("responseParameters") or {}).get(ALLOW_ORIGIN)
+            for status, response in embedded.items()
+        }
+    elif options.get("methodResponses"):
+        origins = None  # not embedded: read with GetIntegrationResponse
+    return ApiResource(
+        resource_id=item["id"],
+        verbs=verbs,
+        options_origins=origins,
+        options_statuses=tuple(options.get("methodResponses") or ()),
+    )
+
+
 @collector(
     name="apigateway.resources",
     resource_type="AWS::ApiGateway::RestApi",
     actions=ACTIONS,
     requires=[rest_apis],
 )
-def resources(scope: RegionScope) -> dict[str, Mapping[str, frozenset[str]] | ReadError]:
-    """GetResources per REST API in scope: {api id: {resource path: HTTP verbs}}.
-
-    Only the keys of each resource's resourceMethods are read, so no ``embed`` is asked for.
-    """
+def resources(scope: RegionScope) -> dict[str, Mapping[str, ApiResource] | ReadError]:
+    """GetResources (methods embedded) per REST API in scope: {api id: {path: resource}}."""
     api_ids = [api.api_id for api in scope.get(rest_apis)]
 
-    def read(api_id: str) -> Mapping[str, frozenset[str]] | ReadError:
-        def paths() -> dict[str, frozenset[str]]:
+    def read(api_id: str) -> Mapping[str, ApiResource] | ReadError:
+        def paths() -> dict[str, ApiResource]:
             items = scope.pages(
                 "apigateway",
                 "get_resources",
                 "items",
                 restApiId=api_id,
+                embed=["methods"],
                 PaginationConfig=PAGE_SIZE,
             )
-            return {
-                item["path"]: frozenset(verb.upper() for verb in item.get("resourceMethods") or {})
-                for item in items
-                if item.get("path")
-            }
+            return {item["path"]: _api_resource(item) for item in items if item.get("path")}
 
         return scope.attempt(paths)
 
+    return dict(zip(api_ids, scope.map(read, api_ids), strict=True))
+
+
+@collector(
+    name="apigateway.cors_origins",
+    resource_type="AWS::ApiGateway::RestApi",
+    actions=ACTIONS,
+    requires=[resources],
+)
+def cors_origins(scope: RegionScope) -> dict[str, Mapping[str, tuple[str, ...]] | ReadError]:
+    """The Access-Control-Allow-Origin values each resource's OPTIONS method sets, by API id
+    and path (resources without OPTIONS are left out).
+
+    They come embedded in GetResources; where they do not, GetIntegrationResponse reads each
+    of the OPTIONS method's response status codes (NotFoundException: no integration, or no
+    integration response for that status, so no origin).
+    """
+    listed = scope.get(resources)
+
+    def origins_of(api_id: str, resource: ApiResource) -> tuple[str, ...] | ReadError:
+        by_status = resource.options_origins
+        if by_status is None:
+            by_status = {}
+            for status in resource.options_statuses:
+                response = scope.attempt(
+                    partial(
+                        scope.call,
+                        "apigateway",
+                        "get_integration_response",
+                        restApiId=api_id,
+                        resourceId=resource.resource_id,
+                        httpMethod="OPTIONS",
+                        statusCode=status,
+                    )
+                )
+                if isinstance(response, ReadError):
+                    if response.code == "NotFoundException":
+                        continue
+                    return response
+                by_status[status] = (response.get("responseParameters") or {}).get(ALLOW_ORIGIN)
+        return tuple(origin for origin in by_status.values() if origin is not None)
+
+    def read(api_id: str) -> Mapping[str, tuple[str, ...]] | ReadError:
+        paths = listed[api_id]
+        if isinstance(paths, ReadError):
+            return paths
+        found = {}
+        for path, resource in paths.items():
+            if "OPTIONS" in resource.verbs:
+                origins = origins_of(api_id, resource)
+                if isinstance(origins, ReadError):
+                    return origins
+                found[path] = origins
+        return found
+
+    api_ids = list(listed)
     return dict(zip(api_ids, scope.map(read, api_ids), strict=True))

@@ -55,6 +55,8 @@ class CacheCluster:
     replication_group_id: str
     security_group_ids: tuple[str, ...]
     """VPC security groups (CacheCluster.SecurityGroups[].SecurityGroupId)."""
+    maintenance_window: str | None
+    """PreferredMaintenanceWindow, ``ddd:hh:mm-ddd:hh:mm`` in UTC (None when absent)."""
     name: str
     tags: Mapping[str, str] | None = None
     """Not read: scope is decided by the replication group."""
@@ -165,6 +167,7 @@ def cache_clusters(scope: RegionScope) -> list[CacheCluster]:
                     for sg in raw.get("SecurityGroups", ())
                     if sg.get("SecurityGroupId")
                 ),
+                maintenance_window=raw.get("PreferredMaintenanceWindow") or None,
                 name=raw["CacheClusterId"],
             )
         )

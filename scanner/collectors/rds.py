@@ -59,6 +59,8 @@ class DbCluster:
     enabled_log_exports: tuple[str, ...]
     """EnabledCloudwatchLogsExports: ``postgresql``, ``error``, ``audit``..."""
     deletion_protection: bool
+    maintenance_window: str | None
+    """PreferredMaintenanceWindow, ``ddd:hh:mm-ddd:hh:mm`` in UTC (None when absent)."""
     member_instance_ids: tuple[str, ...]
     """DBClusterMembers' DBInstanceIdentifier, in AWS's order."""
     port: int
@@ -98,6 +100,9 @@ class DbInstance:
     enabled_log_exports: tuple[str, ...]
     deletion_protection: bool
     """Meaningful for standalone instances; a cluster member's is the cluster's business."""
+    maintenance_window: str | None
+    """PreferredMaintenanceWindow; judged for standalone instances (a member's own window is
+    its cluster's business)."""
     multi_az: bool
     """A standalone instance's Multi-AZ (standby) deployment."""
     read_replica_source: str | None
@@ -168,6 +173,7 @@ def _cluster(item: Mapping[str, Any]) -> DbCluster:
         backup_retention_days=int(item.get("BackupRetentionPeriod") or 0),
         enabled_log_exports=tuple(item.get("EnabledCloudwatchLogsExports") or ()),
         deletion_protection=bool(item.get("DeletionProtection")),
+        maintenance_window=item.get("PreferredMaintenanceWindow") or None,
         member_instance_ids=tuple(
             member["DBInstanceIdentifier"] for member in item.get("DBClusterMembers") or []
         ),
@@ -231,6 +237,7 @@ def _instance(item: Mapping[str, Any]) -> DbInstance:
         backup_retention_days=int(item.get("BackupRetentionPeriod") or 0),
         enabled_log_exports=tuple(item.get("EnabledCloudwatchLogsExports") or ()),
         deletion_protection=bool(item.get("DeletionProtection")),
+        maintenance_window=item.get("PreferredMaintenanceWindow") or None,
         multi_az=bool(item.get("MultiAZ")),
         read_replica_source=item.get("ReadReplicaSourceDBInstanceIdentifier"),
         port=int(port or default_port(engine)),

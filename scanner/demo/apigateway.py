@@ -26,6 +26,8 @@ COMPLIANT_PLAN: UsagePlanSpec = {
     "quota": (10000, "MONTH"),
     "api_key": True,
 }
+APP_ORIGIN = "https://app.example.com"
+"""The one origin the reference stack's front end is served from (the demo baseline's)."""
 DEFAULT_ACCESS_LOG = "default"
 """``access_log_arn`` placeholder: a log group ARN named after the API."""
 
@@ -43,19 +45,23 @@ def make_rest_api(
     tags: Mapping[str, str] | None = None,
     stage_tags: Mapping[str, str] | None = None,
     api_id: str | None = None,
+    cors_origin: str | None = None,
 ) -> str:
     """A REST API with ``routes`` (MOCK integrations) deployed to ``stage``; returns its id.
 
     ``throttle``: (rate, burst) of the stage's default method setting, or None for none.
     ``logging_level``: INFO, ERROR, OFF, or None to leave it unset. ``access_log_arn``:
     destination of access logs, None for none. ``usage_plan``: see UsagePlanSpec, None for
-    no plan. ``api_id`` fixes the id (moto's ``_custom_id_`` tag).
+    no plan. ``api_id`` fixes the id (moto's ``_custom_id_`` tag). ``cors_origin``: give
+    every route's resource an OPTIONS method allowing this origin (see ``add_cors``).
     """
     apigw = account.client("apigateway")
     name = name or account.name("api")
     api_tags = {**(tags or {}), **({"_custom_id_": api_id} if api_id else {})}
     rest_api_id: str = apigw.create_rest_api(name=name, tags=api_tags)["id"]
     add_routes(account, rest_api_id, routes)
+    if cors_origin:
+        add_cors(account, rest_api_id, cors_origin)
     deployment = apigw.create_deployment(restApiId=rest_api_id)["id"]
     apigw.create_stage(
         restApiId=rest_api_id, stageName=stage, deploymentId=deployment, tags=dict(stage_tags or {})
@@ -128,6 +134,29 @@ def add_routes(account: DemoAccount, rest_api_id: str, routes: Sequence[str]) ->
         )
 
 
+def add_cors(
+    account: DemoAccount, rest_api_id: str, origin: str, *, paths: Sequence[str] = ()
+) -> None:
+    """An OPTIONS method (MOCK integration) on each resource of ``paths`` (default: every
+    resource with a method), whose 200 integration response sets Access-Control-Allow-Origin
+    to ``origin`` as API Gateway stores it: a quoted literal ('https://app.example.com')."""
+    apigw = account.client("apigateway")
+    resources = apigw.get_resources(restApiId=rest_api_id, limit=500)["items"]
+    header = "method.response.header.Access-Control-Allow-Origin"
+    for item in resources:
+        if not (item["path"] in paths if paths else item.get("resourceMethods")):
+            continue
+        method = {"restApiId": rest_api_id, "resourceId": item["id"], "httpMethod": "OPTIONS"}
+        apigw.put_method(**method, authorizationType="NONE")
+        apigw.put_method_response(**method, statusCode="200", responseParameters={header: False})
+        apigw.put_integration(
+            **method, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'}
+        )
+        apigw.put_integration_response(
+            **method, statusCode="200", responseParameters={header: f"'{origin}'"}
+        )
+
+
 def make_usage_plan(
     account: DemoAccount,
     rest_api_id: str,
@@ -164,8 +193,10 @@ def reference_apigateway(
     Deps: ``access_log_arn``, the ARN of the stack's API access log group (logs builder).
     Compliant: throttled 500/s burst 1000, INFO execution logs, access logs to
     ``access_log_arn``, a usage plan (throttle, 10000/MONTH quota, one API key), and
-    ``GET /health``. Broken: no default throttling, execution logging OFF, no access logs,
-    no usage plan, and only ``GET /orders`` (no ``GET /health``).
+    ``GET /health``, each resource with an OPTIONS method allowing only
+    ``APP_ORIGIN``. Broken: no default throttling, execution logging OFF, no access logs,
+    no usage plan, only ``GET /orders`` (no ``GET /health``), and CORS open to any origin
+    ('*').
     """
     if compliant:
         make_rest_api(
@@ -173,6 +204,7 @@ def reference_apigateway(
             name=name,
             access_log_arn=access_log_arn,
             routes=("GET /health", "GET /orders"),
+            cors_origin=APP_ORIGIN,
         )
     else:
         make_rest_api(
@@ -183,4 +215,5 @@ def reference_apigateway(
             access_log_arn=None,
             routes=("GET /orders",),
             usage_plan=None,
+            cors_origin="*",
         )

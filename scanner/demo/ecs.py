@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from scanner.demo.base import DemoAccount
-from scanner.demo.iam import ADMIN_POLICY, make_execution_role, make_role, scoped_policy
+from scanner.demo.iam import (
+    ADMIN_POLICY,
+    data_policy,
+    make_execution_role,
+    make_role,
+    scoped_policy,
+)
 
 FAKE_SECRET_ENVIRONMENT: Mapping[str, str] = {
     "APP_ENV": "demo",
@@ -131,7 +137,8 @@ def reference_ecs(
 
     Broken (``compliant=False``): Container Insights disabled, the task definition has no
     execution role, and the task role has a customer-managed copy of AdministratorAccess
-    (Action "*" on Resource "*") attached.
+    (Action "*" on Resource "*") attached. The task role's data access (``data_policy``)
+    names the stack's stream and secret, or (broken) grants them on Resource "*".
 
     Deps: ``subnet_ids`` and ``security_group_ids`` (the stack's private subnets and the
     service's security groups, from the network builders) go into the service's awsvpc
@@ -144,7 +151,11 @@ def reference_ecs(
         account,
         name=f"{prefix}-app-task",
         inline_policy=scoped_policy(f"{prefix}-app-data"),
-        managed_policy_documents=() if compliant else (ADMIN_POLICY,),
+        managed_policy_documents=(
+            (data_policy(account, prefix, scoped=True),)
+            if compliant
+            else (data_policy(account, prefix, scoped=False), ADMIN_POLICY)
+        ),
     )
     definition = make_task_definition(
         account,

@@ -7,6 +7,10 @@ from collections.abc import Mapping, Sequence
 from scanner.demo.base import DemoAccount
 
 NODE_TYPE = "cache.t3.micro"
+APPROVED_WINDOW = "sun:04:00-sun:05:00"
+"""The compliant stack's maintenance window: inside the demo baseline's Saturday-night one."""
+PEAK_WINDOW = "wed:15:00-wed:16:00"
+"""The broken stack's: mid-week, mid-day."""
 
 
 def make_replication_group(
@@ -19,6 +23,7 @@ def make_replication_group(
     failover: bool = True,
     snapshot_days: int = 7,
     snapshot_window: str | None = "03:00-04:00",
+    maintenance_window: str | None = APPROVED_WINDOW,
     security_group_ids: Sequence[str] = (),
     kms_key_arn: str | None = None,
     replicas: int = 1,
@@ -31,7 +36,9 @@ def make_replication_group(
     never empty: gap elasticache-default-snapshot-window). moto-gap workarounds: members are
     sized with ReplicasPerNodeGroup (elasticache-numcacheclusters-ignored), each member is
     created as a cache cluster (elasticache-member-clusters-missing) and given the security
-    groups by backend patch (elasticache-cache-cluster-sgs-missing).
+    groups by backend patch (elasticache-cache-cluster-sgs-missing) and the group's
+    ``maintenance_window`` (moto gives a member none: elasticache-member-window-not-inherited;
+    None leaves it so).
     """
     client = account.client("elasticache")
     group_id = group_id or account.name("redis")
@@ -53,6 +60,8 @@ def make_replication_group(
     }
     if snapshot_window:
         params["SnapshotWindow"] = snapshot_window
+    if maintenance_window:
+        params["PreferredMaintenanceWindow"] = maintenance_window
     if at_rest and kms_key_arn:
         params["KmsKeyId"] = kms_key_arn
     if port:
@@ -66,6 +75,7 @@ def make_replication_group(
             CacheNodeType=NODE_TYPE,
             Engine="redis",
             PreferredAvailabilityZone=az,
+            **({"PreferredMaintenanceWindow": maintenance_window} if maintenance_window else {}),
         )
         backend.cache_clusters[member].security_groups = [
             {"SecurityGroupId": sg, "Status": "active"} for sg in security_group_ids
@@ -86,8 +96,8 @@ def reference_elasticache(
     Deps: ``security_group_ids`` (the cache's security groups, from the network builder),
     ``key_arn`` (the customer-managed KMS key for at-rest encryption, compliant only), and
     optionally ``group_id`` (default: a fresh ``redis-<n>``; pass one naming the environment).
-    Broken: no at-rest or in-transit encryption, single-AZ without failover, 1 day of
-    snapshots.
+    Compliant: maintenance in APPROVED_WINDOW. Broken: no at-rest or in-transit encryption,
+    single-AZ without failover, 1 day of snapshots, maintenance in PEAK_WINDOW.
     """
     make_replication_group(
         account,
@@ -97,6 +107,7 @@ def reference_elasticache(
         multi_az=compliant,
         failover=compliant,
         snapshot_days=7 if compliant else 1,
+        maintenance_window=APPROVED_WINDOW if compliant else PEAK_WINDOW,
         security_group_ids=security_group_ids,
         kms_key_arn=key_arn if compliant else None,
     )

@@ -41,6 +41,23 @@ def scoped_policy(bucket: str = "app-data") -> dict[str, Any]:
     }
 
 
+def data_policy(account: DemoAccount, prefix: str, *, scoped: bool) -> dict[str, Any]:
+    """The task's access to the stack's data: put records to stream ``<prefix>-events`` and
+    read secret ``<prefix>-db-credentials``, on those ARNs when ``scoped``, else on "*"."""
+    where = f"{account.region}:{account.account_id}"
+    grants = {
+        "kinesis:PutRecord*": f"arn:aws:kinesis:{where}:stream/{prefix}-events",
+        "secretsmanager:GetSecretValue": f"arn:aws:secretsmanager:{where}:secret:{prefix}-db-*",
+    }
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": action, "Resource": resource if scoped else "*"}
+            for action, resource in grants.items()
+        ],
+    }
+
+
 EXECUTION_POLICY: Mapping[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [

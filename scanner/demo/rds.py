@@ -20,6 +20,10 @@ CLUSTER_INSTANCE_CLASS = "db.r6g.large"
 STANDALONE_INSTANCE_CLASS = "db.t3.micro"
 MASTER_USERNAME = "dbadmin"
 DEMO_PASSWORD = "demo-only-not-a-secret"  # moto needs one; nothing real is protected by it
+APPROVED_WINDOW = "sun:03:00-sun:03:30"
+"""The compliant stack's maintenance window: inside the demo baseline's Saturday-night one."""
+PEAK_WINDOW = "wed:14:00-wed:14:30"
+"""The broken stack's: mid-week, mid-day."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +68,7 @@ def make_aurora_cluster(
     backup_days: int = 7,
     log_exports: Sequence[str] = ("postgresql",),
     deletion_protection: bool = True,
+    maintenance_window: str | None = None,
     instance_azs: Sequence[str] | None = None,
     public_instances: bool | Collection[int] = False,
     security_group_ids: Sequence[str] = (),
@@ -79,6 +84,8 @@ def make_aurora_cluster(
     False for every member, or the indexes (into ``instance_azs``) of the public ones.
     ``subnet_ids``: a DB subnet group ``<cluster_id>-subnets`` over them (else moto's default).
     ``port`` defaults to the engine's (5432 for PostgreSQL, else 3306).
+    ``maintenance_window``: the cluster's PreferredMaintenanceWindow (else moto's
+    wed:02:40-wed:03:10).
     """
     client = account.client("rds")
     cluster_id = cluster_id or account.name("aurora")
@@ -98,6 +105,8 @@ def make_aurora_cluster(
     }
     if encrypted:
         params["KmsKeyId"] = _key(account, key_arn, aws_managed)
+    if maintenance_window:
+        params["PreferredMaintenanceWindow"] = maintenance_window
     if subnet_ids:
         params["DBSubnetGroupName"] = make_subnet_group(
             account, f"{cluster_id}-subnets", subnet_ids
@@ -140,6 +149,7 @@ def make_db_instance(
     public: bool = False,
     availability_zone: str | None = None,
     multi_az: bool = False,
+    maintenance_window: str | None = None,
     security_group_ids: Sequence[str] = (),
     port: int | None = None,
     tags: Mapping[str, str] | None = None,
@@ -148,7 +158,8 @@ def make_db_instance(
 
     Encryption as in ``make_aurora_cluster``. ``availability_zone`` defaults to
     ``<region>a`` (ignored with ``multi_az``). ``log_exports`` must suit the engine
-    (``postgresql`` for postgres, ``error`` for mysql/mariadb).
+    (``postgresql`` for postgres, ``error`` for mysql/mariadb). ``maintenance_window``:
+    its PreferredMaintenanceWindow (else moto's wed:06:38-wed:07:08).
     """
     instance_id = instance_id or account.name("db")
     params: dict[str, Any] = {
@@ -172,6 +183,8 @@ def make_db_instance(
         params["AvailabilityZone"] = availability_zone or f"{account.region}a"
     if encrypted:
         params["KmsKeyId"] = _key(account, key_arn, aws_managed)
+    if maintenance_window:
+        params["PreferredMaintenanceWindow"] = maintenance_window
     account.client("rds").create_db_instance(**params)
     return instance_id
 
@@ -193,9 +206,10 @@ def reference_rds(
     ``database`` group), optionally ``subnet_ids`` (the private subnets, for a DB subnet
     group) and ``name`` (pass one naming the environment).
     Compliant: encrypted with ``key_arn``, 7 days' backups, postgresql log exported,
-    instances in two AZs, neither public, deletion protection on. Broken: encrypted with the
-    AWS-managed aws/rds key, 1 day's backups, no log exports, both instances in one AZ, the
-    reader publicly accessible, deletion protection off.
+    instances in two AZs, neither public, deletion protection on, maintenance in
+    APPROVED_WINDOW. Broken: encrypted with the AWS-managed aws/rds key, 1 day's backups,
+    no log exports, both instances in one AZ, the reader publicly accessible, deletion
+    protection off, maintenance in PEAK_WINDOW.
     """
     first, second = _two_azs(account)
     make_aurora_cluster(
@@ -206,6 +220,7 @@ def reference_rds(
         backup_days=7 if compliant else 1,
         log_exports=("postgresql",) if compliant else (),
         deletion_protection=compliant,
+        maintenance_window=APPROVED_WINDOW if compliant else PEAK_WINDOW,
         instance_azs=(first, second) if compliant else (first, first),
         public_instances=False if compliant else (1,),
         security_group_ids=security_group_ids,

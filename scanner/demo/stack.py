@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import boto3
 
-from scanner.demo.apigateway import reference_apigateway
+from scanner.demo.apigateway import APP_ORIGIN, reference_apigateway
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.cloudformation import REFERENCE_OUTPUTS, reference_cloudformation
 from scanner.demo.ecs import reference_ecs
@@ -30,19 +30,25 @@ from scanner.errors import ConfigError
 
 DEMO_REGION = "us-east-1"
 COMPLIANT_ENV = "prod"
+MAINTENANCE_WINDOW = "sat:22:00-sun:06:00"
+"""The demo baseline's one approved maintenance window (UTC), wrapping into Sunday."""
 BROKEN_ENV = "stage"
 
 
 def baseline_for(envs: Sequence[str]) -> str:
     """The demo's baseline for stacks of these environments: turns on the controls that are
-    off until configured (the suffix is the compliant env's), and asks seven days of Kinesis
-    retention (AWS's minimum, 24 hours, always meets the default)."""
+    off until configured (the suffix is the compliant env's; maintenance on Saturday night,
+    CORS for the stack's front end), and asks seven days of Kinesis retention (AWS's
+    minimum, 24 hours, always meets the default)."""
     outputs = "".join(f"\n      {env}-stack: {list(REFERENCE_OUTPUTS)}" for env in envs)
     return f"""\
 version: 1
 controls:
   kinesis.retention_period: {{min_hours: 168}}
   apigateway.required_routes: {{routes: ["GET /health"]}}
+  apigateway.cors_restricted: {{allowed_origins: ["{APP_ORIGIN}"]}}
+  rds.maintenance_window_approved: {{allowed_windows: ["{MAINTENANCE_WINDOW}"]}}
+  elasticache.maintenance_window_approved: {{allowed_windows: ["{MAINTENANCE_WINDOW}"]}}
   tagging.environment_suffix: {{suffix: "{COMPLIANT_ENV}"}}
   cloudformation.required_outputs:
     stack_outputs:{outputs}

@@ -334,25 +334,34 @@ def test_usage_plans_follow_position(stubbed: tuple[Inventory, Stubber]) -> None
     ]
 
 
-def test_resources_follow_position(stubbed: tuple[Inventory, Stubber]) -> None:
+def test_resources_follow_position_with_methods_embedded(
+    stubbed: tuple[Inventory, Stubber],
+) -> None:
+    """The Stubber asserts ``embed=methods``: moto embeds methods whether asked or not
+    (apigateway-resources-methods-always-embedded)."""
     inventory, stubber = stubbed
     stubber.add_response(
         "get_rest_apis", {"items": [{"id": "api1", "name": "one"}]}, {"limit": 500}
     )
+    asked = {"restApiId": "api1", "limit": 500, "embed": ["methods"]}
     stubber.add_response(
         "get_resources",
         {"items": [{"id": "r0", "path": "/"}, {"id": "r1", "path": "/v1"}], "position": "r2"},
-        {"restApiId": "api1", "limit": 500},
+        asked,
     )
     stubber.add_response(
         "get_resources",
         {"items": [{"id": "r2", "path": "/health", "resourceMethods": {"GET": {}, "HEAD": {}}}]},
-        {"restApiId": "api1", "limit": 500, "position": "r2"},
+        {**asked, "position": "r2"},
     )
 
     routes = inventory.get(apigateway.resources)["api1"]
     assert not isinstance(routes, ReadError)
-    assert dict(routes) == {"/": set(), "/v1": set(), "/health": {"GET", "HEAD"}}
+    assert {path: r.verbs for path, r in routes.items()} == {
+        "/": set(),
+        "/v1": set(),
+        "/health": {"GET", "HEAD"},
+    }
 
 
 def test_reference_stack_passes_or_fails_every_control(account: DemoAccount) -> None:
