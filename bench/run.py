@@ -252,10 +252,12 @@ def expected_mix(counts: dict[str, int]) -> dict[str, dict[str, int]]:
     resources hold n // FAILING_EVERY failing ones.
 
     Controls that report nothing: efs.mount_targets_in_private_subnets (no mount
-    targets), rds.not_publicly_accessible (no DB instances), ecs.task_roles_defined and
-    iam.task_role_least_privilege (no services, task definitions or roles), and the
-    controls off until a baseline configures them (apigateway.required_routes,
-    tagging.environment_suffix, cloudformation.required_outputs, cloudformation.stack_drift).
+    targets), rds.not_publicly_accessible (no DB instances), ecs.task_roles_defined,
+    iam.task_role_least_privilege and iam.task_role_grants_scoped (no services, task
+    definitions or roles), and the controls off until a baseline configures them
+    (apigateway.required_routes, apigateway.cors_restricted, rds.maintenance_window_approved,
+    elasticache.maintenance_window_approved, tagging.environment_suffix,
+    cloudformation.required_outputs, cloudformation.stack_drift).
     """
 
     def split(total: int, failing: int) -> dict[str, int]:

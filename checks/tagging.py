@@ -51,7 +51,8 @@ NAMED_RESOURCES: tuple[Collector[Any], ...] = (
         "When an environment suffix is configured, the name (or Name tag) of each in-scope "
         "VPC, ECS cluster, RDS cluster and instance, ElastiCache replication group, EFS file "
         "system, Kinesis stream, secret, REST API and log group contains it, so that no "
-        "resource of one environment can be mistaken for another's. Off until `suffix` is set."
+        "resource of one environment can be mistaken for another's. Default VPCs (IsDefault) "
+        "are not judged: AWS made them, not the stack. Off until `suffix` is set."
     ),
     remediation="Rename the resource (or set its Name tag) to include the environment suffix",
     rationale=(

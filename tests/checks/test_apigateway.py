@@ -1,4 +1,5 @@
-"""API Gateway controls: stage throttling, execution and access logging, usage plans, routes."""
+"""API Gateway controls: stage throttling, execution and access logging, usage plans, routes,
+CORS."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from scanner.collectors import apigateway
-from scanner.config import Baseline, build_plan
-from scanner.demo.apigateway import make_rest_api, make_usage_plan, reference_apigateway
+from scanner.config import Baseline, build_plan, parse_baseline
+from scanner.demo.apigateway import (
+    APP_ORIGIN,
+    add_cors,
+    make_rest_api,
+    make_usage_plan,
+    reference_apigateway,
+)
 from scanner.demo.base import DemoAccount
+from scanner.errors import ConfigError
 from scanner.inventory import Inventory, Scope
 from scanner.model import Finding, ReadError, Status
 from scanner.session import AwsSession, SessionOptions
@@ -277,6 +285,69 @@ def test_required_routes_unreadable_resources(account: DemoAccount) -> None:
     )
 
 
+def test_cors_restricted(account: DemoAccount) -> None:
+    approved = make_rest_api(account, name="approved", routes=("GET /a", "POST /b/c"))
+    add_cors(account, approved, APP_ORIGIN)
+    wildcard = make_rest_api(account, name="wildcard", cors_origin="*")
+    other = make_rest_api(account, name="other", cors_origin="https://evil.example")
+    partial = make_rest_api(account, name="partial", routes=("GET /a", "GET /b"))
+    add_cors(account, partial, APP_ORIGIN, paths=["/a"])
+    headerless = make_rest_api(account, name="headerless")
+    health = next(
+        item["id"]
+        for item in account.client("apigateway").get_resources(restApiId=headerless)["items"]
+        if item["path"] == "/health"
+    )
+    account.client("apigateway").put_method(
+        restApiId=headerless, resourceId=health, httpMethod="OPTIONS", authorizationType="NONE"
+    )
+
+    expect(
+        findings_of(account, "apigateway.cors_restricted", allowed_origins=[APP_ORIGIN]),
+        {
+            approved: (
+                Status.PASS,
+                "API approved: every resource's OPTIONS allows only approved origins",
+            ),
+            wildcard: (Status.FAIL, "API wildcard: /health OPTIONS allows origin '*'"),
+            other: (Status.FAIL, "/health OPTIONS allows origin 'https://evil.example'"),
+            partial: (Status.FAIL, "API partial: /b has no OPTIONS method"),
+            headerless: (Status.FAIL, "/health OPTIONS sets no Access-Control-Allow-Origin"),
+        },
+    )
+
+
+def test_cors_wildcard_never_passes_and_is_off_until_configured() -> None:
+    plan = build_plan(Baseline(), service_names=["apigateway"], default_region="us-east-1")
+    assert "apigateway.cors_restricted" not in {spec.id for spec in plan.checks}
+    with pytest.raises(ConfigError, match="controls/apigateway.cors_restricted/allowed_origins/0"):
+        parse_baseline(
+            "version: 1\ncontrols:\n  apigateway.cors_restricted:\n    allowed_origins: ['*']\n"
+        )
+
+
+def test_cors_resources_denied_is_error_for_that_api(account: DemoAccount) -> None:
+    readable = make_rest_api(account, cors_origin=APP_ORIGIN)
+    denied = make_rest_api(account, cors_origin=APP_ORIGIN)
+    session = AwsSession(SessionOptions())
+    deny(session, "GetResources", lambda params: params.get("restApiId") == denied)
+
+    result = scan(
+        account,
+        "apigateway.cors_restricted",
+        params={"apigateway.cors_restricted": {"allowed_origins": [APP_ORIGIN]}},
+        session=session,
+    )
+    expect(
+        by_id(result.findings),
+        {
+            readable: (Status.PASS, "allows only approved origins"),
+            denied: (Status.ERROR, "could not read the API's resources: AccessDeniedException"),
+        },
+    )
+    assert not [c for c in session.requests.calls if c.operation == "GetIntegrationResponse"]
+
+
 @pytest.fixture
 def stubbed(account: DemoAccount) -> Iterator[tuple[Inventory, Stubber]]:
     """An inventory whose API Gateway client answers only from a Stubber (moto never pages)."""
@@ -364,6 +435,53 @@ def test_resources_follow_position_with_methods_embedded(
     }
 
 
+def test_cors_reads_integration_responses_when_not_embedded(
+    stubbed: tuple[Inventory, Stubber],
+) -> None:
+    """moto embeds them in GetResources (apigateway-integration-responses-embedded); where
+    AWS does not, each OPTIONS method response's status is asked for."""
+    inventory, stubber = stubbed
+    stubber.add_response(
+        "get_rest_apis", {"items": [{"id": "api1", "name": "one"}, {"id": "api2", "name": "two"}]}
+    )
+    options = {"methodResponses": {"200": {"statusCode": "200"}, "204": {"statusCode": "204"}}}
+    for api_id in ("api1", "api2"):
+        stubber.add_response(
+            "get_resources",
+            {
+                "items": [
+                    {"id": "r1", "path": "/a", "resourceMethods": {"GET": {}, "OPTIONS": options}}
+                ]
+            },
+            {"restApiId": api_id, "limit": 500, "embed": ["methods"]},
+        )
+    asked = {"restApiId": "api1", "resourceId": "r1", "httpMethod": "OPTIONS"}
+    header = {"method.response.header.Access-Control-Allow-Origin": f"'{APP_ORIGIN}'"}
+    stubber.add_response(
+        "get_integration_response",
+        {"statusCode": "200", "responseParameters": header},
+        {**asked, "statusCode": "200"},
+    )
+    stubber.add_client_error(
+        "get_integration_response",
+        "NotFoundException",
+        http_status_code=404,
+        expected_params={**asked, "statusCode": "204"},
+    )
+    stubber.add_client_error(
+        "get_integration_response",
+        "AccessDeniedException",
+        http_status_code=403,
+        expected_params={**asked, "restApiId": "api2", "statusCode": "200"},
+    )
+
+    origins = inventory.get(apigateway.cors_origins)
+
+    assert origins["api1"] == {"/a": (f"'{APP_ORIGIN}'",)}  # 204: no integration response
+    denied = origins["api2"]
+    assert isinstance(denied, ReadError) and denied.code == "AccessDeniedException"
+
+
 def test_reference_stack_passes_or_fails_every_control(account: DemoAccount) -> None:
     reference_apigateway(account, compliant=True, name="orders-prod", access_log_arn=LOG_ARN)
     reference_apigateway(account, compliant=False, name="orders-stage", access_log_arn=LOG_ARN)
@@ -374,11 +492,15 @@ def test_reference_stack_passes_or_fails_every_control(account: DemoAccount) -> 
         "apigateway.stage_access_logging",
         "apigateway.usage_plan_quota",
         "apigateway.required_routes",
+        "apigateway.cors_restricted",
     ]
     result = scan(
         account,
         *controls,
-        params={"apigateway.required_routes": {"routes": ["GET /health"]}},
+        params={
+            "apigateway.required_routes": {"routes": ["GET /health"]},
+            "apigateway.cors_restricted": {"allowed_origins": [APP_ORIGIN]},
+        },
     )
     statuses = {(f.check_id, f.resource_id.split("/")[0]): f.status for f in result.findings}
     assert statuses == {

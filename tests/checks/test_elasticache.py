@@ -1,4 +1,5 @@
-"""elasticache.encryption_at_rest, encryption_in_transit, multi_az, snapshot_retention."""
+"""elasticache.encryption_at_rest, encryption_in_transit, multi_az, snapshot_retention,
+maintenance_window_approved."""
 
 from __future__ import annotations
 
@@ -152,6 +153,76 @@ def test_describe_denied_is_one_error_for_the_region(account: DemoAccount) -> No
     )
 
 
+SATURDAY_NIGHT = "sat:22:00-sun:06:00"
+
+
+def test_maintenance_window_of_every_member(account: DemoAccount) -> None:
+    inside = make_replication_group(account, maintenance_window="sun:04:00-sun:05:00")
+    wraps = make_replication_group(account, maintenance_window="sat:23:30-sun:00:30")
+    overruns = make_replication_group(account, maintenance_window="sun:05:30-sun:06:30")
+    # moto gives members no window unless each is created with one
+    # (elasticache-member-window-not-inherited): AWS always returns one.
+    unset = make_replication_group(account, maintenance_window=None)
+    mixed = make_replication_group(account, replicas=2)
+    account.backend("elasticache").cache_clusters[
+        f"{mixed}-003"
+    ].preferred_maintenance_window = "wed:15:00-wed:16:00"
+
+    expect(
+        findings_of(
+            account, "elasticache.maintenance_window_approved", allowed_windows=[SATURDAY_NIGHT]
+        ),
+        {
+            inside: (
+                Status.PASS,
+                f"replication group {inside}: {inside}-001: window sun:04:00-sun:05:00 lies "
+                f"inside sat:22:00-sun:06:00; {inside}-002: window sun:04:00-sun:05:00",
+            ),
+            wraps: (Status.PASS, f"{wraps}-001: window sat:23:30-sun:00:30 lies inside"),
+            overruns: (
+                Status.FAIL,
+                f"replication group {overruns}: {overruns}-001: window sun:05:30-sun:06:30 "
+                "lies outside the allowed windows (sat:22:00-sun:06:00); ",
+            ),
+            unset: (Status.FAIL, f"{unset}-001: window is not set; {unset}-002: window is not"),
+            mixed: (
+                Status.FAIL,
+                f"replication group {mixed}: {mixed}-003: window wed:15:00-wed:16:00 lies outside",
+            ),
+        },
+    )
+
+
+def test_maintenance_window_members_unlisted_or_denied_are_errors(account: DemoAccount) -> None:
+    group = make_replication_group(account)
+    del account.backend("elasticache").cache_clusters[f"{group}-002"]  # as moto leaves them
+    expect(
+        findings_of(
+            account, "elasticache.maintenance_window_approved", allowed_windows=[SATURDAY_NIGHT]
+        ),
+        {
+            group: (
+                Status.ERROR,
+                "could not read the maintenance windows of its members: MemberClusterNotListed "
+                f"on elasticache:DescribeCacheClusters: member clusters not returned: {group}-002",
+            )
+        },
+    )
+
+    session = AwsSession(SessionOptions())
+    fail_operation(session, "elasticache", "DescribeCacheClusters")
+    result = scan(
+        account,
+        "elasticache.maintenance_window_approved",
+        params={"elasticache.maintenance_window_approved": {"allowed_windows": [SATURDAY_NIGHT]}},
+        session=session,
+    )
+    expect(
+        {f.resource_id: f for f in result.findings},
+        {"*": (Status.ERROR, "could not read elasticache.cache_clusters: AccessDenied")},
+    )
+
+
 def test_records_carry_port_key_and_member_security_groups(account: DemoAccount) -> None:
     """moto gaps elasticache-member-clusters-missing / -cache-cluster-sgs-missing: the builder
     creates the members and patches their security groups."""
@@ -206,9 +277,11 @@ def test_reference_stack(account: DemoAccount) -> None:
         "elasticache.encryption_in_transit",
         "elasticache.multi_az",
         "elasticache.snapshot_retention",
+        "elasticache.maintenance_window_approved",
+        params={"elasticache.maintenance_window_approved": {"allowed_windows": [SATURDAY_NIGHT]}},
     )
 
     statuses = {(f.check_id, f.resource_id): f.status for f in result.findings}
-    assert len(statuses) == 8
+    assert len(statuses) == 10
     for (_, resource_id), status in statuses.items():
         assert status is (Status.PASS if resource_id == "redis-prod" else Status.FAIL)

@@ -1,4 +1,4 @@
-"""iam.task_role_least_privilege."""
+"""iam.task_role_least_privilege, iam.task_role_grants_scoped."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from checks.iam import wildcard_grants
+from checks.iam import unscoped_data_grants, wildcard_grants
 from scanner.collectors.iam import decode_document
 from scanner.demo.base import DemoAccount
 from scanner.demo.ecs import make_cluster, make_service, make_task_definition
@@ -208,3 +208,119 @@ def test_wildcard_grants_reads_every_statement_form() -> None:
     assert wildcard_grants(allow("s3:*")) == []
     assert wildcard_grants({"Statement": "garbage"}) == []
     assert wildcard_grants({}) == []
+
+
+# --- iam.task_role_grants_scoped ---------------------------------------------------------------
+
+STREAM = "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
+KEY = "arn:aws:kms:us-east-1:123456789012:key/0f9e8d7c-1111-2222-3333-444455556666"
+
+
+def test_task_roles_must_name_the_data_resources_they_use(account: DemoAccount) -> None:
+    cluster = make_cluster(account)
+    every_service = ["kms:*", "kinesis:*", "secretsmanager:*", "elasticfilesystem:*"]
+    roles = {
+        "named": allow(["kinesis:PutRecord", "kms:Decrypt"], [STREAM, KEY]),
+        "s3-only": allow("s3:*"),
+        "kms-star": allow("kms:*"),
+        "put-star": allow("kinesis:Put*", "arn:aws:kinesis:us-east-1:123456789012:*"),
+        "partial-arn": allow(
+            "elasticfilesystem:ClientMount", "arn:aws:elasticfilesystem:*:*:file-system/*"
+        ),
+        "s3-arn": allow("kms:Decrypt", "arn:aws:s3:::*"),  # another service's ARN
+        "not-resource": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "secretsmanager:Get*", "NotResource": STREAM}
+            ],
+        },
+        "spares-data": allow(every_service, key="NotAction"),
+        "not-action": allow(["kms:Decrypt"], key="NotAction"),
+    }
+    for name, document in roles.items():
+        run_as(account, cluster, make_role(account, name=name, inline_policy=document))
+    run_as(
+        account, cluster, make_role(account, name="admin", managed_policy_documents=[ADMIN_POLICY])
+    )
+
+    expect(
+        findings_of(account, "iam.task_role_grants_scoped"),
+        {
+            "named": (
+                Status.PASS,
+                "task role named: none of its policies (1) allows an action of kinesis, "
+                "secretsmanager, kms or elasticfilesystem on every resource",
+            ),
+            "s3-only": (Status.PASS, "none of its policies (1)"),
+            "partial-arn": (Status.PASS, "none of its policies (1)"),
+            "s3-arn": (Status.PASS, "none of its policies (1)"),
+            "spares-data": (Status.PASS, "none of its policies (1)"),
+            "kms-star": (
+                Status.FAIL,
+                "task role kms-star: inline policy kms-star-inline allows kms:* on Resource *",
+            ),
+            "put-star": (
+                Status.FAIL,
+                "allows kinesis:Put* on Resource arn:aws:kinesis:us-east-1:123456789012:*",
+            ),
+            "not-resource": (
+                Status.FAIL,
+                f'allows secretsmanager:Get* on NotResource "{STREAM}"',
+            ),
+            "not-action": (Status.FAIL, 'allows NotAction ["kms:Decrypt"] on Resource *'),
+            "admin": (
+                Status.FAIL,
+                "managed policy admin-managed-1 (arn:aws:iam::123456789012:"
+                "policy/admin-managed-1) allows * on Resource *",
+            ),
+        },
+    )
+
+
+def test_grants_scoped_unreadable_policy_is_error(account: DemoAccount) -> None:
+    cluster = make_cluster(account)
+    run_as(account, cluster, make_role(account, name="locked", inline_policy=scoped_policy()))
+    run_as(account, cluster, make_role(account, name="open", inline_policy=allow("kms:*")))
+    session = AwsSession(SessionOptions())
+    fail_operation(
+        session,
+        "iam",
+        "GetRolePolicy",
+        code="AccessDenied",
+        when=lambda params: params["RoleName"] == "locked",
+    )
+
+    result = scan(account, "iam.task_role_grants_scoped", session=session)
+
+    expect(
+        {f.resource_id: f for f in result.findings},
+        {
+            "locked": (
+                Status.ERROR,
+                "could not read inline policy locked-inline of task role locked: AccessDenied "
+                "on iam:GetRolePolicy",
+            ),
+            "open": (Status.FAIL, "allows kms:* on Resource *"),
+        },
+    )
+
+
+def test_unscoped_data_grants_reads_every_statement_form() -> None:
+    assert unscoped_data_grants(ADMIN_POLICY) == ["* on Resource *"]
+    assert unscoped_data_grants(allow(["s3:GetObject", "kms:Decrypt", "kin*:Get*"])) == [
+        "kms:Decrypt, kin*:Get* on Resource *"
+    ]
+    assert unscoped_data_grants(allow("KMS:Decrypt", "arn:aws:*:*:*:*")) == [
+        "KMS:Decrypt on Resource arn:aws:*:*:*:*"
+    ]
+    assert unscoped_data_grants(allow(["kms:*"], key="NotAction")) == [
+        'NotAction ["kms:*"] on Resource *'  # still grants kinesis, secretsmanager, EFS
+    ]
+    assert unscoped_data_grants(allow("kinesis:PutRecord", STREAM)) == []
+    assert (
+        unscoped_data_grants(
+            allow("kms:Decrypt")
+            | {"Statement": [{"Effect": "Deny", "Action": "kms:*", "Resource": "*"}]}
+        )
+        == []
+    )

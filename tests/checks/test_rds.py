@@ -3,16 +3,21 @@ retention, log exports, clusters over two AZs, deletion protection."""
 
 from __future__ import annotations
 
+import pytest
 from botocore.stub import Stubber
 
 from checks.rds import main_log
 from scanner.collectors import rds
+from scanner.config import parse_baseline
 from scanner.demo.base import ACCOUNT_ID, DemoAccount
 from scanner.demo.kms import make_key
 from scanner.demo.rds import make_aurora_cluster, make_db_instance, reference_rds
+from scanner.errors import ConfigError
 from scanner.inventory import Inventory, Scope
 from scanner.model import Status
+from scanner.registry import get_check
 from scanner.session import AwsSession, SessionOptions
+from scanner.windows import inside, parse
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 A, B = "us-east-1a", "us-east-1b"
@@ -283,6 +288,91 @@ def test_deletion_protection(account: DemoAccount) -> None:
     )
 
 
+# --- rds.maintenance_window_approved -----------------------------------------------------------
+
+SATURDAY_NIGHT = "sat:22:00-sun:06:00"
+
+
+def test_maintenance_windows_inside_the_allowed_ones(account: DemoAccount) -> None:
+    for cluster_id, window in {
+        "sunday": "sun:03:00-sun:03:30",
+        "wraps": "sat:23:45-sun:00:15",  # across the week's end, inside the allowed one
+        "overruns": "sun:05:45-sun:06:15",  # partly outside
+        "weekday": "wed:14:00-wed:14:30",
+    }.items():
+        make_aurora_cluster(
+            account, cluster_id=cluster_id, maintenance_window=window, instance_azs=(A,)
+        )
+    make_db_instance(account, instance_id="solo-in", maintenance_window="Sun:01:00-Sun:01:30")
+    make_db_instance(account, instance_id="solo-default")  # moto's wed:06:38-wed:07:08
+
+    allowed = [SATURDAY_NIGHT, "tue:01:00-tue:02:00"]
+    expect(
+        findings_of(account, "rds.maintenance_window_approved", allowed_windows=allowed),
+        {
+            "sunday": (
+                Status.PASS,
+                "DB cluster sunday: maintenance window sun:03:00-sun:03:30 lies inside "
+                "sat:22:00-sun:06:00",
+            ),
+            "wraps": (Status.PASS, "sat:23:45-sun:00:15 lies inside sat:22:00-sun:06:00"),
+            "overruns": (
+                Status.FAIL,
+                "DB cluster overruns: maintenance window sun:05:45-sun:06:15 lies outside the "
+                "allowed windows (sat:22:00-sun:06:00, tue:01:00-tue:02:00)",
+            ),
+            "weekday": (Status.FAIL, "wed:14:00-wed:14:30 lies outside"),
+            "solo-in": (Status.PASS, "DB instance solo-in: maintenance window sun:01:00-sun:01:30"),
+            "solo-default": (Status.FAIL, "DB instance solo-default: maintenance window wed:06:38"),
+        },
+    )
+
+
+def test_maintenance_window_is_off_until_configured_and_validated() -> None:
+    spec = get_check("rds.maintenance_window_approved")
+    assert spec.configured_by == "allowed_windows" and spec.defaults() == {"allowed_windows": []}
+    with pytest.raises(
+        ConfigError, match="controls/rds.maintenance_window_approved/allowed_windows/0"
+    ) as raised:
+        parse_baseline(
+            "version: 1\ncontrols:\n  rds.maintenance_window_approved:\n"
+            "    allowed_windows: ['sunday 3am']\n"
+        )
+    assert raised.value.exit_code == 2
+
+
+def test_window_arithmetic_wraps_the_week() -> None:
+    night = parse(SATURDAY_NIGHT)
+    assert night == (6 * 24 * 60 + 22 * 60, 8 * 60)
+    assert inside(parse("sat:22:00-sun:06:00"), night)  # type: ignore[arg-type]
+    assert inside(parse("sun:05:30-sun:06:00"), night)  # type: ignore[arg-type]
+    assert not inside(parse("sat:21:59-sat:22:29"), night)  # type: ignore[arg-type]
+    assert not inside(parse("sun:06:00-sun:06:30"), night)  # type: ignore[arg-type]
+    assert parse("sun:3:00-sun:04:00") is None and parse("fun:03:00-sun:04:00") is None
+
+
+def test_maintenance_window_listing_denied_is_error(account: DemoAccount) -> None:
+    make_aurora_cluster(account, cluster_id="main", maintenance_window="sun:03:00-sun:03:30")
+    session = AwsSession(SessionOptions())
+    fail_operation(session, "rds", "DescribeDBClusters")
+
+    result = scan(
+        account,
+        "rds.maintenance_window_approved",
+        params={"rds.maintenance_window_approved": {"allowed_windows": [SATURDAY_NIGHT]}},
+        session=session,
+    )
+
+    assert [(f.resource_id, f.status, f.message) for f in result.findings] == [
+        (
+            "*",
+            Status.ERROR,
+            "could not read rds.clusters: AccessDeniedException on rds:DescribeDBClusters: "
+            "injected AccessDeniedException",
+        )
+    ]
+
+
 # --- collectors and the reference stack --------------------------------------------------------
 
 
@@ -350,6 +440,7 @@ RDS_CHECKS = (
     "rds.log_exports",
     "rds.cluster_multi_az",
     "rds.deletion_protection",
+    "rds.maintenance_window_approved",
 )
 
 
@@ -361,7 +452,8 @@ def test_reference_rds(account: DemoAccount) -> None:
         account, compliant=False, key_arn=make_key(account), security_group_ids=[], name="stage-db"
     )
 
-    result = scan(account, *RDS_CHECKS)
+    windows = {"rds.maintenance_window_approved": {"allowed_windows": [SATURDAY_NIGHT]}}
+    result = scan(account, *RDS_CHECKS, params=windows)
 
     statuses = {(f.check_id, f.resource_id): f.status for f in result.findings}
     per_cluster = [check_id for check_id in RDS_CHECKS if check_id != "rds.not_publicly_accessible"]

@@ -7,6 +7,7 @@ from collections import Counter
 from scanner.demo.base import DemoAccount
 from scanner.demo.kinesis import make_stream
 from scanner.demo.logs import make_log_group
+from scanner.demo.network import make_vpc
 from scanner.inventory import Scope
 from scanner.model import Status
 from scanner.session import AwsSession, SessionOptions
@@ -25,6 +26,21 @@ def test_environment_suffix(account: DemoAccount) -> None:
             tagged: (Status.PASS, "Name tag 'clicks-prod' of 'clicks' contains '-prod'"),
             other: (Status.FAIL, "name '/ecs/app-stage' lacks the suffix '-prod'"),
         },
+    )
+
+
+def test_default_vpcs_are_not_judged(account: DemoAccount) -> None:
+    [default] = account.client("ec2").describe_vpcs(
+        Filters=[{"Name": "is-default", "Values": ["true"]}]
+    )["Vpcs"]  # moto makes one in every region, named nothing, as AWS does
+    stack = make_vpc(account, name="orders-stage")
+
+    found = findings_of(account, "tagging.environment_suffix", suffix="-prod")
+
+    assert default["VpcId"] not in found
+    assert (found[stack.vpc_id].status, found[stack.vpc_id].message) == (
+        Status.FAIL,
+        "name 'orders-stage' lacks the suffix '-prod'",
     )
 
 
