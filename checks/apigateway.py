@@ -296,7 +296,7 @@ def _route(route: str) -> tuple[str, str]:
 
 def _exposes(routes: Mapping[str, ApiResource], verb: str, path: str) -> bool:
     resource = routes.get(path)
-    verbs = resource.verbs if resource else frozenset()
+    verbs = resource.verbs if resource else ()
     return verb in verbs or "ANY" in verbs
 
 
@@ -361,10 +361,17 @@ ORIGIN_PATTERN = r"^https?://[^\s/*]+$"
 """An origin as browsers send it: scheme, host and optional port; no path, no wildcard."""
 
 
-def _origin(value: str) -> str:
-    """A header value as API Gateway stores it, a quoted literal (``'https://a.example'``),
-    without its quotes."""
-    return value.strip().strip("'\"")
+def _literal(value: str) -> str | None:
+    """The origin a header value names: API Gateway stores a literal quoted
+    (``'https://a.example'``); anything else maps a request or backend value (None)."""
+    value = value.strip()
+    return value[1:-1] if len(value) > 1 and value[0] == value[-1] == "'" else None
+
+
+def approved_origin(value: str, allowed: set[str]) -> bool:
+    """Whether a header value as stored allows one of ``allowed`` (never "*")."""
+    origin = _literal(value)
+    return origin is not None and origin != "*" and origin in allowed
 
 
 def _cors_problems(
@@ -373,13 +380,13 @@ def _cors_problems(
     """What is wrong with each resource that serves a method other than OPTIONS, by path."""
     problems = {}
     for path, resource in sorted(resources.items()):
-        if not resource.verbs - {"OPTIONS"}:
+        if not set(resource.verbs) - {"OPTIONS"}:
             continue
         if "OPTIONS" not in resource.verbs:
             problems[path] = "has no OPTIONS method"
         elif not (set_origins := origins.get(path, ())):
             problems[path] = "OPTIONS sets no Access-Control-Allow-Origin"
-        elif refused := [o for o in set_origins if _origin(o) == "*" or _origin(o) not in allowed]:
+        elif refused := [value for value in set_origins if not approved_origin(value, allowed)]:
             problems[path] = f"OPTIONS allows origin {', '.join(refused)}"
     return problems
 

@@ -175,28 +175,27 @@ def unscoped_data_grants(document: Mapping[str, Any]) -> list[str]:
     for statement in _statements(document):
         if "NotAction" in statement:
             excluded = _values(statement["NotAction"])
-            actions = [f"NotAction {json.dumps(statement['NotAction'])}"]
-            services = [
+            granted = [
                 s for s in SCOPED_SERVICES if not any(_not_action_spares(p, s) for p in excluded)
             ]
         else:
-            actions = [
-                a
-                for a in _values(statement.get("Action"))
-                if any(_action_covers(a, s) for s in SCOPED_SERVICES)
-            ]
-            services = [s for s in SCOPED_SERVICES if any(_action_covers(a, s) for a in actions)]
-        if not services:
-            continue
-        if "NotResource" in statement:
-            found.append(
-                f"{', '.join(actions)} on NotResource {json.dumps(statement['NotResource'])}"
-            )
-            continue
+            actions = _values(statement.get("Action"))
+            granted = [s for s in SCOPED_SERVICES if any(_action_covers(a, s) for a in actions)]
         resources = _values(statement.get("Resource"))
-        where = sorted({r for r in resources for s in services if _unscoped(r, s)})
-        if where:
-            found.append(f"{', '.join(actions)} on Resource {', '.join(where)}")
+        if "NotResource" in statement:
+            unscoped = granted
+            where = f"NotResource {json.dumps(statement['NotResource'])}"
+        else:
+            unscoped = [s for s in granted if any(_unscoped(r, s) for r in resources)]
+            wide = [r for r in resources if any(_unscoped(r, s) for s in unscoped)]
+            where = f"Resource {', '.join(wide)}"
+        if not unscoped:
+            continue
+        if "NotAction" in statement:
+            what = f"NotAction {json.dumps(statement['NotAction'])}"
+        else:
+            what = ", ".join(a for a in actions if any(_action_covers(a, s) for s in unscoped))
+        found.append(f"{what} on {where}")
     return found
 
 

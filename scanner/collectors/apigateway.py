@@ -265,8 +265,9 @@ class ApiResource:
     """One resource of a REST API, from GetResources with its methods embedded."""
 
     resource_id: str
-    verbs: frozenset[str]
-    """The HTTP verbs of its methods (``GET``, ``OPTIONS``, ``ANY``...)."""
+    verbs: tuple[str, ...]
+    """The HTTP verbs of its methods (``ANY``, ``GET``, ``OPTIONS``...), sorted: a snapshot
+    of the same resource is the same JSON in every scan."""
     options_origins: Mapping[str, str | None] | None = None
     """The OPTIONS method's integration responses: status code -> the
     Access-Control-Allow-Origin value it sets, as stored (a quoted literal such as
@@ -279,7 +280,7 @@ class ApiResource:
 
 def _api_resource(item: Mapping[str, Any]) -> ApiResource:
     methods = item.get("resourceMethods") or {}
-    verbs = frozenset(verb.upper() for verb in methods)
+    verbs = tuple(sorted({verb.upper() for verb in methods}))
     options = next((m for verb, m in methods.items() if verb.upper() == "OPTIONS"), None) or {}
     integration = options.get("methodIntegration")
     embedded = None if integration is None else integration.get("integrationResponses")

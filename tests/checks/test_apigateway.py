@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from checks.apigateway import approved_origin
 from scanner.collectors import apigateway
 from scanner.config import Baseline, build_plan, parse_baseline
 from scanner.demo.apigateway import (
@@ -317,6 +318,15 @@ def test_cors_restricted(account: DemoAccount) -> None:
     )
 
 
+def test_cors_origins_must_be_quoted_literals() -> None:
+    allowed = {APP_ORIGIN}
+    assert approved_origin(f"'{APP_ORIGIN}'", allowed)
+    assert approved_origin(f" '{APP_ORIGIN}' ", allowed)
+    assert not approved_origin(APP_ORIGIN, allowed)  # unquoted: a mapping expression, not a value
+    assert not approved_origin("integration.response.header.Origin", allowed)
+    assert not approved_origin("'*'", allowed | {"*"})  # never, whatever the baseline lists
+
+
 def test_cors_wildcard_never_passes_and_is_off_until_configured() -> None:
     plan = build_plan(Baseline(), service_names=["apigateway"], default_region="us-east-1")
     assert "apigateway.cors_restricted" not in {spec.id for spec in plan.checks}
@@ -429,9 +439,9 @@ def test_resources_follow_position_with_methods_embedded(
     routes = inventory.get(apigateway.resources)["api1"]
     assert not isinstance(routes, ReadError)
     assert {path: r.verbs for path, r in routes.items()} == {
-        "/": set(),
-        "/v1": set(),
-        "/health": {"GET", "HEAD"},
+        "/": (),
+        "/v1": (),
+        "/health": ("GET", "HEAD"),
     }
 
 

@@ -317,6 +317,12 @@ def test_unscoped_data_grants_reads_every_statement_form() -> None:
         'NotAction ["kms:*"] on Resource *'  # still grants kinesis, secretsmanager, EFS
     ]
     assert unscoped_data_grants(allow("kinesis:PutRecord", STREAM)) == []
+    every_key = "arn:aws:kms:us-east-1:123456789012:*"
+    assert unscoped_data_grants(
+        allow(["kms:Decrypt", "kinesis:PutRecord"], [every_key, STREAM])
+    ) == [
+        f"kms:Decrypt on Resource {every_key}"  # the stream is named: only kms is unscoped
+    ]
     assert (
         unscoped_data_grants(
             allow("kms:Decrypt")
