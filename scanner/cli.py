@@ -11,13 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from tabulate import tabulate
 
 from reports import OutputFormat, html, renderer_for
 from scanner import __version__
 from scanner.accounts import DISCOVERY_REGION, AccountsRequest, enabled_regions
+from scanner.cli_base import DriftscanGroup, DriftscanTyper, UsageProblem
 from scanner.cli_history import (
     HistoryOpt,
     LockTimeoutOpt,
@@ -86,16 +86,34 @@ and nothing reached --fail-on;
 130 or 143 interrupted by SIGINT or SIGTERM: nothing half-written.
 """
 
-app = typer.Typer(
+
+class _Driftscan(DriftscanGroup):
+    order = (
+        "scan",
+        "demo",
+        "checks",
+        "baseline",
+        "diff",
+        "history",
+        "snapshot",
+        "report",
+        "export",
+        "iam-policy",
+    )
+    """The order a user needs them in: scan (or try the demo), then what explains and tunes a
+    scan, then what reads the recorded scans."""
+
+
+app = DriftscanTyper(
+    cls=_Driftscan,
     name="driftscan",
     help="Judge a live AWS account against the driftscan baseline (read-only).\n" + EXIT_CODES_HELP,
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-checks_app = typer.Typer(help="List and explain the baseline's controls.", no_args_is_help=True)
-baseline_app = typer.Typer(help="Write and validate baseline files.", no_args_is_help=True)
+checks_app = DriftscanTyper(help="List and explain the baseline's controls.")
+baseline_app = DriftscanTyper(help="Write and validate baseline files.")
 app.add_typer(checks_app, name="checks")
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(history_app, name="history")
@@ -115,17 +133,28 @@ Regions = Annotated[
     typer.Option(
         "--region",
         "-r",
+        metavar="REGION",
         help="Region to scan; repeat for several. "
         "Default: the baseline's scope.regions, else the session's region.",
     ),
 ]
 ChecksOpt = Annotated[
     list[str] | None,
-    typer.Option("--checks", "-c", help="Only these control ids (comma-separated or repeated)."),
+    typer.Option(
+        "--checks",
+        "-c",
+        metavar="ID,...",
+        help="Only these control ids (comma-separated or repeated).",
+    ),
 ]
 ServicesOpt = Annotated[
     list[str] | None,
-    typer.Option("--services", "-s", help="Only controls of these services, e.g. kms,rds."),
+    typer.Option(
+        "--services",
+        "-s",
+        metavar="NAME,...",
+        help="Only controls of these services, e.g. kms,rds.",
+    ),
 ]
 SeverityOpt = Annotated[
     Severity | None,
@@ -136,6 +165,7 @@ BaselineOpt = Annotated[
     typer.Option(
         "--baseline",
         "-b",
+        metavar="FILE",
         help="Baseline file (YAML or JSON): parameters, "
         "controls turned off, scope. See `driftscan baseline init`.",
     ),
@@ -144,6 +174,7 @@ SuppressionsOpt = Annotated[
     Path | None,
     typer.Option(
         "--suppressions",
+        metavar="FILE",
         help="Suppressions file (YAML or JSON): failures accepted, with a reason and an "
         "optional expiry date, reported as MUTED and not counted for --fail-on.",
     ),
@@ -151,7 +182,12 @@ SuppressionsOpt = Annotated[
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 OutputOpt = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Write the report here (atomically) instead of stdout."),
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write the report here (atomically) instead of stdout.",
+    ),
 ]
 FailOnOpt = Annotated[
     FailOn,
@@ -164,7 +200,7 @@ FailOnOpt = Annotated[
 ]
 WorkersOpt = Annotated[
     int,
-    typer.Option("--workers", min=1, max=128, help="Concurrent API readers."),
+    typer.Option("--workers", min=1, max=128, metavar="N", help="Concurrent API readers."),
 ]
 InFlightOpt = Annotated[
     int | None,
@@ -172,6 +208,7 @@ InFlightOpt = Annotated[
         "--max-in-flight",
         min=1,
         max=128,
+        metavar="N",
         help="At most this many requests in flight to one AWS service in one region. "
         f"Default: {DEFAULT_IN_FLIGHT}; "
         + ", ".join(f"{service} {n}" for service, n in sorted(IN_FLIGHT.items()))
@@ -207,6 +244,7 @@ CaBundleOpt = Annotated[
     Path | None,
     typer.Option(
         "--ca-bundle",
+        metavar="FILE",
         help="PEM file of extra CA certificates to trust for --send (TLS is always verified).",
     ),
 ]
@@ -220,16 +258,24 @@ OnlyChangesOpt = Annotated[
     ),
 ]
 ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", "-p", help="AWS profile from ~/.aws/config.")
+    str | None,
+    typer.Option("--profile", "-p", metavar="NAME", help="AWS profile from ~/.aws/config."),
 ]
 EndpointOpt = Annotated[
     str | None,
     typer.Option(
         "--endpoint-url",
         envvar="AWS_ENDPOINT_URL",
+        metavar="URL",
         help="Send every request here (LocalStack, a moto server).",
     ),
 ]
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"driftscan {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -237,11 +283,17 @@ def _global(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="Log progress; -vv logs API calls.")
     ] = 0,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            # Eager: printed while the options are parsed, before a command is required.
+            is_eager=True,
+            callback=_print_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
 ) -> None:
-    if version:
-        typer.echo(f"driftscan {__version__}")
-        raise typer.Exit()
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # Never botocore's or urllib3's own debug lines: they hold request headers (the access key
@@ -305,13 +357,18 @@ def scan(
         str | None,
         typer.Option(
             "--role-name",
+            metavar="NAME",
             help="Scan other accounts through this IAM role (STS AssumeRole into each of "
             "--accounts or --organization).",
         ),
     ] = None,
     accounts: Annotated[
         list[str] | None,
-        typer.Option("--accounts", help="With --role-name: these account ids (comma-separated)."),
+        typer.Option(
+            "--accounts",
+            metavar="ID,...",
+            help="With --role-name: these account ids (comma-separated).",
+        ),
     ] = None,
     organization: Annotated[
         bool,
@@ -323,7 +380,7 @@ def scan(
     ] = False,
     external_id: Annotated[
         str | None,
-        typer.Option("--external-id", help="ExternalId to pass to AssumeRole."),
+        typer.Option("--external-id", metavar="ID", help="ExternalId to pass to AssumeRole."),
     ] = None,
     all_regions: Annotated[
         bool,
@@ -335,7 +392,9 @@ def scan(
     exclude_regions: Annotated[
         list[str] | None,
         typer.Option(
-            "--exclude-regions", help="Leave these regions out of --all-regions or --region."
+            "--exclude-regions",
+            metavar="REGION,...",
+            help="Leave these regions out of --all-regions or --region.",
         ),
     ] = None,
     executor: Annotated[
@@ -442,6 +501,7 @@ def demo(
         typer.Option(
             "--baseline",
             "-b",
+            metavar="FILE",
             help="Baseline file; default: the demo's own, which "
             "turns on every control (see `driftscan baseline init`).",
         ),
@@ -578,7 +638,9 @@ def checks_list(
 
 
 @checks_app.command("show")
-def checks_show(check_id: Annotated[str, typer.Argument(help="A control id.")]) -> None:
+def checks_show(
+    check_id: Annotated[str, typer.Argument(metavar="ID", help="A control id.")],
+) -> None:
     """A control's description, why it matters, parameters, evidence and remediation (an
     AWS CLI command and the CloudFormation property)."""
     spec = get_check(check_id)
@@ -601,7 +663,9 @@ def checks_show(check_id: Annotated[str, typer.Argument(help="A control id.")]) 
 
 @baseline_app.command("init")
 def baseline_init(
-    path: Annotated[Path, typer.Argument(help="Where to write the file.")] = Path("baseline.yaml"),
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write the file.")] = Path(
+        "baseline.yaml"
+    ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented baseline file holding every control's defaults."""
@@ -613,7 +677,9 @@ def baseline_init(
 
 
 @baseline_app.command("validate")
-def baseline_validate(path: Annotated[Path, typer.Argument(help="A baseline file.")]) -> None:
+def baseline_validate(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="A baseline file.")],
+) -> None:
     """Check a baseline file; one line per problem, exit 2 when invalid."""
     load_baseline(path)
     typer.echo(f"{path}: valid")
@@ -652,11 +718,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:
         say(f"interrupted by {exc.signal.name}")
         return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         say("interrupted")
         return 130
-    except click.ClickException as exc:
-        exc.show()
+    except UsageProblem as exc:
+        exc.show()  # type: ignore[attr-defined]
         return EXIT_USAGE
     except DriftscanError as exc:
         for line in str(exc).splitlines():
