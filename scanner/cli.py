@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -27,6 +27,7 @@ from scanner.cli_history import (
 )
 from scanner.cli_history import _open as open_store
 from scanner.config import (
+    Baseline,
     baseline_schema,
     build_plan,
     default_baseline_yaml,
@@ -63,7 +64,7 @@ from scanner.pipeline import (
 )
 from scanner.pipeline import send as send_findings
 from scanner.registry import all_checks, get_check
-from scanner.runner import DEFAULT_WORKERS, FailOn
+from scanner.runner import DEFAULT_WORKERS, FailOn, ScanPlan
 from scanner.session import (
     DEFAULT_IN_FLIGHT,
     IN_FLIGHT,
@@ -421,7 +422,7 @@ def scan(
     # The demo account is made up: it is recorded only in a store named explicitly.
     recorded = not no_history and (history is not None or not demo)
     request = ScanRequest(
-        baseline=load_baseline(baseline),
+        baseline=_demo_baseline(baseline) if demo else load_baseline(baseline),
         regions=tuple(_split(region)),
         check_ids=tuple(_split(checks)),
         service_names=tuple(_split(services)),
@@ -460,10 +461,17 @@ def scan(
             raise ConfigError("--demo scans an in-process account: not on --executor dask")
         request = replace(request, scheduler=scheduler_address(scheduler))
     if demo:
-        return _scan_demo(request, max_in_flight, baseline_given=baseline is not None)
+        if profile or role_name or all_regions or exclude_regions:
+            raise ConfigError(
+                "--demo scans the built-in account: --profile, --role-name, --all-regions "
+                "and --exclude-regions do not apply to it"
+            )
+        return _scan_demo(request, max_in_flight)
     session = AwsSession(
         SessionOptions(profile=profile, endpoint_url=endpoint_url, max_in_flight=max_in_flight)
     )
+    _checked_plan(request, known_regions=session.known_regions())
+    session.require_credentials()
     if all_regions or exclude_regions:
         request = replace(
             request,
@@ -517,7 +525,7 @@ def demo(
     """Build the reference stack in an in-process moto account (a compliant prod stack
     beside a broken stage one) and scan it: real output without AWS credentials."""
     request = ScanRequest(
-        baseline=load_baseline(baseline),
+        baseline=_demo_baseline(baseline),
         suppressions=load_suppressions(suppressions),
         check_ids=tuple(_split(checks)),
         service_names=tuple(_split(services)),
@@ -528,14 +536,59 @@ def demo(
         workers=workers,
         jsonl=jsonl,
     )
-    return _scan_demo(request, max_in_flight, baseline_given=baseline is not None)
+    return _scan_demo(request, max_in_flight)
 
 
-def _scan_demo(request: ScanRequest, max_in_flight: int | None, *, baseline_given: bool) -> int:
-    from scanner.demo.stack import DEMO_BASELINE, demo_account
+def _demo_baseline(path: Path | None) -> Baseline:
+    """``--baseline``'s file, else the demo's own (it turns on every control)."""
+    from scanner.demo.stack import DEMO_BASELINE
 
-    if not baseline_given:
-        request = replace(request, baseline=parse_baseline(DEMO_BASELINE, "demo baseline"))
+    return load_baseline(path) if path else parse_baseline(DEMO_BASELINE, "demo baseline")
+
+
+def _checked_plan(
+    request: ScanRequest, *, demo: bool = False, known_regions: Collection[str] = ()
+) -> ScanPlan:
+    """The plan of what scan, demo or iam-policy was asked, once every flag of the request is
+    known to be good: the one place that checks them, before any I/O (credentials, the demo
+    account, the history store), so that a typo exits 2 at once. The region may still be
+    missing: it can come from the session, whose credentials are checked first."""
+    if request.history is None and (request.fail_on is FailOn.NEW or request.drift_from):
+        raise ConfigError(
+            "--fail-on new and --drift-from compare with scans in the history store: "
+            + (
+                "the demo records none unless `driftscan scan --demo --history FILE` names one"
+                if demo
+                else "drop --no-history"
+            )
+        )
+    regions = request.regions
+    if demo:
+        from scanner.demo.stack import DEMO_REGION
+
+        if set(regions) - {DEMO_REGION}:
+            raise ConfigError(f"the demo account has one region, {DEMO_REGION}: drop --region")
+        regions = known_regions = (DEMO_REGION,)
+    plan = build_plan(
+        with_cfn_drift(request.baseline) if request.cfn_drift else request.baseline,
+        check_ids=request.check_ids,
+        service_names=request.service_names,
+        min_severity=request.min_severity,
+        regions=regions,
+        default_region=DISCOVERY_REGION,  # a stand-in: see above
+        known_regions=known_regions,
+        workers=request.workers,
+    )
+    renderer_for(request.output_format, jsonl=request.jsonl)
+    if request.output is not None:
+        ensure_writable(request.output)
+    return plan
+
+
+def _scan_demo(request: ScanRequest, max_in_flight: int | None) -> int:
+    from scanner.demo.stack import demo_account
+
+    _checked_plan(request, demo=True)
     with demo_account() as (boto_session, region):
         session = AwsSession(SessionOptions(max_in_flight=max_in_flight), boto_session)
         return execute(replace(request, regions=(region,)), session, region)
@@ -693,17 +746,22 @@ def baseline_schema_cmd() -> None:
 
 @app.command("iam-policy")
 def iam_policy(
-    checks: ChecksOpt = None, services: ServicesOpt = None, cfn_drift: CfnDriftOpt = False
+    baseline: BaselineOpt = None,
+    checks: ChecksOpt = None,
+    services: ServicesOpt = None,
+    severity: SeverityOpt = None,
+    cfn_drift: CfnDriftOpt = False,
 ) -> None:
-    """Print the least-privilege IAM policy for the selected controls (all by default)."""
-    baseline = load_baseline(None)
-    plan_specs = build_plan(
-        with_cfn_drift(baseline) if cfn_drift else baseline,
-        check_ids=_split(checks),
-        service_names=_split(services),
-        default_region="us-east-1",
-    ).checks
-    typer.echo(json.dumps(policy_document(plan_specs), indent=2))
+    """Print the least-privilege IAM policy for exactly the controls that `driftscan scan`
+    runs with the same options (by default: every control the default baseline turns on)."""
+    request = ScanRequest(
+        baseline=load_baseline(baseline),
+        check_ids=tuple(_split(checks)),
+        service_names=tuple(_split(services)),
+        min_severity=severity,
+        cfn_drift=cfn_drift,
+    )
+    typer.echo(json.dumps(policy_document(_checked_plan(request).checks), indent=2))
 
 
 def run(argv: Sequence[str] | None = None) -> int:
