@@ -77,7 +77,7 @@ EXIT_CODES_HELP = f"""
 Exit codes: {EXIT_OK} complete, nothing failed at or above --fail-on;
 {EXIT_FAILURES} at least one failing finding at or above --fail-on (with --fail-on new:
 a failure the previous scan did not have, or configuration drift from --drift-from);
-{EXIT_USAGE} bad usage or input (unknown check id, service or region, malformed baseline);
+{EXIT_USAGE} bad usage or input (unknown option or check id, bad value, malformed baseline);
 {EXIT_UNSCANNABLE} nothing could be scanned (no credentials, endpoint unreachable, another run
 holds the history store);
 {EXIT_INCOMPLETE} the scan finished but some evidence could not be read (ERROR findings)
