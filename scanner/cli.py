@@ -555,7 +555,7 @@ def _checked_plan(
     missing: it can come from the session, whose credentials are checked first."""
     if request.history is None and (request.fail_on is FailOn.NEW or request.drift_from):
         raise ConfigError(
-            "--fail-on new and --drift-from compare with scans in the history store: "
+            "--fail-on new and --drift-from read the history store: "
             + (
                 "the demo records none unless `driftscan scan --demo --history FILE` names one"
                 if demo
