@@ -6,18 +6,18 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from tabulate import tabulate
 
 from reports import OutputFormat, html, renderer_for
 from scanner import __version__
 from scanner.accounts import DISCOVERY_REGION, AccountsRequest, enabled_regions
+from scanner.cli_base import DriftscanGroup, DriftscanTyper, UsageProblem
 from scanner.cli_history import (
     HistoryOpt,
     LockTimeoutOpt,
@@ -27,6 +27,7 @@ from scanner.cli_history import (
 )
 from scanner.cli_history import _open as open_store
 from scanner.config import (
+    Baseline,
     baseline_schema,
     build_plan,
     default_baseline_yaml,
@@ -63,7 +64,7 @@ from scanner.pipeline import (
 )
 from scanner.pipeline import send as send_findings
 from scanner.registry import all_checks, get_check
-from scanner.runner import DEFAULT_WORKERS, FailOn
+from scanner.runner import DEFAULT_WORKERS, FailOn, ScanPlan
 from scanner.session import (
     DEFAULT_IN_FLIGHT,
     IN_FLIGHT,
@@ -76,7 +77,7 @@ EXIT_CODES_HELP = f"""
 Exit codes: {EXIT_OK} complete, nothing failed at or above --fail-on;
 {EXIT_FAILURES} at least one failing finding at or above --fail-on (with --fail-on new:
 a failure the previous scan did not have, or configuration drift from --drift-from);
-{EXIT_USAGE} bad usage or input (unknown check id, service or region, malformed baseline);
+{EXIT_USAGE} bad usage or input (unknown option or check id, bad value, malformed baseline);
 {EXIT_UNSCANNABLE} nothing could be scanned (no credentials, endpoint unreachable, another run
 holds the history store);
 {EXIT_INCOMPLETE} the scan finished but some evidence could not be read (ERROR findings)
@@ -86,16 +87,34 @@ and nothing reached --fail-on;
 130 or 143 interrupted by SIGINT or SIGTERM: nothing half-written.
 """
 
-app = typer.Typer(
+
+class _Driftscan(DriftscanGroup):
+    order = (
+        "scan",
+        "demo",
+        "checks",
+        "baseline",
+        "diff",
+        "history",
+        "snapshot",
+        "report",
+        "export",
+        "iam-policy",
+    )
+    """The order a user needs them in: scan (or try the demo), then what explains and tunes a
+    scan, then what reads the recorded scans."""
+
+
+app = DriftscanTyper(
+    cls=_Driftscan,
     name="driftscan",
     help="Judge a live AWS account against the driftscan baseline (read-only).\n" + EXIT_CODES_HELP,
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-checks_app = typer.Typer(help="List and explain the baseline's controls.", no_args_is_help=True)
-baseline_app = typer.Typer(help="Write and validate baseline files.", no_args_is_help=True)
+checks_app = DriftscanTyper(help="List and explain the baseline's controls.")
+baseline_app = DriftscanTyper(help="Write and validate baseline files.")
 app.add_typer(checks_app, name="checks")
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(history_app, name="history")
@@ -115,17 +134,28 @@ Regions = Annotated[
     typer.Option(
         "--region",
         "-r",
+        metavar="REGION",
         help="Region to scan; repeat for several. "
         "Default: the baseline's scope.regions, else the session's region.",
     ),
 ]
 ChecksOpt = Annotated[
     list[str] | None,
-    typer.Option("--checks", "-c", help="Only these control ids (comma-separated or repeated)."),
+    typer.Option(
+        "--checks",
+        "-c",
+        metavar="ID,...",
+        help="Only these control ids (comma-separated or repeated).",
+    ),
 ]
 ServicesOpt = Annotated[
     list[str] | None,
-    typer.Option("--services", "-s", help="Only controls of these services, e.g. kms,rds."),
+    typer.Option(
+        "--services",
+        "-s",
+        metavar="NAME,...",
+        help="Only controls of these services, e.g. kms,rds.",
+    ),
 ]
 SeverityOpt = Annotated[
     Severity | None,
@@ -136,6 +166,7 @@ BaselineOpt = Annotated[
     typer.Option(
         "--baseline",
         "-b",
+        metavar="FILE",
         help="Baseline file (YAML or JSON): parameters, "
         "controls turned off, scope. See `driftscan baseline init`.",
     ),
@@ -144,6 +175,7 @@ SuppressionsOpt = Annotated[
     Path | None,
     typer.Option(
         "--suppressions",
+        metavar="FILE",
         help="Suppressions file (YAML or JSON): failures accepted, with a reason and an "
         "optional expiry date, reported as MUTED and not counted for --fail-on.",
     ),
@@ -151,7 +183,12 @@ SuppressionsOpt = Annotated[
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 OutputOpt = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Write the report here (atomically) instead of stdout."),
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write the report here (atomically) instead of stdout.",
+    ),
 ]
 FailOnOpt = Annotated[
     FailOn,
@@ -164,7 +201,7 @@ FailOnOpt = Annotated[
 ]
 WorkersOpt = Annotated[
     int,
-    typer.Option("--workers", min=1, max=128, help="Concurrent API readers."),
+    typer.Option("--workers", min=1, max=128, metavar="N", help="Concurrent API readers."),
 ]
 InFlightOpt = Annotated[
     int | None,
@@ -172,6 +209,7 @@ InFlightOpt = Annotated[
         "--max-in-flight",
         min=1,
         max=128,
+        metavar="N",
         help="At most this many requests in flight to one AWS service in one region. "
         f"Default: {DEFAULT_IN_FLIGHT}; "
         + ", ".join(f"{service} {n}" for service, n in sorted(IN_FLIGHT.items()))
@@ -207,6 +245,7 @@ CaBundleOpt = Annotated[
     Path | None,
     typer.Option(
         "--ca-bundle",
+        metavar="FILE",
         help="PEM file of extra CA certificates to trust for --send (TLS is always verified).",
     ),
 ]
@@ -220,16 +259,24 @@ OnlyChangesOpt = Annotated[
     ),
 ]
 ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", "-p", help="AWS profile from ~/.aws/config.")
+    str | None,
+    typer.Option("--profile", "-p", metavar="NAME", help="AWS profile from ~/.aws/config."),
 ]
 EndpointOpt = Annotated[
     str | None,
     typer.Option(
         "--endpoint-url",
         envvar="AWS_ENDPOINT_URL",
+        metavar="URL",
         help="Send every request here (LocalStack, a moto server).",
     ),
 ]
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"driftscan {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -237,11 +284,17 @@ def _global(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="Log progress; -vv logs API calls.")
     ] = 0,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            # Eager: printed while the options are parsed, before a command is required.
+            is_eager=True,
+            callback=_print_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
 ) -> None:
-    if version:
-        typer.echo(f"driftscan {__version__}")
-        raise typer.Exit()
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # Never botocore's or urllib3's own debug lines: they hold request headers (the access key
@@ -305,13 +358,18 @@ def scan(
         str | None,
         typer.Option(
             "--role-name",
+            metavar="NAME",
             help="Scan other accounts through this IAM role (STS AssumeRole into each of "
             "--accounts or --organization).",
         ),
     ] = None,
     accounts: Annotated[
         list[str] | None,
-        typer.Option("--accounts", help="With --role-name: these account ids (comma-separated)."),
+        typer.Option(
+            "--accounts",
+            metavar="ID,...",
+            help="With --role-name: these account ids (comma-separated).",
+        ),
     ] = None,
     organization: Annotated[
         bool,
@@ -323,7 +381,7 @@ def scan(
     ] = False,
     external_id: Annotated[
         str | None,
-        typer.Option("--external-id", help="ExternalId to pass to AssumeRole."),
+        typer.Option("--external-id", metavar="ID", help="ExternalId to pass to AssumeRole."),
     ] = None,
     all_regions: Annotated[
         bool,
@@ -335,7 +393,9 @@ def scan(
     exclude_regions: Annotated[
         list[str] | None,
         typer.Option(
-            "--exclude-regions", help="Leave these regions out of --all-regions or --region."
+            "--exclude-regions",
+            metavar="REGION,...",
+            help="Leave these regions out of --all-regions or --region.",
         ),
     ] = None,
     executor: Annotated[
@@ -362,7 +422,7 @@ def scan(
     # The demo account is made up: it is recorded only in a store named explicitly.
     recorded = not no_history and (history is not None or not demo)
     request = ScanRequest(
-        baseline=load_baseline(baseline),
+        baseline=_demo_baseline(baseline) if demo else load_baseline(baseline),
         regions=tuple(_split(region)),
         check_ids=tuple(_split(checks)),
         service_names=tuple(_split(services)),
@@ -401,10 +461,17 @@ def scan(
             raise ConfigError("--demo scans an in-process account: not on --executor dask")
         request = replace(request, scheduler=scheduler_address(scheduler))
     if demo:
-        return _scan_demo(request, max_in_flight, baseline_given=baseline is not None)
+        if profile or role_name or all_regions or exclude_regions:
+            raise ConfigError(
+                "--demo scans the built-in account: --profile, --role-name, --all-regions "
+                "and --exclude-regions do not apply to it"
+            )
+        return _scan_demo(request, max_in_flight)
     session = AwsSession(
         SessionOptions(profile=profile, endpoint_url=endpoint_url, max_in_flight=max_in_flight)
     )
+    _checked_plan(request, known_regions=session.known_regions())
+    session.require_credentials()
     if all_regions or exclude_regions:
         request = replace(
             request,
@@ -442,6 +509,7 @@ def demo(
         typer.Option(
             "--baseline",
             "-b",
+            metavar="FILE",
             help="Baseline file; default: the demo's own, which "
             "turns on every control (see `driftscan baseline init`).",
         ),
@@ -457,7 +525,7 @@ def demo(
     """Build the reference stack in an in-process moto account (a compliant prod stack
     beside a broken stage one) and scan it: real output without AWS credentials."""
     request = ScanRequest(
-        baseline=load_baseline(baseline),
+        baseline=_demo_baseline(baseline),
         suppressions=load_suppressions(suppressions),
         check_ids=tuple(_split(checks)),
         service_names=tuple(_split(services)),
@@ -468,14 +536,59 @@ def demo(
         workers=workers,
         jsonl=jsonl,
     )
-    return _scan_demo(request, max_in_flight, baseline_given=baseline is not None)
+    return _scan_demo(request, max_in_flight)
 
 
-def _scan_demo(request: ScanRequest, max_in_flight: int | None, *, baseline_given: bool) -> int:
-    from scanner.demo.stack import DEMO_BASELINE, demo_account
+def _demo_baseline(path: Path | None) -> Baseline:
+    """``--baseline``'s file, else the demo's own (it turns on every control)."""
+    from scanner.demo.stack import DEMO_BASELINE
 
-    if not baseline_given:
-        request = replace(request, baseline=parse_baseline(DEMO_BASELINE, "demo baseline"))
+    return load_baseline(path) if path else parse_baseline(DEMO_BASELINE, "demo baseline")
+
+
+def _checked_plan(
+    request: ScanRequest, *, demo: bool = False, known_regions: Collection[str] = ()
+) -> ScanPlan:
+    """The plan of what scan, demo or iam-policy was asked, once every flag of the request is
+    known to be good: the one place that checks them, before any I/O (credentials, the demo
+    account, the history store), so that a typo exits 2 at once. The region may still be
+    missing: it can come from the session, whose credentials are checked first."""
+    if request.history is None and (request.fail_on is FailOn.NEW or request.drift_from):
+        raise ConfigError(
+            "--fail-on new and --drift-from read the history store: "
+            + (
+                "the demo records none unless `driftscan scan --demo --history FILE` names one"
+                if demo
+                else "drop --no-history"
+            )
+        )
+    regions = request.regions
+    if demo:
+        from scanner.demo.stack import DEMO_REGION
+
+        if set(regions) - {DEMO_REGION}:
+            raise ConfigError(f"the demo account has one region, {DEMO_REGION}: drop --region")
+        regions = known_regions = (DEMO_REGION,)
+    plan = build_plan(
+        with_cfn_drift(request.baseline) if request.cfn_drift else request.baseline,
+        check_ids=request.check_ids,
+        service_names=request.service_names,
+        min_severity=request.min_severity,
+        regions=regions,
+        default_region=DISCOVERY_REGION,  # a stand-in: see above
+        known_regions=known_regions,
+        workers=request.workers,
+    )
+    renderer_for(request.output_format, jsonl=request.jsonl)
+    if request.output is not None:
+        ensure_writable(request.output)
+    return plan
+
+
+def _scan_demo(request: ScanRequest, max_in_flight: int | None) -> int:
+    from scanner.demo.stack import demo_account
+
+    _checked_plan(request, demo=True)
     with demo_account() as (boto_session, region):
         session = AwsSession(SessionOptions(max_in_flight=max_in_flight), boto_session)
         return execute(replace(request, regions=(region,)), session, region)
@@ -578,7 +691,9 @@ def checks_list(
 
 
 @checks_app.command("show")
-def checks_show(check_id: Annotated[str, typer.Argument(help="A control id.")]) -> None:
+def checks_show(
+    check_id: Annotated[str, typer.Argument(metavar="ID", help="A control id.")],
+) -> None:
     """A control's description, why it matters, parameters, evidence and remediation (an
     AWS CLI command and the CloudFormation property)."""
     spec = get_check(check_id)
@@ -601,7 +716,9 @@ def checks_show(check_id: Annotated[str, typer.Argument(help="A control id.")]) 
 
 @baseline_app.command("init")
 def baseline_init(
-    path: Annotated[Path, typer.Argument(help="Where to write the file.")] = Path("baseline.yaml"),
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write the file.")] = Path(
+        "baseline.yaml"
+    ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented baseline file holding every control's defaults."""
@@ -613,7 +730,9 @@ def baseline_init(
 
 
 @baseline_app.command("validate")
-def baseline_validate(path: Annotated[Path, typer.Argument(help="A baseline file.")]) -> None:
+def baseline_validate(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="A baseline file.")],
+) -> None:
     """Check a baseline file; one line per problem, exit 2 when invalid."""
     load_baseline(path)
     typer.echo(f"{path}: valid")
@@ -627,17 +746,22 @@ def baseline_schema_cmd() -> None:
 
 @app.command("iam-policy")
 def iam_policy(
-    checks: ChecksOpt = None, services: ServicesOpt = None, cfn_drift: CfnDriftOpt = False
+    baseline: BaselineOpt = None,
+    checks: ChecksOpt = None,
+    services: ServicesOpt = None,
+    severity: SeverityOpt = None,
+    cfn_drift: CfnDriftOpt = False,
 ) -> None:
-    """Print the least-privilege IAM policy for the selected controls (all by default)."""
-    baseline = load_baseline(None)
-    plan_specs = build_plan(
-        with_cfn_drift(baseline) if cfn_drift else baseline,
-        check_ids=_split(checks),
-        service_names=_split(services),
-        default_region="us-east-1",
-    ).checks
-    typer.echo(json.dumps(policy_document(plan_specs), indent=2))
+    """Print the least-privilege IAM policy for exactly the controls that `driftscan scan`
+    runs with the same options (by default: every control the default baseline turns on)."""
+    request = ScanRequest(
+        baseline=load_baseline(baseline),
+        check_ids=tuple(_split(checks)),
+        service_names=tuple(_split(services)),
+        min_severity=severity,
+        cfn_drift=cfn_drift,
+    )
+    typer.echo(json.dumps(policy_document(_checked_plan(request).checks), indent=2))
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -652,11 +776,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:
         say(f"interrupted by {exc.signal.name}")
         return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         say("interrupted")
         return 130
-    except click.ClickException as exc:
-        exc.show()
+    except UsageProblem as exc:
+        exc.show()  # type: ignore[attr-defined]
         return EXIT_USAGE
     except DriftscanError as exc:
         for line in str(exc).splitlines():

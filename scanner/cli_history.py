@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from reports import OutputFormat, renderer_for
 from scanner import drift
+from scanner.cli_base import DriftscanTyper
 from scanner.errors import ConfigError
 from scanner.history import (
     APPROVED,
@@ -25,19 +26,19 @@ from scanner.lock import store_lock
 from scanner.output import ensure_writable
 from scanner.pipeline import emit
 
-history_app = typer.Typer(
+history_app = DriftscanTyper(
     help="The recorded scans: list, show, prune. Every `driftscan scan` is recorded unless "
     "--no-history.",
-    no_args_is_help=True,
 )
-snapshot_app = typer.Typer(
-    help="Approve a scan's resource configurations as the accepted state.", no_args_is_help=True
+snapshot_app = DriftscanTyper(
+    help="Approve a scan's resource configurations as the accepted state."
 )
 
 HistoryOpt = Annotated[
     Path | None,
     typer.Option(
         "--history",
+        metavar="FILE",
         help="The history store (SQLite). Default: $XDG_DATA_HOME/driftscan/history.db, "
         "else ~/.local/share/driftscan/history.db.",
     ),
@@ -98,7 +99,9 @@ def history_list(history: HistoryOpt = None) -> None:
 
 @history_app.command("show")
 def history_show(
-    scan_id: Annotated[str, typer.Argument(help="A scan id (or a unique prefix of one).")],
+    scan_id: Annotated[
+        str, typer.Argument(metavar="ID", help="A scan id (or a unique prefix of one).")
+    ],
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="Output format of the findings.")
     ] = OutputFormat.TABLE,
@@ -170,7 +173,12 @@ def diff_command(
     ] = DiffFormat.TABLE,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the diff here (atomically) instead of stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the diff here (atomically) instead of stdout.",
+        ),
     ] = None,
     history: HistoryOpt = None,
 ) -> None:

@@ -297,6 +297,20 @@ class AwsSession:
         self.client(service, region)
         return self._slots[(region, service)]
 
+    def require_credentials(self) -> None:
+        """Fail at once when no source in boto3's chain holds credentials: on a machine with
+        nothing configured, the first thing to say (before the region it also lacks)."""
+        if self._boto.get_credentials() is None:
+            raise SessionError(self._no_credentials())
+
+    def _no_credentials(self) -> str:
+        resolver = self._boto._session.get_component("credential_provider")
+        tried = ", ".join(provider.METHOD for provider in resolver.providers)
+        return (
+            f"no AWS credentials found (tried: {tried}): set AWS_PROFILE or AWS_ACCESS_KEY_ID "
+            "and AWS_SECRET_ACCESS_KEY, or run `driftscan demo` to try driftscan without AWS"
+        )
+
     def account_id(self, region: str) -> str:
         """The caller's account; the one call that proves credentials and endpoint work."""
         # Few attempts: an unreachable endpoint should be reported in seconds, not minutes.
@@ -309,10 +323,7 @@ class AwsSession:
         try:
             identity = sts.get_caller_identity()
         except botocore.exceptions.NoCredentialsError as exc:
-            raise SessionError(
-                "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, "
-                "or try `driftscan demo`)"
-            ) from exc
+            raise SessionError(self._no_credentials()) from exc
         except (
             botocore.exceptions.EndpointConnectionError,
             botocore.exceptions.ConnectTimeoutError,

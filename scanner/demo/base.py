@@ -1,6 +1,6 @@
 """What every builder shares: clients into the moto account and moto backend patches.
 
-Backend patches stand in for AWS behaviour moto 5.2 lacks (../shared/notes/moto-gaps.md);
+Backend patches stand in for AWS behaviour moto 5.2 lacks (docs/moto-gaps.md);
 they work with in-process ``mock_aws`` and with a ``ThreadedMotoServer`` in this process.
 """
 

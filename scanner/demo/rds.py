@@ -1,6 +1,6 @@
 """RDS builders: Aurora clusters with member instances, standalone DB instances.
 
-moto-gap workarounds (../shared/notes/moto-gaps.md): KMS keys are always passed as ARNs
+moto-gap workarounds (docs/moto-gaps.md): KMS keys are always passed as ARNs
 (rds-kms-alias-not-resolved, rds-default-key-placeholder), the AWS-managed aws/rds key is
 made by backend patch (kms-no-aws-managed-keys), log exports are set at create
 (rds-modify-log-exports-ignored), and every instance is given its AvailabilityZone
