@@ -24,6 +24,7 @@ def test_demo_account_keeps_its_account_id_whatever_moto_account_id_says(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "999999999999")
-    with stack.demo_account() as (session, _region):
+    with stack.demo_account() as (session, _region, changes):
         assert session.client("sts").get_caller_identity()["Account"] == ACCOUNT_ID
+        assert changes == []
     assert os.environ["MOTO_ACCOUNT_ID"] == "999999999999"
