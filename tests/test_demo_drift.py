@@ -106,4 +106,4 @@ def test_demo_comparison_without_history_is_refused_before_building(
     monkeypatch.setattr(stack, "demo_account", never_built)
     assert run(["demo", "--drift", "--fail-on", "new"]) == 2
     assert run(["demo", "--drift-from", "approved"]) == 2
-    assert "record them with --history FILE" in capsys.readouterr().err
+    assert "--history FILE" in capsys.readouterr().err
