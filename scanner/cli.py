@@ -272,6 +272,25 @@ EndpointOpt = Annotated[
     ),
 ]
 
+DriftFromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--drift-from",
+        metavar="approved|ID",
+        help="Report every resource whose configuration changed since this scan "
+        "(`approved`: the scope's approved snapshot), and every resource added or removed.",
+    ),
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No report on stdout (--output still written): one line per new problem, "
+        "nothing when there is none. For cron.",
+    ),
+]
+
 
 def _print_version(wanted: bool) -> None:
     if wanted:
@@ -330,24 +349,8 @@ def scan(
     no_history: Annotated[
         bool, typer.Option("--no-history", help="Do not record the scan in the history store.")
     ] = False,
-    drift_from: Annotated[
-        str | None,
-        typer.Option(
-            "--drift-from",
-            metavar="approved|ID",
-            help="Report every resource whose configuration changed since this scan "
-            "(`approved`: the scope's approved snapshot), and every resource added or removed.",
-        ),
-    ] = None,
-    quiet: Annotated[
-        bool,
-        typer.Option(
-            "--quiet",
-            "-q",
-            help="No report on stdout (--output still written): one line per new problem, "
-            "nothing when there is none. For cron.",
-        ),
-    ] = False,
+    drift_from: DriftFromOpt = None,
+    quiet: QuietOpt = False,
     log_format: Annotated[
         LogFormat,
         typer.Option("--log-format", help="Format of stderr lines and --quiet's lines."),
@@ -521,9 +524,29 @@ def demo(
     max_in_flight: InFlightOpt = None,
     jsonl: JsonlOpt = False,
     suppressions: SuppressionsOpt = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            metavar="FILE",
+            help="Record the demo scan in this history store (SQLite), for `diff`, "
+            "`snapshot approve`, --fail-on new and --drift-from. Without it nothing is recorded.",
+        ),
+    ] = None,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            "--drift",
+            help="Before the scan, make console changes to the prod stack: key rotation off, "
+            "a log group's retention lowered, 5432 open to 0.0.0.0/0, throttling removed.",
+        ),
+    ] = False,
+    drift_from: DriftFromOpt = None,
+    quiet: QuietOpt = False,
 ) -> int:
     """Build the reference stack in an in-process moto account (a compliant prod stack
-    beside a broken stage one) and scan it: real output without AWS credentials."""
+    beside a broken stage one) and scan it: real output without AWS credentials. The
+    account is the same on every run; --drift changes it as a console user would."""
     request = ScanRequest(
         baseline=_demo_baseline(baseline),
         suppressions=load_suppressions(suppressions),
@@ -535,8 +558,11 @@ def demo(
         fail_on=fail_on,
         workers=workers,
         jsonl=jsonl,
+        history=history,
+        drift_from=drift_from,
+        quiet=quiet,
     )
-    return _scan_demo(request, max_in_flight)
+    return _scan_demo(request, max_in_flight, drift=drift)
 
 
 def _demo_baseline(path: Path | None) -> Baseline:
@@ -557,7 +583,7 @@ def _checked_plan(
         raise ConfigError(
             "--fail-on new and --drift-from read the history store: "
             + (
-                "the demo records none unless `driftscan scan --demo --history FILE` names one"
+                "the demo records none unless `driftscan demo --history FILE` names one"
                 if demo
                 else "drop --no-history"
             )
@@ -585,11 +611,13 @@ def _checked_plan(
     return plan
 
 
-def _scan_demo(request: ScanRequest, max_in_flight: int | None) -> int:
+def _scan_demo(request: ScanRequest, max_in_flight: int | None, *, drift: bool = False) -> int:
     from scanner.demo.stack import demo_account
 
     _checked_plan(request, demo=True)
-    with demo_account() as (boto_session, region):
+    with demo_account(drift=drift) as (boto_session, region, changes):
+        for change in changes:
+            say(f"demo --drift: {change}", level="info")
         session = AwsSession(SessionOptions(max_in_flight=max_in_flight), boto_session)
         return execute(replace(request, regions=(region,)), session, region)
 

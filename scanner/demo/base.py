@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
 
 ACCOUNT_ID = "123456789012"
 """moto's default account."""
+
+ID_SEED = 12
+"""Seeds moto's ids (``moto_api._internal.mock_random``) while an account is built."""
 
 
 class DemoAccount:
@@ -67,3 +72,21 @@ def speed_up_moto_kms() -> None:
 
     fast.driftscan_fast = True  # type: ignore[attr-defined]
     models.generate_private_key = fast
+
+
+@contextmanager
+def same_ids_every_run() -> Iterator[None]:
+    """Make what is built inside get the same ids, names and ARNs on every run.
+
+    moto draws every generated id (key ids, ``sg-``, ``fs-``, API ids, ...) from one seedable
+    ``Random``. Its state is put back afterwards, so ids made later in this process (tests on
+    a long-lived moto server) do not repeat the built ones.
+    """
+    from moto.moto_api._internal import mock_random
+
+    state = mock_random.getstate()
+    mock_random.seed(ID_SEED)
+    try:
+        yield
+    finally:
+        mock_random.setstate(state)

@@ -8,6 +8,9 @@ from scanner.demo.kms import make_key
 FAKE_SECRET_VALUE = '{"username": "app", "password": "not-a-real-password"}'
 """Every built secret holds this fixed, fake value; the scanner never reads it."""
 
+ROTATED_AT = 1767225600
+"""2026-01-01T00:00:00Z: every rotating secret's LastRotatedDate (epoch seconds)."""
+
 
 def make_secret(
     account: DemoAccount,
@@ -35,6 +38,9 @@ def make_secret(
     client.create_secret(**params)
     if rotation:
         client.rotate_secret(SecretId=name, RotationRules={"AutomaticallyAfterDays": rotation_days})
+        # moto stamps the build's clock, and the snapshot records last_rotated: a fixed instant
+        # keeps two builds of one account identical (no drift between two demo scans).
+        account.backend("secretsmanager").secrets[name].last_rotation_date = ROTATED_AT
     return name
 
 

@@ -6,12 +6,14 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from unittest import mock
 
 import boto3
 
 from scanner.demo.apigateway import APP_ORIGIN, reference_apigateway
-from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.demo.base import ACCOUNT_ID, DemoAccount, same_ids_every_run, speed_up_moto_kms
 from scanner.demo.cloudformation import REFERENCE_OUTPUTS, reference_cloudformation
+from scanner.demo.console_changes import apply_console_changes
 from scanner.demo.ecs import reference_ecs
 from scanner.demo.efs import reference_efs
 from scanner.demo.elasticache import reference_elasticache
@@ -118,17 +120,25 @@ def build_demo(account: DemoAccount) -> None:
 
 
 @contextmanager
-def demo_account() -> Iterator[tuple[boto3.Session, str]]:
-    """An in-process moto account holding the demo stacks, and a session into it."""
+def demo_account(*, drift: bool = False) -> Iterator[tuple[boto3.Session, str, list[str]]]:
+    """An in-process moto account holding the demo stacks, a session into it, and what
+    ``drift`` changed. The account is the same on every run (ids, names, ARNs, the account
+    id), so two demo scans recorded in one history store compare; ``drift`` then applies
+    console changes to the compliant stack (scanner.demo.console_changes)."""
     try:
         from moto import mock_aws
     except ImportError as exc:
         raise ConfigError("the demo needs moto: pip install -e '.[demo]'") from exc
     speed_up_moto_kms()
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # not needed; slow to load
-    with warnings.catch_warnings(), mock_aws():
+    # A MOTO_ACCOUNT_ID in the caller's environment would move every ARN: pinned.
+    pinned_account = mock.patch.dict(os.environ, {"MOTO_ACCOUNT_ID": ACCOUNT_ID})
+    with warnings.catch_warnings(), pinned_account, mock_aws():
         warnings.simplefilter("ignore")
-        build_demo(DemoAccount(region=DEMO_REGION))
+        account = DemoAccount(region=DEMO_REGION)
+        with same_ids_every_run():
+            build_demo(account)
+            changes = apply_console_changes(account, COMPLIANT_ENV) if drift else []
         yield (
             boto3.Session(
                 aws_access_key_id="testing",
@@ -136,4 +146,5 @@ def demo_account() -> Iterator[tuple[boto3.Session, str]]:
                 region_name=DEMO_REGION,
             ),
             DEMO_REGION,
+            changes,
         )
