@@ -48,7 +48,7 @@ from scanner.executors import ExecutorKind, scheduler_address
 from scanner.history import HistoryError, default_path
 from scanner.iam_policy import policy_document
 from scanner.model import Severity
-from scanner.output import ensure_writable, write_atomic
+from scanner.output import ensure_writable, write_file
 from scanner.pipeline import (
     Interrupted,
     LogFormat,
@@ -608,7 +608,7 @@ def baseline_init(
     if path.exists() and not force:
         raise ConfigError(f"{path} exists; pass --force to overwrite it")
     ensure_writable(path)
-    write_atomic(path, default_baseline_yaml())
+    write_file(path, default_baseline_yaml())
     typer.echo(f"wrote {path}")
 
 

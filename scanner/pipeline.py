@@ -35,7 +35,7 @@ from scanner.executors import scan_on_dask
 from scanner.history import APPROVED, HistoryStore, scope_key
 from scanner.lock import store_lock
 from scanner.model import ScanResult, Severity, Status
-from scanner.output import ensure_writable, write_atomic
+from scanner.output import ensure_writable, write_file
 from scanner.runner import DEFAULT_WORKERS, FailOn, Progress, ScanPlan, exit_code, run_scan
 from scanner.session import AwsSession
 from scanner.suppressions import Suppression
@@ -212,7 +212,7 @@ def emit(chunks: Iterable[str], output: Path | None) -> None:
     if output is None:
         sys.stdout.writelines(chunks)
     else:
-        write_atomic(output, chunks)
+        write_file(output, chunks)
 
 
 def report_problems(result: ScanResult) -> None:
