@@ -442,7 +442,7 @@ class HistoryStore:
                 reasons.append(not scan.complete or complete_seen[scan.scope] > keep)
             if older_than_days is not None:
                 reasons.append(scan.started_at < cutoff)
-            chosen = bool(reasons) and all(reasons) or (unfinished and not scan.complete)
+            chosen = (bool(reasons) and all(reasons)) or (unfinished and not scan.complete)
             if chosen and not scan.approved_at:
                 doomed.append(scan)
         if doomed:
@@ -502,7 +502,10 @@ def _claim(path: Path) -> Path:
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         reason = getattr(exc, "strerror", None) or exc
         raise HistoryError(f"cannot open history store {path}: {reason}") from exc
-    status = os.stat(file)
+    try:
+        status = os.stat(file)
+    except OSError as exc:
+        raise HistoryError(f"cannot open history store {path}: {exc.strerror}") from exc
     if not stat.S_ISREG(status.st_mode):
         raise HistoryError(_refusal(path, f"it is {file_kind(status)}"))
     if status.st_size:  # an empty file is an empty database
