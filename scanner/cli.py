@@ -49,7 +49,7 @@ from scanner.executors import ExecutorKind, scheduler_address
 from scanner.history import HistoryError, default_path
 from scanner.iam_policy import policy_document
 from scanner.model import Severity
-from scanner.output import ensure_writable, write_atomic
+from scanner.output import ensure_writable, write_file
 from scanner.pipeline import (
     Interrupted,
     LogFormat,
@@ -187,7 +187,8 @@ OutputOpt = Annotated[
         "--output",
         "-o",
         metavar="FILE",
-        help="Write the report here (atomically) instead of stdout.",
+        help="Write the report to FILE instead of stdout (a regular file is replaced "
+        "atomically; a device or FIFO is written into).",
     ),
 ]
 FailOnOpt = Annotated[
@@ -753,7 +754,7 @@ def baseline_init(
     if path.exists() and not force:
         raise ConfigError(f"{path} exists; pass --force to overwrite it")
     ensure_writable(path)
-    write_atomic(path, default_baseline_yaml())
+    write_file(path, default_baseline_yaml())
     typer.echo(f"wrote {path}")
 
 

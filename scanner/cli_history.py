@@ -74,14 +74,15 @@ def _label(scan: ScanRecord) -> str:
 
 @history_app.command("list")
 def history_list(history: HistoryOpt = None) -> None:
-    """Every recorded scan, newest first; incomplete ones were interrupted (or are running)."""
+    """Every recorded scan, newest first; incomplete ones were interrupted (or are running),
+    failed ones stopped before scanning (their reasons follow the table)."""
     with _open(history) as store:
         scans = store.scans()
     rows = [
         (
             scan.scan_id[:8],
             scan.started_at,
-            "complete" if scan.complete else "incomplete",
+            scan.state,
             "yes" if scan.approved_at else "",
             ",".join(scan.account_ids),
             ",".join(scan.regions),
@@ -95,6 +96,9 @@ def history_list(history: HistoryOpt = None) -> None:
     headers = ["id", "started", "state", "approved", "account", "regions", "controls"]
     headers += ["pass", "fail", "error"]
     typer.echo(tabulate(rows, headers=headers) if rows else "no scans recorded")
+    failures = [f"{scan.scan_id[:8]} failed: {scan.failure}" for scan in scans if scan.failure]
+    if failures:
+        typer.echo("\n".join(["", *failures]))
 
 
 @history_app.command("show")
@@ -111,7 +115,8 @@ def history_show(
     with _open(history) as store:
         scan = store.find(scan_id)
         if not scan.complete:
-            raise HistoryError(f"{_label(scan)} is incomplete: it holds no findings")
+            state = "failed" if scan.failure else "is incomplete"
+            raise HistoryError(f"{_label(scan)} {state}: it holds no findings")
         result = store.load(scan)
     emit(renderer_for(output_format)(result), None)
 
@@ -133,18 +138,22 @@ def history_prune(
             help="Delete scans started more than DAYS days ago.",
         ),
     ] = None,
+    unfinished: Annotated[
+        bool,
+        typer.Option("--unfinished", help="Delete every failed and interrupted scan."),
+    ] = False,
     history: HistoryOpt = None,
     lock_timeout: LockTimeoutOpt = 0,
 ) -> None:
     """Delete old scans; approved snapshots are always kept.
 
     With both options, a scan goes when it is beyond --keep and older than --older-than;
-    incomplete scans go with --keep."""
-    if keep is None and older_than is None:
-        raise ConfigError("history prune needs --keep N or --older-than DAYS")
+    failed and interrupted scans go with --keep, and with --unfinished."""
+    if keep is None and older_than is None and not unfinished:
+        raise ConfigError("history prune needs --keep N, --older-than DAYS or --unfinished")
     path = history or default_path()
     with _open(path) as store, store_lock(path, lock_timeout):
-        deleted = store.prune(keep=keep, older_than_days=older_than)
+        deleted = store.prune(keep=keep, older_than_days=older_than, unfinished=unfinished)
         left = len(store.scans())
     typer.echo(f"deleted {len(deleted)} scans; {left} left in {path}")
 
@@ -177,7 +186,7 @@ def diff_command(
             "--output",
             "-o",
             metavar="FILE",
-            help="Write the diff here (atomically) instead of stdout.",
+            help="Write the diff to FILE instead of stdout (written like scan's --output).",
         ),
     ] = None,
     history: HistoryOpt = None,

@@ -2,9 +2,14 @@
 
 A scan is inserted as *incomplete* when it starts and marked complete, together with all its
 findings and snapshots, in one transaction at the end; a scan killed half-way stays listed as
-incomplete and is never diffed. WAL mode keeps readers (``history list``, ``diff``) working
-while a scan writes. The schema version is SQLite's ``user_version``; ``MIGRATIONS[n]`` takes
-a store from version ``n`` to ``n + 1``.
+incomplete and is never diffed, one that stopped on an error (no credentials) is marked
+*failed* with its reason. WAL mode keeps readers (``history list``, ``diff``) working while a
+scan writes. The schema version is SQLite's ``user_version``; ``MIGRATIONS[n]`` takes a store
+from version ``n`` to ``n + 1``. Every store is marked with ``APPLICATION_ID``: a file that
+is not a driftscan store is refused, and only read to find that out.
+
+The store's file and its ``-wal`` and ``-shm`` files are 0600 (SQLite gives the latter the
+mode of the former), in a folder created 0700.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +35,7 @@ from scanner.model import (
     Severity,
     Status,
 )
+from scanner.output import PRIVATE_FILE, file_kind, private_dir, tighten
 
 APPROVED = "approved"
 """The scan reference that names the approved snapshot of a scope."""
@@ -80,10 +87,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX resources_by_scan ON resources (scan)",
     ),
+    ("ALTER TABLE scans ADD COLUMN failure TEXT",),
 )
 """Schema changes in order; append a tuple of statements, never edit a released one."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+APPLICATION_ID = int.from_bytes(b"drft", "big")
+"""``PRAGMA application_id`` of every driftscan store (bytes 68-71 of the file), set by each
+migration."""
+
+UNMARKED_VERSION = 1
+"""driftscan 0.1 did not set the application id: its stores are recognised by this schema
+version and exactly ``MIGRATIONS[0]``'s statements (SQLite keeps their text), and adopted."""
+
+FAILURE_CHARS = 300
+"""How much of a failed scan's reason is kept."""
 
 
 class HistoryError(DriftscanError):
@@ -117,7 +136,9 @@ class ScanRecord:
     checks: tuple[str, ...]
     tool_version: str
     complete: bool
-    """False while the scan runs, and forever for a scan that was killed."""
+    """False while the scan runs, and forever for a scan that was killed or failed."""
+    failure: str | None
+    """Why the scan stopped before it scanned (no credentials, ...); None unless it failed."""
     approved_at: str | None
     """Set on the scan whose resource configurations are the accepted state of its scope."""
     counts: Mapping[str, int]
@@ -126,6 +147,11 @@ class ScanRecord:
     @property
     def scope(self) -> str:
         return scope_key(self.account_ids, self.regions, self.baseline_digest)
+
+    @property
+    def state(self) -> str:
+        """``complete``, ``failed``, or ``incomplete`` (running, or killed)."""
+        return "complete" if self.complete else "failed" if self.failure else "incomplete"
 
 
 def _iso(moment: datetime) -> str:
@@ -150,12 +176,16 @@ class HistoryStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        file = _claim(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
+            self._db = sqlite3.connect(file, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
             raise HistoryError(f"cannot open history store {path}: {exc}") from exc
         try:
+            # Again, now that SQLite reads the -wal file too, and before anything is written.
+            problem = _not_a_store(self._db)
+            if problem:
+                raise HistoryError(_refusal(path, problem))
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -205,6 +235,7 @@ class HistoryStore:
                     for statement in MIGRATIONS[version]:
                         db.execute(statement)
                     db.execute(f"PRAGMA user_version = {version + 1}")
+                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
@@ -225,6 +256,14 @@ class HistoryStore:
                     __version__,
                     _now(),
                 ),
+            )
+
+    def fail(self, scan_id: str, reason: str) -> None:
+        """Mark a begun scan as failed before it could scan: never complete, never compared."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE scans SET failure = ?, finished_at = ? WHERE id = ? AND complete = 0",
+                (_one_line(reason), _now(), scan_id),
             )
 
     def finish(self, result: ScanResult) -> None:
@@ -293,6 +332,8 @@ class HistoryStore:
 
     def find_complete(self, reference: str) -> ScanRecord:
         scan = self.find(reference)
+        if scan.failure:
+            raise HistoryError(f"scan {scan.scan_id} failed: {scan.failure}")
         if not scan.complete:
             raise HistoryError(f"scan {scan.scan_id} is incomplete (it was interrupted)")
         return scan
@@ -383,10 +424,13 @@ class HistoryStore:
             db.execute("UPDATE scans SET approved_at = NULL WHERE scope = ?", (scan.scope,))
             db.execute("UPDATE scans SET approved_at = ? WHERE id = ?", (_now(), scan.scan_id))
 
-    def prune(self, *, keep: int | None, older_than_days: int | None) -> list[ScanRecord]:
+    def prune(
+        self, *, keep: int | None, older_than_days: int | None, unfinished: bool = False
+    ) -> list[ScanRecord]:
         """Delete the scans beyond the newest ``keep`` complete ones of each scope and/or
-        started more than ``older_than_days`` ago (both, when both are given). Approved
-        scans are kept. Returns the deleted scans."""
+        started more than ``older_than_days`` ago (both, when both are given), and with
+        ``unfinished`` every failed or interrupted scan. Approved scans are kept. Returns
+        the deleted scans. The caller holds the store's lock: no scan is running."""
         cutoff = _iso(datetime.now(UTC) - timedelta(days=older_than_days or 0))
         complete_seen: dict[str, int] = {}
         doomed = []
@@ -398,7 +442,8 @@ class HistoryStore:
                 reasons.append(not scan.complete or complete_seen[scan.scope] > keep)
             if older_than_days is not None:
                 reasons.append(scan.started_at < cutoff)
-            if reasons and all(reasons) and not scan.approved_at:
+            chosen = (bool(reasons) and all(reasons)) or (unfinished and not scan.complete)
+            if chosen and not scan.approved_at:
                 doomed.append(scan)
         if doomed:
             with self._transaction() as db:
@@ -413,13 +458,13 @@ class HistoryStore:
 
 _SCAN_COLUMNS = (
     "id, started_at, finished_at, account_ids, regions, baseline_digest, checks, "
-    "tool_version, complete, approved_at, counts"
+    "tool_version, complete, failure, approved_at, counts"
 )
 
 
 def _record(row: Sequence[Any]) -> ScanRecord:
     scan_id, started, finished, accounts, regions, digest, checks, version = row[:8]
-    complete, approved, counts = row[8:]
+    complete, failure, approved, counts = row[8:]
     return ScanRecord(
         scan_id=scan_id,
         started_at=started,
@@ -430,9 +475,72 @@ def _record(row: Sequence[Any]) -> ScanRecord:
         checks=tuple(json.loads(checks)),
         tool_version=version,
         complete=bool(complete),
+        failure=failure,
         approved_at=approved,
         counts={status.value: json.loads(counts).get(status.value, 0) for status in Status},
     )
+
+
+def _one_line(text: str) -> str:
+    """A reason as one printable line of at most FAILURE_CHARS: it is shown in a terminal."""
+    line = "; ".join(text.splitlines())
+    shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in line)
+    return shown if len(shown) <= FAILURE_CHARS else shown[: FAILURE_CHARS - 3] + "..."
+
+
+def _claim(path: Path) -> Path:
+    """The file the store at ``path`` lives in, symlinks followed. A new one is created 0600
+    in 0700 folders; an existing one is refused unless it is a driftscan store (or empty),
+    and read, never written, to find that out; a store is then tightened to 0600."""
+    try:
+        file = path.resolve()
+        private_dir(file.parent)
+        os.close(os.open(file, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+        return file
+    except FileExistsError:
+        pass
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        reason = getattr(exc, "strerror", None) or exc
+        raise HistoryError(f"cannot open history store {path}: {reason}") from exc
+    try:
+        status = os.stat(file)
+    except OSError as exc:
+        raise HistoryError(f"cannot open history store {path}: {exc.strerror}") from exc
+    if not stat.S_ISREG(status.st_mode):
+        raise HistoryError(_refusal(path, f"it is {file_kind(status)}"))
+    if status.st_size:  # an empty file is an empty database
+        try:
+            # immutable: no lock, no -wal or -shm file, no write of any kind.
+            db = sqlite3.connect(f"{file.as_uri()}?mode=ro&immutable=1", uri=True)
+            try:
+                problem = _not_a_store(db)
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
+        if problem:
+            raise HistoryError(_refusal(path, problem))
+    for name in (file.name, f"{file.name}-wal", f"{file.name}-shm"):
+        tighten(file.with_name(name), PRIVATE_FILE)
+    return file
+
+
+def _not_a_store(db: sqlite3.Connection) -> str | None:
+    """Why the database is not a driftscan store; None when it is one or is empty."""
+    (application_id,) = db.execute("PRAGMA application_id").fetchone()
+    if application_id == APPLICATION_ID:
+        return None
+    if application_id:
+        return f"another program's SQLite database (application_id {application_id:#x})"
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    schema = {sql for (sql,) in db.execute("SELECT sql FROM sqlite_master WHERE sql NOT NULL")}
+    if (version, schema) in ((0, set()), (UNMARKED_VERSION, set(MIGRATIONS[0]))):
+        return None
+    return "a SQLite database without driftscan's tables"
+
+
+def _refusal(path: Path, problem: str) -> str:
+    return f"cannot open history store {path}: {problem}; left untouched"
 
 
 def _finding_row(seq: int, f: Finding) -> tuple[Any, ...]:

@@ -3,6 +3,7 @@
 The lock file holds the pid of the run that holds it, so an overlapping run can name it. The
 kernel drops the lock when the holder exits, however it exits (SIGKILL too): a stale lock file
 never blocks. The file itself is left in place; deleting a lock file races with its users.
+The lock is on the store's resolved path: a store reached through a symlink is the same store.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from scanner.errors import EXIT_UNSCANNABLE, DriftscanError
+from scanner.output import PRIVATE_FILE, private_dir, tighten
 
 POLL_SECONDS = 0.2
 """How often a run waiting with --lock-timeout retries."""
@@ -27,19 +29,23 @@ class LockBusy(DriftscanError):
 
 
 def lock_path(store: Path) -> Path:
-    return store.with_name(store.name + ".lock")
+    """``<store>.lock`` beside the file ``store`` names, symlinks followed."""
+    resolved = store.resolve()
+    return resolved.with_name(resolved.name + ".lock")
 
 
 @contextmanager
 def store_lock(store: Path, timeout: float = 0) -> Iterator[None]:
     """Hold the store's lock; raise LockBusy naming the holder's pid after ``timeout`` s."""
-    path = lock_path(store)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise LockBusy(f"cannot open lock file {path}: {exc.strerror}") from exc
+        path = lock_path(store)
+        private_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        reason = getattr(exc, "strerror", None) or exc
+        raise LockBusy(f"cannot open the lock file of {store}: {reason}") from exc
     try:
+        tighten(path, PRIVATE_FILE)
         deadline = time.monotonic() + timeout
         while True:
             try:

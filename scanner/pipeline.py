@@ -30,12 +30,12 @@ from scanner.delivery import DeliveryOptions, Transport, deliver, open_transport
 from scanner.delivery import exit_code as delivery_exit_code
 from scanner.delivery import problems as delivery_problems
 from scanner.delivery.spool import spool_dir
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, DriftscanError
 from scanner.executors import scan_on_dask
 from scanner.history import APPROVED, HistoryStore, scope_key
 from scanner.lock import store_lock
 from scanner.model import ScanResult, Severity, Status
-from scanner.output import ensure_writable, write_atomic
+from scanner.output import ensure_writable, write_file
 from scanner.runner import DEFAULT_WORKERS, FailOn, Progress, ScanPlan, exit_code, run_scan
 from scanner.session import AwsSession
 from scanner.suppressions import Suppression
@@ -212,7 +212,7 @@ def emit(chunks: Iterable[str], output: Path | None) -> None:
     if output is None:
         sys.stdout.writelines(chunks)
     else:
-        write_atomic(output, chunks)
+        write_file(output, chunks)
 
 
 def report_problems(result: ScanResult) -> None:
@@ -250,12 +250,17 @@ def _scan(
         result = _run(request, plan, session)
         new = drift.compare_findings((), result.findings).new_failures
         return result, drift.problems(new, drift.ResourcesDiff(), ""), False
-    with store_lock(request.history, request.lock_timeout), HistoryStore(request.history) as store:
+    # The store first: a file that is not one is refused before a lock file appears beside it.
+    with HistoryStore(request.history) as store, store_lock(request.history, request.lock_timeout):
         if request.drift_from not in (None, APPROVED):
             store.find_complete(request.drift_from)  # a typo fails before the scan, not after
         scan_id = str(uuid.uuid4())
         store.begin(scan_id, plan.regions, plan.baseline_digest)
-        result = _run(request, plan, session, scan_id=scan_id)
+        try:
+            result = _run(request, plan, session, scan_id=scan_id)
+        except Exception as exc:  # no credentials, ...: listed as failed, with why
+            store.fail(scan_id, str(exc) if isinstance(exc, DriftscanError) else repr(exc))
+            raise
         meta = result.metadata
         scope = scope_key(meta.account_ids, meta.regions, meta.baseline_digest)
         previous = store.latest(scope)

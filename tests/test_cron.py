@@ -168,7 +168,7 @@ def test_a_killed_scan_leaves_a_consistent_store(
     # Neither the report nor its temporary file: only the store (and its WAL and lock files).
     assert [name for name in os.listdir(run_dir) if not name.startswith("history.db")] == []
     killed, before = scans(history)
-    assert not killed.complete and before.complete
+    assert killed.state == "incomplete" and before.complete  # killed is not failed
 
     assert run(scan_args(endpoint, history, "--quiet", checks=checks)) == 0  # the next scan works
     capsys.readouterr()
@@ -178,6 +178,33 @@ def test_a_killed_scan_leaves_a_consistent_store(
     assert document["summary"]["new_failures"] == 0
     assert document["summary"]["still_failing"] == KEYS
     assert [s.complete for s in scans(history)] == [True, False, True]
+
+
+def test_a_scan_that_fails_before_scanning_is_recorded_as_failed_with_its_reason(
+    endpoint: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    history = tmp_path / "history.db"
+    assert run(scan_args(endpoint, history, "--quiet")) == 0
+    # No credentials are refused before the store is opened (nothing to record); an
+    # endpoint that cannot be reached fails the scan after it began.
+    unreachable = scan_args("http://127.0.0.1:9", history, "--fail-on", "new")
+    assert run(unreachable) == 3
+    failed, first = scans(history)
+    assert failed.state == "failed" and first.state == "complete"
+    assert failed.failure is not None and "AWS endpoint unreachable" in failed.failure
+    capsys.readouterr()
+
+    # The next scan compares with the last complete one: nothing is new.
+    assert run(scan_args(endpoint, history, "--fail-on", "new", "--quiet")) == 0
+    assert capsys.readouterr().out == ""
+    assert run(["history", "list", "--history", str(history)]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[3].split()[2] == "failed"
+    assert listing[-1].startswith(f"{failed.scan_id[:8]} failed: AWS endpoint unreachable")
+    assert run(["history", "prune", "--unfinished", "--history", str(history)]) == 0
+    assert [scan.state for scan in scans(history)] == ["complete", "complete"]
 
 
 def test_new_failures_are_listed_beside_the_report_once_there_is_a_previous_scan(

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from scanner.cli import run
-from scanner.history import SCHEMA_VERSION, HistoryError, HistoryStore, ScanRecord, default_path
+from scanner.history import (
+    FAILURE_CHARS,
+    SCHEMA_VERSION,
+    HistoryError,
+    HistoryStore,
+    ScanRecord,
+    default_path,
+)
 from scanner.lock import store_lock
 from scanner.model import (
     Finding,
@@ -223,17 +230,54 @@ def test_prune_older_than_and_both_criteria(tmp_path: Path) -> None:
         assert [s.scan_id for s in store.scans()] == ["new"]
 
 
+def test_a_failed_scan_keeps_its_reason_and_is_never_compared(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.db") as store:
+        record(store, result("s1"))
+        store.begin("s2", ("us-east-1",), "sha256:a")
+        store.fail("s2", "no AWS credentials found\n\x1b]0;pwned\x07 \u202e" + "x" * 400)
+        failed = store.find("s2")
+        assert (failed.state, failed.complete) == ("failed", False)
+        assert failed.finished_at is not None
+        assert failed.failure is not None and len(failed.failure) == FAILURE_CHARS
+        assert failed.failure.startswith(
+            "no AWS credentials found; \\x1b]0;pwned\\x07 \\u202exxx"
+        )  # one printable line
+        assert store.latest() == store.find("s1")  # never "the previous scan"
+        with pytest.raises(HistoryError, match="scan s2 failed: no AWS credentials found; "):
+            store.find_complete("s2")
+        store.begin("s3", ("us-east-1",), "sha256:a")  # killed: incomplete, not failed
+        assert store.find("s3").state == "incomplete"
+        store.fail("s1", "too late")  # a complete scan stays complete
+        assert store.find("s1").state == "complete"
+
+
+def test_prune_unfinished_deletes_failed_and_interrupted_scans_only(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.db") as store:
+        record(store, result("done"))
+        store.begin("failed", ("us-east-1",), "sha256:a")
+        store.fail("failed", "no AWS credentials found")
+        store.begin("killed", ("us-east-1",), "sha256:a")
+        record(store, result("later"))
+        deleted = store.prune(keep=None, older_than_days=None, unfinished=True)
+        assert sorted(s.scan_id for s in deleted) == ["failed", "killed"]
+        assert [s.scan_id for s in store.scans()] == ["later", "done"]
+
+
 def test_history_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "h.db"
     with HistoryStore(path) as store:
         record(store, result("11111111-first", [finding("key-1", Status.FAIL)]))
         record(store, result("22222222-second", [finding("key-1", Status.PASS)]))
         store.begin("33333333-killed", ("us-east-1",), "sha256:a")
+        store.begin("44444444-failed", ("us-east-1",), "sha256:a")
+        store.fail("44444444-failed", "no AWS credentials found")
     capsys.readouterr()
 
     assert run(["history", "list", "--history", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    killed, second, first = (line.split() for line in lines[2:])
+    assert lines[-2:] == ["", "44444444 failed: no AWS credentials found"]
+    failed, killed, second, first = (line.split() for line in lines[2:-2])
+    assert (failed[0], failed[2]) == ("44444444", "failed")
     assert (killed[0], killed[2]) == ("33333333", "incomplete")
     assert second[:3] == ["22222222", "2030-01-01T00:00:00Z", "complete"]
     assert first[:3] == ["11111111", "2030-01-01T00:00:00Z", "complete"]
@@ -241,19 +285,23 @@ def test_history_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
     assert run(["history", "show", "1111", "--history", str(path)]) == 0
     assert "key-1 is FAIL" in capsys.readouterr().out
+    assert run(["history", "show", "4444", "--history", str(path)]) == 2
+    assert capsys.readouterr().err.endswith(" failed: it holds no findings\n")
 
     assert run(["snapshot", "approve", "--history", str(path)]) == 0
     assert "approved scan 22222222-second" in capsys.readouterr().out
     assert run(["history", "list", "--history", str(path)]) == 0
-    assert capsys.readouterr().out.splitlines()[3].split()[:4] == [
+    assert capsys.readouterr().out.splitlines()[4].split()[:4] == [
         "22222222",
         "2030-01-01T00:00:00Z",
         "complete",
         "yes",
     ]
 
+    assert run(["history", "prune", "--unfinished", "--history", str(path)]) == 0
+    assert f"deleted 2 scans; 2 left in {path}" in capsys.readouterr().out
     assert run(["history", "prune", "--keep", "1", "--history", str(path)]) == 0
-    assert f"deleted 2 scans; 1 left in {path}" in capsys.readouterr().out
+    assert f"deleted 1 scans; 1 left in {path}" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -261,7 +309,7 @@ def test_history_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     [
         (["history", "show", "nope"], "no scan 'nope' in"),
         (["history", "show", "33"], "is incomplete: it holds no findings"),
-        (["history", "prune"], "history prune needs --keep N or --older-than DAYS"),
+        (["history", "prune"], "history prune needs --keep N, --older-than DAYS or --unfinished"),
         (["snapshot", "approve", "--scan", "33"], "is incomplete"),
         (["diff"], "is the only complete scan of account 123456789012, regions us-east-1"),
         (["diff", "--from", "approved"], "no approved snapshot for account 123456789012"),

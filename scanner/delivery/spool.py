@@ -3,7 +3,8 @@
 Directory: ``spool/`` beside the history store, by default ``$XDG_DATA_HOME/driftscan/spool``
 (``~/.local/share/driftscan/spool``); one file per destination, named by a hash of the
 destination (never of a token). The file is rewritten atomically (temp file + rename) and
-locked against a concurrent run.
+locked against a concurrent run. The folder is 0700 and its files 0600, whatever the umask:
+they hold findings.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import fcntl
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from scanner.delivery import Destination, Item
 from scanner.errors import ConfigError
 from scanner.history import default_path
-from scanner.output import write_atomic
+from scanner.output import PRIVATE_DIR, PRIVATE_FILE, private_dir, tighten, write_file
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +43,20 @@ class Spool:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the destination's lock: two runs never send the same spool twice."""
+        lock = self.path.with_suffix(".lock")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path.with_suffix(".lock"), "a")  # noqa: SIM115
+            private_dir(self.path.parent)
+            tighten(self.path.parent, PRIVATE_DIR)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         except OSError as exc:
             raise ConfigError(f"cannot use the spool {self.path}: {exc.strerror}") from exc
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            for file in (lock, self.path):  # written by an older driftscan, or a wider umask
+                tighten(file, PRIVATE_FILE)
+            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def load(self) -> list[Item]:
         """The items owed; a line that is not a spooled item is reported and dropped."""
@@ -84,8 +92,8 @@ class Spool:
             for i in items
         ]
         if lines:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, "".join(lines))
+            private_dir(self.path.parent)
+            write_file(self.path, "".join(lines), private=True)
         else:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
