@@ -296,7 +296,9 @@ class Inventory:
                     self._errors[source.name] = exc
                     raise
                 except Exception as exc:  # a bug: ERROR for what it hides, not a dead scan
-                    log.exception("collector %s crashed in %s", source.name, self.region)
+                    # The finding names the exception; the traceback is for -vv, since an
+                    # interrupted scan's workers fail this way too (their pool is shut down).
+                    log.debug("collector %s crashed in %s", source.name, self.region, exc_info=True)
                     error = CollectorError(
                         ReadError(
                             code="InternalError",
