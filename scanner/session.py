@@ -12,9 +12,11 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlparse
+from xml.etree import ElementTree
 
 import boto3
 import botocore.exceptions
@@ -291,10 +293,11 @@ class _BoundedHttpSession:
     HTTPClientError subclasses inside botocore's attempt, which its retry handler retries.
     """
 
-    def __init__(self, inner: Any, *, timeout: float, parser: Any) -> None:
+    def __init__(self, inner: Any, *, timeout: float, protocol: str, parsers: Any) -> None:
         self._inner = inner
         self._timeout = timeout
-        self._parser = parser
+        self._protocol = protocol
+        self._parser = parsers.create_parser(protocol)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -347,12 +350,25 @@ class _BoundedHttpSession:
             raise UnreadableResponseError(
                 error=f"HTTP {status} answer cut short: {len(body)} of {length} bytes"
             )
-        if status < 300 or self._is_service_error(response, body):
+        if self._well_formed(body) and (status < 300 or self._is_service_error(response, body)):
             return
         excerpt = clip(body.decode("utf-8", "replace"), EXCERPT_CHARACTERS)
         raise UnreadableResponseError(
             error=f"HTTP {status} answer that is not the service's: {excerpt!r}"
         )
+
+    def _well_formed(self, body: bytes) -> bool:
+        """Whether a body is empty or well-formed JSON or XML, as the protocol says. botocore
+        reads a JSON answer that is not JSON (a proxy's page with status 200) as an empty
+        result: a listing with nothing in it, which would pass every control."""
+        parse = _BODY_SYNTAX.get(self._protocol)
+        if parse is None or not body.strip():
+            return True
+        try:
+            parse(body)
+        except (ValueError, ElementTree.ParseError):  # JSONDecodeError, UnicodeDecodeError
+            return False
+        return True
 
     def _is_service_error(self, response: Any, body: bytes) -> bool:
         """Whether an error answer parses, in the service's protocol, to an error code of
@@ -369,6 +385,16 @@ class _BoundedHttpSession:
             return False
         code = parsed.get("Error", {}).get("Code")
         return bool(code) and code != str(response.status_code)
+
+
+_BODY_SYNTAX: dict[str, Callable[[bytes], object]] = {
+    "json": json.loads,
+    "rest-json": json.loads,
+    "ec2": ElementTree.fromstring,
+    "query": ElementTree.fromstring,
+    "rest-xml": ElementTree.fromstring,
+}
+"""How a botocore protocol's bodies are written; other protocols are not checked."""
 
 
 class AwsSession:
@@ -480,14 +506,13 @@ class AwsSession:
         """``client``, each of whose attempts ends within the session's timeout and fails,
         to be retried, when its answer is cut short or is not the service's."""
         endpoint = client._endpoint  # botocore offers no public hook around one attempt
+        model = client.meta.service_model
         endpoint.http_session = _BoundedHttpSession(
             endpoint.http_session,
             timeout=self.timeout,
-            parser=self._boto._session.get_component("response_parser_factory").create_parser(
-                # botocore < 1.40 has only ``protocol``; newer ones pick among several
-                getattr(client.meta.service_model, "resolved_protocol", None)
-                or client.meta.service_model.protocol
-            ),
+            # older botocore has only ``protocol``; newer picks among a service's several
+            protocol=getattr(model, "resolved_protocol", None) or model.protocol,
+            parsers=self._boto._session.get_component("response_parser_factory"),
         )
         return client
 

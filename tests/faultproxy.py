@@ -55,6 +55,8 @@ class Fault(Enum):
     """Hold the request (up to ``Rule.hold`` s), then close the connection unanswered."""
     HTML_BAD_GATEWAY = (502, "Bad Gateway")
     """What a proxy or load balancer answers: an HTML page, no AWS error in it."""
+    HTML_OK = (200, "OK")
+    """The same page with status 200, as captive portals and some proxies answer."""
     TRUNCATED = (0, "truncated body")
     """The upstream's answer with its full Content-Length but half its body, then close."""
     DRIP = (0, "dripping body")
@@ -187,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif rule.fault is Fault.HANG:
             proxy.stopping.wait(min(rule.hold, MAX_HOLD_SECONDS))
             self._reset()
-        elif rule.fault is Fault.HTML_BAD_GATEWAY:
+        elif rule.fault in (Fault.HTML_BAD_GATEWAY, Fault.HTML_OK):
             self._respond(rule.fault.status, {"Content-Type": "text/html"}, PROXY_ERROR_PAGE)
         elif rule.fault is Fault.TRUNCATED:
             status, passed, payload = self._fetch(body)

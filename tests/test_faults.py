@@ -139,6 +139,7 @@ def affected_checks(document: dict[str, Any], action: str) -> set[str]:
 
 TRANSIENT = [
     ("ListKeys", Fault.THROTTLING, 2),  # JSON
+    ("ListKeys", Fault.HTML_OK, 1),  # then a page, status 200: not an empty listing
     ("GetKeyRotationStatus", Fault.CONNECTION_RESET, 2),  # JSON, per resource
     ("DescribeVpcs", Fault.REQUEST_LIMIT_EXCEEDED, 2),  # EC2 XML
     ("DescribeSubnets", Fault.INTERNAL_ERROR, 1),
@@ -354,14 +355,21 @@ def test_access_denied_names_the_missing_actions(
 
 
 @pytest.mark.parametrize(
-    ("fault", "said"),
-    [(Fault.HTML_BAD_GATEWAY, "HTTP 502"), (Fault.TRUNCATED, "cut short")],
-)
+    ("operation", "action", "fault", "said"),
+    [
+        ("DescribeSecurityGroups", "ec2:DescribeSecurityGroups", Fault.HTML_BAD_GATEWAY,
+         "HTTP 502"),
+        ("DescribeSecurityGroups", "ec2:DescribeSecurityGroups", Fault.TRUNCATED, "cut short"),
+        ("DescribeLogGroups", "logs:DescribeLogGroups", Fault.HTML_OK, "HTTP 200"),
+    ],
+)  # fmt: skip
 def test_an_answer_that_is_not_the_services_errors_exactly_the_controls_it_hides(
     proxy: tuple[FaultProxy, str],
     stack: Stack,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    operation: str,
+    action: str,
     fault: Fault,
     said: str,
 ) -> None:
@@ -369,12 +377,12 @@ def test_an_answer_that_is_not_the_services_errors_exactly_the_controls_it_hides
     never the page in a message or on stderr."""
     monkeypatch.setattr(scanner.session, "MAX_ATTEMPTS", 2)
     faults, url = proxy
-    faults.add("DescribeSecurityGroups", fault)
+    faults.add(operation, fault)
 
     code, document, stderr = scan(url, stack.baseline, "--fail-on", "never", capsys=capsys)
 
     assert faults.rules[0].fired >= 2  # retried
-    assert_hidden(document, stack.reference, "ec2:DescribeSecurityGroups", said)
+    assert_hidden(document, stack.reference, action, said)
     errors = [f for f in document["findings"] if f["status"] == "ERROR"]
     assert all(len(f["message"]) < 400 and "\n" not in f["message"] for f in errors), errors
     assert "<h1>" not in stderr and "padding" not in stderr and "internal error" not in stderr
