@@ -494,9 +494,10 @@ class AwsSession:
             raise SessionError(f"AWS endpoint unreachable: {exc}") from exc
         except botocore.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
+            code, message = clip(str(error.get("Code", "error"))), str(error.get("Message", ""))
             raise SessionError(
                 f"cannot verify credentials with sts:GetCallerIdentity: "
-                f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
+                f"{code}: {clip(message, EXCERPT_CHARACTERS)}".rstrip(": ")
             ) from exc
         except AWS_FAILURES as exc:
             raise SessionError(f"cannot reach AWS: {clip(str(exc), EXCERPT_CHARACTERS)}") from exc

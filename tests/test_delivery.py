@@ -352,11 +352,13 @@ def test_hec_without_its_token_exits_2_before_scanning(
     )
 
 
+@pytest.mark.parametrize("command", [["scan", "-r", "us-east-1"], ["export", "--last"]])
 def test_a_malformed_destination_is_one_line_and_exit_2_before_anything_else(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
 ) -> None:
+    # No moto account and no store: reaching either would fail differently.
     history = str(tmp_path / "history.db")
-    code = run(["export", "--last", "--history", history, "--send", "https://[::1/x"])
+    code = run([*command, "--history", history, "--send", "https://[::1/x"])
     assert code == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("driftscan: --send: malformed URL (Invalid IPv6 URL)")
