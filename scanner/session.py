@@ -33,9 +33,9 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_SECONDS = 5
 """A hung endpoint costs at most this per connection attempt (less when ``--timeout`` is)."""
 DEFAULT_TIMEOUT_SECONDS = 30.0
-"""``--timeout``'s default: once connected, one attempt of a request must have its whole
-answer (status, headers, body) within this many seconds of the attempt's start, else it is
-retried, then reported as ERROR."""
+"""``--timeout``'s default: each read of an answer's status line and headers waits at most
+this many seconds, and its body must be complete this many seconds after the attempt
+started; else the attempt is retried, then reported as ERROR."""
 MAX_ATTEMPTS = 8
 """Total attempts per request (first try plus retries) in botocore's adaptive mode."""
 STS_ATTEMPTS = 2
@@ -340,7 +340,7 @@ class _BoundedHttpSession:
                 chunks.append(chunk)
         except urllib3.exceptions.ReadTimeoutError as exc:
             raise botocore.exceptions.ReadTimeoutError(endpoint_url=url, error=exc) from exc
-        except urllib3.exceptions.ProtocolError as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # reset, IncompleteRead, TLS
             raise botocore.exceptions.ConnectionClosedError(endpoint_url=url) from exc
 
     def _check(self, response: Any, body: bytes) -> None:
