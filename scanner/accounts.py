@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import botocore.exceptions
 import botocore.session
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 
 from scanner.errors import ConfigError
 from scanner.inventory import read_error
 from scanner.model import ReadError
-from scanner.session import AwsSession
+from scanner.session import AWS_FAILURES, AwsSession
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ class Target:
 def _call(action: str, read: Any) -> Any:
     try:
         return read()
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+    except AWS_FAILURES as exc:
         raise ConfigError(f"cannot {action}: {read_error(exc, action)}") from exc
 
 
@@ -128,7 +127,7 @@ def resolve_targets(session: AwsSession, request: AccountsRequest, region: str) 
                     session=assumed_session(session, account_id, request, region),
                 )
             )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        except AWS_FAILURES as exc:
             error = read_error(exc, "sts:AssumeRole")
             log.warning("cannot assume %s in %s: %s", request.role_name, account_id, error)
             targets.append(Target(account_id=account_id, session=None, error=error))

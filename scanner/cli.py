@@ -67,6 +67,7 @@ from scanner.registry import all_checks, get_check
 from scanner.runner import DEFAULT_WORKERS, FailOn, ScanPlan
 from scanner.session import (
     DEFAULT_IN_FLIGHT,
+    DEFAULT_TIMEOUT_SECONDS,
     IN_FLIGHT,
     AwsSession,
     SessionOptions,
@@ -217,6 +218,18 @@ InFlightOpt = Annotated[
         + ". Lower it when the account is near its API request quotas.",
     ),
 ]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        min=1,
+        max=600,
+        help="Seconds one attempt of an AWS request may take once connected, its whole answer "
+        f"included (default {DEFAULT_TIMEOUT_SECONDS:g}). Failed attempts are retried: see "
+        "README, Timeouts and retries, for the worst case.",
+    ),
+]
 CfnDriftOpt = Annotated[
     bool,
     typer.Option(
@@ -339,6 +352,7 @@ def scan(
     fail_on: FailOnOpt = FailOn.HIGH,
     workers: WorkersOpt = DEFAULT_WORKERS,
     max_in_flight: InFlightOpt = None,
+    timeout: TimeoutOpt = None,
     demo: Annotated[
         bool, typer.Option("--demo", help="Scan the built-in demo account (needs the demo extra).")
     ] = False,
@@ -472,7 +486,9 @@ def scan(
             )
         return _scan_demo(request, max_in_flight)
     session = AwsSession(
-        SessionOptions(profile=profile, endpoint_url=endpoint_url, max_in_flight=max_in_flight)
+        SessionOptions(
+            profile=profile, endpoint_url=endpoint_url, max_in_flight=max_in_flight, timeout=timeout
+        )
     )
     _checked_plan(request, known_regions=session.known_regions())
     session.require_credentials()
@@ -641,6 +657,7 @@ def export(
     history: HistoryOpt = None,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
+    timeout: TimeoutOpt = None,
 ) -> int:
     """Write a recorded scan in any format, and --send it, without scanning again.
 
@@ -650,7 +667,9 @@ def export(
         raise ConfigError("export needs one of --scan ID and --last")
     path = history or default_path()
     render = renderer_for(output_format, jsonl=jsonl)
-    session = AwsSession(SessionOptions(profile=profile, endpoint_url=endpoint_url))
+    session = AwsSession(
+        SessionOptions(profile=profile, endpoint_url=endpoint_url, timeout=timeout)
+    )
     transports = transports_for(
         tuple(send or ()), ca_bundle, session, only_changes=only_changes, history=path
     )

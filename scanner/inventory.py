@@ -8,6 +8,7 @@ matter how many checks read it; checks see its value, never a boto3 client.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import (
     Callable,
@@ -33,7 +34,10 @@ from scanner.model import (
     Status,
     UnreadableResource,
 )
-from scanner.session import AwsSession, iam_action
+from scanner.session import AWS_FAILURES, EXCERPT_CHARACTERS, AwsSession, iam_action
+from scanner.textsafe import clip
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -149,15 +153,19 @@ class Scope:
 
 
 def read_error(exc: Exception, action: str) -> ReadError:
-    """Translate a botocore failure into a ReadError naming the IAM action."""
+    """Translate a botocore failure into a ReadError naming the IAM action. The detail is a
+    short escaped prefix of the message: a proxy's error page can stand in for one."""
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(
             error.get("Code")
             or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "ClientError")
         )
-        return ReadError(code=code, action=action, detail=str(error.get("Message", ""))[:300])
-    return ReadError(code=type(exc).__name__, action=action, detail=str(exc)[:300])
+        message = str(error.get("Message", ""))
+        return ReadError(code=clip(code), action=action, detail=clip(message, EXCERPT_CHARACTERS))
+    return ReadError(
+        code=type(exc).__name__, action=action, detail=clip(str(exc), EXCERPT_CHARACTERS)
+    )
 
 
 def _action_of(client: Any, method: str) -> str:
@@ -189,7 +197,7 @@ class RegionScope:
         try:
             with self._slot(service):
                 response: dict[str, Any] = getattr(client, operation)(**params)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        except AWS_FAILURES as exc:
             raise self._inventory.failed(read_error(exc, _action_of(client, operation))) from exc
         return response
 
@@ -204,7 +212,7 @@ class RegionScope:
                 if page is None:
                     return
                 yield from page.get(result_key, [])
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        except AWS_FAILURES as exc:
             raise self._inventory.failed(read_error(exc, _action_of(client, operation))) from exc
 
     def attempt(self, fetch: Callable[[], T]) -> T | ReadError:
@@ -287,6 +295,20 @@ class Inventory:
                         exc.collector = source
                     self._errors[source.name] = exc
                     raise
+                except Exception as exc:  # a bug: ERROR for what it hides, not a dead scan
+                    # The finding names the exception; the traceback is for -vv, since an
+                    # interrupted scan's workers fail this way too (their pool is shut down).
+                    log.debug("collector %s crashed in %s", source.name, self.region, exc_info=True)
+                    error = CollectorError(
+                        ReadError(
+                            code="InternalError",
+                            action=source.name,
+                            detail=f"{type(exc).__name__}: {clip(str(exc), EXCERPT_CHARACTERS)}",
+                        )
+                    )
+                    error.collector = source
+                    self._errors[source.name] = error
+                    raise error from exc
             value: T = self._values[source.name]
             return value
 

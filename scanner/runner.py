@@ -35,7 +35,8 @@ from scanner.model import (
     finding_id,
 )
 from scanner.registry import CheckSpec
-from scanner.session import AwsSession
+from scanner.session import EXCERPT_CHARACTERS, AwsSession
+from scanner.textsafe import clip
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,8 @@ def _run_check(spec: CheckSpec, params: Mapping[str, Any], inventory: Inventory)
             Outcome(
                 status=Status.ERROR,
                 resource=ResourceRef(type="driftscan::Check", id="*"),
-                message=f"internal error in check: {type(exc).__name__}: {exc}",
+                message=f"internal error in check: {type(exc).__name__}: "
+                f"{clip(str(exc), EXCERPT_CHARACTERS)}",
                 evidence={"error_code": "InternalError"},
             )
         ]

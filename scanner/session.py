@@ -10,26 +10,39 @@ import os
 import re
 import sys
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlparse
+from xml.etree import ElementTree
 
 import boto3
 import botocore.exceptions
 import botocore.loaders
+import botocore.parsers
+import urllib3.exceptions
 from botocore.config import Config
 
 from scanner.errors import ConfigError, SessionError
+from scanner.textsafe import clip
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 5
-"""A hung endpoint costs at most this per connection attempt."""
-READ_TIMEOUT_SECONDS = 30
-"""A response that stalls longer than this is retried, then reported as ERROR."""
+"""A hung endpoint costs at most this per connection attempt (less when ``--timeout`` is)."""
+DEFAULT_TIMEOUT_SECONDS = 30.0
+"""``--timeout``'s default: each read of an answer's status line and headers waits at most
+this many seconds, and its body must be complete this many seconds after the attempt
+started; else the attempt is retried, then reported as ERROR."""
 MAX_ATTEMPTS = 8
 """Total attempts per request (first try plus retries) in botocore's adaptive mode."""
+STS_ATTEMPTS = 2
+"""Attempts of the first call (sts:GetCallerIdentity): an endpoint that is down should be
+reported in seconds, not minutes."""
+MAX_BACKOFF_SECONDS = 20
+"""botocore's cap on one wait between attempts (standard and adaptive modes)."""
 DEFAULT_IN_FLIGHT = 10
 """Requests in flight at once to one service in one region, unless IN_FLIGHT says otherwise:
 enough to hide latency (10 answers of 50 ms each are 200 requests a second), few enough that
@@ -55,6 +68,23 @@ class SessionOptions:
     """Sends every request here (LocalStack, a moto server); else AWS_ENDPOINT_URL or AWS."""
     max_in_flight: int | None = None
     """At most this many requests in flight per (region, service); see ``in_flight_limit``."""
+    timeout: float | None = None
+    """Seconds one attempt of a request may take once connected (``--timeout``); None:
+    DEFAULT_TIMEOUT_SECONDS. See ``worst_case_seconds``."""
+
+
+def backoff_seconds(attempts: int) -> float:
+    """The longest botocore waits in all between ``attempts`` attempts: it waits a random
+    part of 1, 2, 4, ... s (at most MAX_BACKOFF_SECONDS) before each retry."""
+    return float(sum(min(MAX_BACKOFF_SECONDS, 2**retry) for retry in range(attempts - 1)))
+
+
+def worst_case_seconds(timeout: float, attempts: int = MAX_ATTEMPTS) -> float:
+    """The longest one API call can take before it gives up: every attempt connects for up
+    to the connect timeout and then waits up to ``timeout`` for its answer, and botocore
+    waits ``backoff_seconds`` in all between them."""
+    connect = min(CONNECT_TIMEOUT_SECONDS, timeout)
+    return attempts * (connect + timeout) + backoff_seconds(attempts)
 
 
 MALLOC_ARENAS = 2
@@ -232,6 +262,141 @@ def _shared_loader() -> botocore.loaders.Loader:
     return _ScannerLoader()
 
 
+AWS_FAILURES = (
+    botocore.exceptions.ClientError,
+    botocore.exceptions.BotoCoreError,
+    botocore.parsers.ResponseParserError,
+)
+"""What one botocore call raises when AWS, or whatever stands between (a proxy, a load
+balancer), fails. ResponseParserError (an answer botocore cannot parse) derives from neither
+of the others."""
+EXCERPT_CHARACTERS = 200
+"""The most of an answer's body an error message quotes: a proxy's error page can be long."""
+BODY_CHUNK_BYTES = 64 * 1024
+
+
+class UnreadableResponseError(botocore.exceptions.HTTPClientError):
+    """An answer cut short (fewer bytes than its Content-Length) or an error answer that is
+    not the service's (a proxy's HTML page). An HTTPClientError, so botocore retries it like
+    a 5xx; if it persists, the read is ERROR."""
+
+    fmt = "{error}"
+
+
+class _BoundedHttpSession:
+    """A client's botocore HTTP session whose attempts end within ``timeout`` seconds of
+    their start once connected, and fail when their answer cannot be the service's.
+
+    botocore's read timeout bounds each socket read, not the answer: a body that drips a
+    byte every few seconds never times out. This session reads the body itself, one socket
+    read at a time, each bounded by what is left of the attempt's time. Failures raise
+    HTTPClientError subclasses inside botocore's attempt, which its retry handler retries.
+    """
+
+    def __init__(self, inner: Any, *, timeout: float, protocol: str, parsers: Any) -> None:
+        self._inner = inner
+        self._timeout = timeout
+        self._protocol = protocol
+        self._parser = parsers.create_parser(protocol)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def send(self, request: Any) -> Any:
+        started = time.monotonic()
+        if request.stream_output:  # the caller reads the body: none of the scanner's calls
+            return self._inner.send(request)
+        request.stream_output = True  # headers only: the body is read below, bounded
+        try:
+            response = self._inner.send(request)
+        finally:
+            request.stream_output = False
+        body = self._read_body(response.raw, started + self._timeout, request.url)
+        response._content = body  # what AWSResponse.content would have read, unbounded
+        self._check(response, body)
+        return response
+
+    def _read_body(self, raw: Any, deadline: float, url: str) -> bytes:
+        read1 = getattr(raw, "read1", None)
+        if read1 is None:  # urllib3 < 2.1: only the per-read timeout bounds the body
+            return bytes(raw.read())
+        connection = raw.connection
+        chunks: list[bytes] = []
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raw.close()
+                    raw.release_conn()
+                    raise botocore.exceptions.ReadTimeoutError(
+                        endpoint_url=url,
+                        error=f"no complete answer within {self._timeout:g} s",
+                    )
+                if connection is not None and connection.sock is not None:
+                    connection.sock.settimeout(min(left, self._timeout))
+                chunk = read1(BODY_CHUNK_BYTES)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise botocore.exceptions.ReadTimeoutError(endpoint_url=url, error=exc) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # reset, IncompleteRead, TLS
+            raise botocore.exceptions.ConnectionClosedError(endpoint_url=url) from exc
+
+    def _check(self, response: Any, body: bytes) -> None:
+        status = response.status_code
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > len(body):
+            raise UnreadableResponseError(
+                error=f"HTTP {status} answer cut short: {len(body)} of {length} bytes"
+            )
+        if self._well_formed(body) and (status < 300 or self._is_service_error(response, body)):
+            return
+        excerpt = clip(body.decode("utf-8", "replace"), EXCERPT_CHARACTERS)
+        raise UnreadableResponseError(
+            error=f"HTTP {status} answer that is not the service's: {excerpt!r}"
+        )
+
+    def _well_formed(self, body: bytes) -> bool:
+        """Whether a body is empty or well-formed JSON or XML, as the protocol says. botocore
+        reads a JSON answer that is not JSON (a proxy's page with status 200) as an empty
+        result: a listing with nothing in it, which would pass every control."""
+        parse = _BODY_SYNTAX.get(self._protocol)
+        if parse is None or not body.strip():
+            return True
+        try:
+            parse(body)
+        except (ValueError, ElementTree.ParseError):  # JSONDecodeError, UnicodeDecodeError
+            return False
+        return True
+
+    def _is_service_error(self, response: Any, body: bytes) -> bool:
+        """Whether an error answer parses, in the service's protocol, to an error code of
+        its own (a code that merely repeats the HTTP status is botocore's stand-in)."""
+        answer = {
+            "status_code": response.status_code,
+            "headers": response.headers,
+            "body": body,
+            "context": {"operation_name": ""},
+        }
+        try:
+            parsed = self._parser.parse(answer, None)
+        except botocore.parsers.ResponseParserError:
+            return False
+        code = parsed.get("Error", {}).get("Code")
+        return bool(code) and code != str(response.status_code)
+
+
+_BODY_SYNTAX: dict[str, Callable[[bytes], object]] = {
+    "json": json.loads,
+    "rest-json": json.loads,
+    "ec2": ElementTree.fromstring,
+    "query": ElementTree.fromstring,
+    "rest-xml": ElementTree.fromstring,
+}
+"""How a botocore protocol's bodies are written; other protocols are not checked."""
+
+
 class AwsSession:
     """One credential source; clients cached per (region, service) and shared by threads."""
 
@@ -249,10 +414,12 @@ class AwsSession:
             raise ConfigError(f"AWS profile not found: {options.profile}") from exc
         # Service models are large JSON files: parse them once per process, not per session.
         self._boto._session.register_component("data_loader", _shared_loader())
+        self.timeout = DEFAULT_TIMEOUT_SECONDS if options.timeout is None else options.timeout
         self._config = Config(
-            retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=READ_TIMEOUT_SECONDS,
+            # total_max_attempts: botocore's max_attempts counts retries, one attempt more
+            retries={"mode": "adaptive", "total_max_attempts": MAX_ATTEMPTS},
+            connect_timeout=min(CONNECT_TIMEOUT_SECONDS, self.timeout),
+            read_timeout=self.timeout,
             user_agent_extra="driftscan",
         )
         self._clients: dict[tuple[str, str], Any] = {}
@@ -281,12 +448,14 @@ class AwsSession:
         with self._lock:  # boto3 client creation is not thread-safe; use is.
             if key not in self._clients:
                 limit = in_flight_limit(service, self.options.max_in_flight)
-                self._clients[key] = self._boto.client(
-                    service,
-                    region_name=region,
-                    endpoint_url=self.options.endpoint_url,
-                    # One connection per request in flight: none waits, none is discarded.
-                    config=self._config.merge(Config(max_pool_connections=limit)),
+                self._clients[key] = self._bounded(
+                    self._boto.client(
+                        service,
+                        region_name=region,
+                        endpoint_url=self.options.endpoint_url,
+                        # One connection per request in flight: none waits, none is discarded.
+                        config=self._config.merge(Config(max_pool_connections=limit)),
+                    )
                 )
                 self._slots[key] = threading.BoundedSemaphore(limit)
             return self._clients[key]
@@ -314,11 +483,15 @@ class AwsSession:
     def account_id(self, region: str) -> str:
         """The caller's account; the one call that proves credentials and endpoint work."""
         # Few attempts: an unreachable endpoint should be reported in seconds, not minutes.
-        sts = self._boto.client(
-            "sts",
-            region_name=region,
-            endpoint_url=self.options.endpoint_url,
-            config=self._config.merge(Config(retries={"mode": "standard", "max_attempts": 2})),
+        sts = self._bounded(
+            self._boto.client(
+                "sts",
+                region_name=region,
+                endpoint_url=self.options.endpoint_url,
+                config=self._config.merge(
+                    Config(retries={"mode": "standard", "total_max_attempts": STS_ATTEMPTS})
+                ),
+            )
         )
         try:
             identity = sts.get_caller_identity()
@@ -332,13 +505,28 @@ class AwsSession:
             raise SessionError(f"AWS endpoint unreachable: {exc}") from exc
         except botocore.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
+            code, message = clip(str(error.get("Code", "error"))), str(error.get("Message", ""))
             raise SessionError(
                 f"cannot verify credentials with sts:GetCallerIdentity: "
-                f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
+                f"{code}: {clip(message, EXCERPT_CHARACTERS)}".rstrip(": ")
             ) from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise SessionError(f"cannot reach AWS: {exc}") from exc
+        except AWS_FAILURES as exc:
+            raise SessionError(f"cannot reach AWS: {clip(str(exc), EXCERPT_CHARACTERS)}") from exc
         return str(identity["Account"])
+
+    def _bounded(self, client: Any) -> Any:
+        """``client``, each of whose attempts ends within the session's timeout and fails,
+        to be retried, when its answer is cut short or is not the service's."""
+        endpoint = client._endpoint  # botocore offers no public hook around one attempt
+        model = client.meta.service_model
+        endpoint.http_session = _BoundedHttpSession(
+            endpoint.http_session,
+            timeout=self.timeout,
+            # older botocore has only ``protocol``; newer picks among a service's several
+            protocol=getattr(model, "resolved_protocol", None) or model.protocol,
+            parsers=self._boto._session.get_component("response_parser_factory"),
+        )
+        return client
 
     def known_regions(self) -> set[str]:
         regions: set[str] = set()

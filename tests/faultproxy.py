@@ -2,8 +2,9 @@
 
 Each request is forwarded to the upstream unless a rule matches its operation; then the
 rule's fault is answered instead: an AWS error in the protocol's own shape (JSON, query XML,
-EC2 XML, REST JSON), a connection reset, or a response held back longer than the client's
-read timeout. A rule fires on the first ``times`` matching requests, or always.
+EC2 XML, REST JSON), a proxy's HTML error page, a connection reset, a response held back
+longer than the client's read timeout, or the upstream's answer cut short or dripped a byte
+at a time. A rule fires on the first ``times`` matching requests, or always.
 
 The operation is read from the request: the ``X-Amz-Target`` header (JSON protocols), the
 ``Action`` form field (query protocols: EC2, RDS, ElastiCache, CloudFormation, STS), or
@@ -22,6 +23,7 @@ import re
 import socket
 import struct
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +53,15 @@ class Fault(Enum):
     CONNECTION_RESET = (0, "connection reset")
     HANG = (0, "no answer")
     """Hold the request (up to ``Rule.hold`` s), then close the connection unanswered."""
+    HTML_BAD_GATEWAY = (502, "Bad Gateway")
+    """What a proxy or load balancer answers: an HTML page, no AWS error in it."""
+    HTML_OK = (200, "OK")
+    """The same page with status 200, as captive portals and some proxies answer."""
+    TRUNCATED = (0, "truncated body")
+    """The upstream's answer with its full Content-Length but half its body, then close."""
+    DRIP = (0, "dripping body")
+    """The upstream's answer, its body a byte every ``Rule.hold`` s (for at most
+    MAX_HOLD_SECONDS in all), then close."""
 
     @property
     def status(self) -> int:
@@ -148,6 +159,15 @@ def error_response(request: Request, fault: Fault) -> tuple[dict[str, str], byte
     return headers, json.dumps({"__type": fault.code, "message": message}).encode()
 
 
+PROXY_ERROR_PAGE = (
+    "<!DOCTYPE html>\n<html lang=en>\n<head><title>502 Bad Gateway</title>\n"
+    "<style>body { font-family: sans-serif; }</style></head>\n<body>\n"
+    "<h1>502 Bad Gateway</h1>\n<p>The proxy server received an invalid response from an "
+    "upstream server.</p>\n" + "<!-- padding: error pages are long -->\n" * 100 + "</body></html>\n"
+).encode()
+"""A proxy's error page: longer than any error message should quote, and not XML."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -169,6 +189,17 @@ class _Handler(BaseHTTPRequestHandler):
         elif rule.fault is Fault.HANG:
             proxy.stopping.wait(min(rule.hold, MAX_HOLD_SECONDS))
             self._reset()
+        elif rule.fault in (Fault.HTML_BAD_GATEWAY, Fault.HTML_OK):
+            self._respond(rule.fault.status, {"Content-Type": "text/html"}, PROXY_ERROR_PAGE)
+        elif rule.fault is Fault.TRUNCATED:
+            status, passed, payload = self._fetch(body)
+            self._send_head(status, passed, len(payload))
+            self.wfile.write(payload[: len(payload) // 2])
+            self.close_connection = True
+        elif rule.fault is Fault.DRIP:
+            status, passed, payload = self._fetch(body)
+            self._send_head(status, passed, len(payload))
+            self._drip(payload, rule.hold)
         else:
             extra, payload = error_response(request, rule.fault)
             self._respond(rule.fault.status, extra, payload)
@@ -176,6 +207,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
     def _forward(self, body: bytes) -> None:
+        self._respond(*self._fetch(body))
+
+    def _fetch(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """The upstream's answer to this request: status, headers to pass on, body."""
         upstream = urlparse(self.server.proxy.upstream)
         connection = http.client.HTTPConnection(upstream.netloc, timeout=60)
         try:
@@ -189,18 +224,35 @@ class _Handler(BaseHTTPRequestHandler):
                 for k, v in response.getheaders()
                 if k.lower() not in {"connection", "content-length", "transfer-encoding"}
             }
-            self._respond(response.status, passed, payload)
+            return response.status, passed, payload
         finally:
             connection.close()
 
-    def _respond(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+    def _send_head(self, status: int, headers: dict[str, str], length: int) -> None:
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Length", str(length))
         self.end_headers()
+
+    def _respond(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self._send_head(status, headers, len(payload))
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    def _drip(self, payload: bytes, interval: float) -> None:
+        """A byte every ``interval`` s until the client goes, the proxy stops, or
+        MAX_HOLD_SECONDS pass; then close, the body unfinished if time ran out."""
+        deadline = time.monotonic() + MAX_HOLD_SECONDS
+        self.close_connection = True
+        for index in range(len(payload)):
+            if time.monotonic() > deadline or self.server.proxy.stopping.wait(interval):
+                return
+            try:
+                self.wfile.write(payload[index : index + 1])
+                self.wfile.flush()
+            except OSError:  # the client gave up: what the fault is for
+                return
 
     def _reset(self) -> None:
         """Close with RST (SO_LINGER 0): the client sees a reset, not a clean close."""

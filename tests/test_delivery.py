@@ -11,8 +11,10 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +34,7 @@ from reports.jsonl import line
 from scanner.cli import run
 from scanner.delivery import (
     EXIT_DELIVERY_PENDING,
+    DeliveryFailed,
     DeliveryOptions,
     DeliveryReport,
     Item,
@@ -326,6 +329,9 @@ def test_destinations(
         ("siem.example.com", "--send (not a URL): expected splunk-hec://"),
         ("splunk-hec://siem:notaport", "--send splunk-hec://siem: Port could not be cast"),
         ("securityhub:mars", "--send securityhub:mars: 'mars' is not a region name"),
+        ("https://[::1/s3cr3t", "--send: malformed URL (Invalid IPv6 URL); expected"),
+        ("https://siem:70000/s3cr3t", "--send https://siem: Port out of range"),
+        ("https://siem/s3cr3t x", "--send https://siem: the URL holds spaces or control"),
     ],
 )
 def test_bad_destinations_are_one_clear_line_without_secrets(text: str, message: str) -> None:
@@ -344,6 +350,18 @@ def test_hec_without_its_token_exits_2_before_scanning(
     assert capsys.readouterr().err == (
         "driftscan: --send splunk-hec https://127.0.0.1:1 needs DRIFTSCAN_HEC_TOKEN set\n"
     )
+
+
+@pytest.mark.parametrize("command", [["scan", "-r", "us-east-1"], ["export", "--last"]])
+def test_a_malformed_destination_is_one_line_and_exit_2_before_anything_else(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    # No moto account and no store: reaching either would fail differently.
+    history = str(tmp_path / "history.db")
+    code = run([*command, "--history", history, "--send", "https://[::1/x"])
+    assert code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("driftscan: --send: malformed URL (Invalid IPv6 URL)")
 
 
 def test_unreadable_ca_bundle_exits_2(tmp_path: Path) -> None:
@@ -471,6 +489,61 @@ def test_a_down_server_leaves_a_spool_the_next_run_delivers_first_without_duplic
     assert keys(server.delivered()) == expected_keys(first, second)
     assert (up.delivered, up.pending, up.error) == (7, 0, None)
     assert not down.spool.exists()
+
+
+@contextmanager
+def dripping_receiver(tls: Tls, interval: float) -> Iterator[int]:
+    """An HTTPS server that reads a POST, then answers one byte every ``interval`` s, its
+    status line included, until the client goes or the test ends; yields its port."""
+    answer = b'HTTP/1.1 200 OK\r\nContent-Length: 27\r\n\r\n{"text":"Success","code":0}'
+    done = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            for index in range(len(answer)):
+                if done.wait(interval):
+                    return
+                self.wfile.write(answer[index : index + 1])
+                self.wfile.flush()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        block_on_close = False
+
+        def handle_error(self, *args: Any) -> None:
+            pass  # the client hanging up on the drip is the point
+
+    server = Server(("127.0.0.1", 0), Handler)
+    server.socket = tls.server.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        done.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_timeout_bounds_a_whole_attempt_against_a_dripping_receiver(tls: Tls) -> None:
+    """A byte every 0.2 s never trips a per-read timeout of 1 s; the attempt's deadline
+    ends each attempt at 1 s (the whole answer would take 13 s)."""
+    sleeps = Sleeps()
+    retry = RetryPolicy(attempts=2, base_delay=0.5, timeout=1.0, sleep=sleeps)
+    poster = delivery_http.Poster(tls_context(tls.ca_bundle), retry)
+    with dripping_receiver(tls, 0.2) as port:
+        started = time.monotonic()
+        with pytest.raises(DeliveryFailed) as failed:
+            poster.post(f"https://127.0.0.1:{port}/x", b"{}", {}, "webhook")
+        elapsed = time.monotonic() - started
+    assert str(failed.value) == "no complete answer within 1 s after 2 attempts"
+    assert elapsed < 3.5, elapsed
+    assert len(sleeps.seconds) == 1
 
 
 def test_an_untrusted_certificate_is_not_retried_and_names_ca_bundle(receiver: Receiver) -> None:

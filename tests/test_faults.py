@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -23,7 +23,10 @@ import scanner.session
 from scanner.cli import run
 from scanner.demo.base import DemoAccount
 from scanner.demo.stack import baseline_for, build_reference_stack
+from scanner.inventory import Collector, Inventory, RegionScope, Scope
+from scanner.model import ReadError
 from scanner.registry import get_check
+from scanner.session import AwsSession
 from tests.faultproxy import Fault, FaultProxy, moto_server, running
 
 SERVICES = "kms,ec2,vpc,efs,elasticache,logs"
@@ -94,7 +97,7 @@ def _own_log_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def fast_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Client timeouts of a second, so a held request costs seconds, not minutes."""
-    monkeypatch.setattr(scanner.session, "READ_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(scanner.session, "DEFAULT_TIMEOUT_SECONDS", 1)
     monkeypatch.setattr(scanner.session, "CONNECT_TIMEOUT_SECONDS", 1)
 
 
@@ -136,12 +139,16 @@ def affected_checks(document: dict[str, Any], action: str) -> set[str]:
 
 TRANSIENT = [
     ("ListKeys", Fault.THROTTLING, 2),  # JSON
+    ("ListKeys", Fault.HTML_OK, 1),  # then a page, status 200: not an empty listing
     ("GetKeyRotationStatus", Fault.CONNECTION_RESET, 2),  # JSON, per resource
     ("DescribeVpcs", Fault.REQUEST_LIMIT_EXCEEDED, 2),  # EC2 XML
     ("DescribeSubnets", Fault.INTERNAL_ERROR, 1),
     ("DescribeReplicationGroups", Fault.SERVICE_UNAVAILABLE, 2),  # query XML
     ("GET /2015-02-01/file-systems", Fault.TOO_MANY_REQUESTS, 2),  # REST
     ("DescribeLogGroups", Fault.HANG, 1),  # slower than the read timeout
+    ("DescribeSecurityGroups", Fault.HTML_BAD_GATEWAY, 2),  # a proxy's page, not XML
+    ("DescribeNatGateways", Fault.TRUNCATED, 1),
+    ("ListAliases", Fault.DRIP, 1),  # a byte every 1.5 s: slower than the timeout in all
 ]
 
 
@@ -262,23 +269,47 @@ def test_a_persistent_fault_on_one_resource_errors_only_that_resource(
 def test_a_hung_endpoint_cannot_hang_the_scan(
     proxy: tuple[FaultProxy, str],
     stack: Stack,
-    fast_timeouts: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(scanner.session, "MAX_ATTEMPTS", 2)
+    monkeypatch.setattr(scanner.session, "CONNECT_TIMEOUT_SECONDS", 1)
     faults, url = proxy
     faults.add("DescribeLogGroups", Fault.HANG, hold=30)
 
     started = time.monotonic()
-    code, document, _ = scan(url, stack.baseline, "--fail-on", "never")
+    code, document, _ = scan(url, stack.baseline, "--fail-on", "never", "--timeout", "1")
     elapsed = time.monotonic() - started
 
-    # Two attempts of a 1 s read timeout plus one backoff (at most 2 s), plus the scan itself.
+    # Two attempts of 1 s connect + 1 s answer plus one backoff (at most 1 s): the bound
+    # worst_case_seconds computes, plus the scan itself.
+    assert scanner.session.worst_case_seconds(1, 2) == 5
     assert elapsed < 12, elapsed
     hung = [f for f in document["findings"] if f["service"] == "logs"]
     assert hung and {f["status"] for f in hung} == {"ERROR"}
     assert all("ReadTimeoutError" in f["message"] for f in hung)
     assert faults.rules[0].fired >= 2  # retried, then given up
+    assert code == 4
+
+
+def test_a_dripping_answer_ends_at_the_timeout(
+    proxy: tuple[FaultProxy, str],
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A byte every 0.3 s never trips a read timeout of 1 s: the answer's deadline does."""
+    monkeypatch.setattr(scanner.session, "MAX_ATTEMPTS", 2)
+    faults, url = proxy
+    faults.add("DescribeLogGroups", Fault.DRIP, hold=0.3)
+
+    started = time.monotonic()
+    code, document, _ = scan(url, stack.baseline, "--fail-on", "never", "--timeout", "1")
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 12, elapsed  # the drip alone lasts 2 x 30 s
+    dripped = [f for f in document["findings"] if f["service"] == "logs"]
+    assert dripped and {f["status"] for f in dripped} == {"ERROR"}
+    assert all("ReadTimeoutError" in f["message"] for f in dripped)
+    assert faults.rules[0].fired >= 2
     assert code == 4
 
 
@@ -296,6 +327,7 @@ def test_an_endpoint_that_never_answers_sts_exits_3_in_seconds(
     code = run(["scan", "--endpoint-url", url, "-r", "us-east-1", "--no-history", "-s", "kms"])
 
     assert time.monotonic() - started < 8
+    assert faults.rules[0].fired == scanner.session.STS_ATTEMPTS
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("driftscan: AWS endpoint unreachable"), lines
     assert code == 3
@@ -320,3 +352,98 @@ def test_access_denied_names_the_missing_actions(
     assert all(any(action in f["message"] for action in missing) for f in denied), denied
     assert f"driftscan: missing IAM permissions: {', '.join(missing)}" in stderr.splitlines()
     assert code == 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "action", "fault", "said"),
+    [
+        ("DescribeSecurityGroups", "ec2:DescribeSecurityGroups", Fault.HTML_BAD_GATEWAY,
+         "HTTP 502"),
+        ("DescribeSecurityGroups", "ec2:DescribeSecurityGroups", Fault.TRUNCATED, "cut short"),
+        ("DescribeLogGroups", "logs:DescribeLogGroups", Fault.HTML_OK, "HTTP 200"),
+    ],
+)  # fmt: skip
+def test_an_answer_that_is_not_the_services_errors_exactly_the_controls_it_hides(
+    proxy: tuple[FaultProxy, str],
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    operation: str,
+    action: str,
+    fault: Fault,
+    said: str,
+) -> None:
+    """A proxy's HTML page or a cut body is retried, then ERROR: never an aborted scan, and
+    never the page in a message or on stderr."""
+    monkeypatch.setattr(scanner.session, "MAX_ATTEMPTS", 2)
+    faults, url = proxy
+    faults.add(operation, fault)
+
+    code, document, stderr = scan(url, stack.baseline, "--fail-on", "never", capsys=capsys)
+
+    assert faults.rules[0].fired >= 2  # retried
+    assert_hidden(document, stack.reference, action, said)
+    errors = [f for f in document["findings"] if f["status"] == "ERROR"]
+    assert all(len(f["message"]) < 400 and "\n" not in f["message"] for f in errors), errors
+    assert "<h1>" not in stderr and "padding" not in stderr and "internal error" not in stderr
+    assert code == 4
+
+
+def test_drift_detection_moto_answers_with_an_html_500_is_error_and_the_rest_is_judged(
+    proxy: tuple[FaultProxy, str],
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """moto has no DetectStackDrift: its server answers HTTP 500 with an HTML page."""
+    monkeypatch.setattr(scanner.session, "MAX_ATTEMPTS", 2)
+    _, url = proxy
+
+    code, document, stderr = scan(
+        url,
+        stack.baseline,
+        "--services",
+        "cloudformation",
+        "--cfn-drift",
+        "--fail-on",
+        "never",
+        capsys=capsys,
+    )
+
+    by_check: dict[str, set[str]] = {}
+    for finding in document["findings"]:
+        by_check.setdefault(finding["check_id"], set()).add(finding["status"])
+    assert by_check.pop("cloudformation.stack_drift") == {"ERROR"}
+    assert by_check and all("ERROR" not in statuses for statuses in by_check.values())
+    drift = [f for f in document["findings"] if f["check_id"] == "cloudformation.stack_drift"]
+    assert all("HTTP 500" in f["message"] and len(f["message"]) < 400 for f in drift), drift
+    assert "internal error" not in stderr
+    assert code == 4
+
+
+def test_a_bug_in_a_collector_is_an_error_finding_with_its_type() -> None:
+    def broken(scope: RegionScope) -> list[Any]:
+        raw: dict[str, Any] = {}
+        return [raw["missing"]]
+
+    source: Collector[list[Any]] = Collector(
+        name="test.broken", resource_type="AWS::Test::Thing", actions=(), fetch=broken
+    )
+    inventory = Inventory(
+        cast(AwsSession, None), account_id="123456789012", region="us-east-1", scope=Scope()
+    )
+
+    error = inventory.try_get(source)
+
+    assert isinstance(error, ReadError)
+    assert (error.code, error.detail) == ("InternalError", "KeyError: 'missing'")
+    assert inventory.try_get(source) is error  # memoised like any failed collector
+
+
+def test_readme_states_the_worst_case_the_session_allows() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for timeout in (30, 10, 5):
+        seconds = scanner.session.worst_case_seconds(timeout)
+        assert f"8 × {5 + timeout} + 71 = {seconds:g} s" in readme
+        first = scanner.session.worst_case_seconds(timeout, scanner.session.STS_ATTEMPTS)
+        assert f"2 × {5 + timeout} + 1 = {first:g} s" in readme

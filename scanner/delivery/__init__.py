@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from scanner.errors import EXIT_INCOMPLETE, EXIT_OK, ConfigError
 from scanner.model import Finding, ScanResult, Status
+from scanner.textsafe import clip
 
 if TYPE_CHECKING:
     from scanner.delivery.http import RetryPolicy
@@ -90,7 +91,14 @@ def parse_destination(text: str) -> Destination:
             if not _REGION.match(region):
                 raise ConfigError(f"--send {text}: {region!r} is not a region name")
             return Destination(kind=Kind.SECURITYHUB, region=region)
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        (parts.hostname or "").encode("idna")
+    except (ValueError, UnicodeError) as exc:  # an unclosed [IPv6, a host name's label > 63
+        # Not echoed: the parts of a URL that does not parse cannot be told from its secrets.
+        raise ConfigError(f"--send: malformed URL ({exc}); expected {DESTINATION_FORMS}") from None
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise ConfigError(f"--send {_safe(parts)}: the URL holds spaces or control characters")
     if parts.scheme == "http":
         raise ConfigError(
             f"--send {_safe(parts)}: plain http would send findings and tokens unencrypted; "
@@ -118,7 +126,7 @@ def parse_destination(text: str) -> Destination:
 def _safe(parts: Any) -> str:
     """A URL for an error message: never its path, query or credentials."""
     host = parts.hostname or ""
-    return f"{parts.scheme}://{host}" if parts.scheme else "(not a URL)"
+    return clip(f"{parts.scheme}://{host}") if parts.scheme else "(not a URL)"
 
 
 @dataclass(frozen=True, kw_only=True)

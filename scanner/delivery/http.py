@@ -4,10 +4,13 @@ token elsewhere). Nothing here logs a header, a body or a URL path."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import random
+import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +30,7 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 30.0
     timeout: float = 30.0
-    """Seconds to connect and to wait for each response."""
+    """Seconds one attempt may take in all: connect, send the batch, read the answer."""
     sleep: Callable[[float], None] = field(default=time.sleep)
     random: Callable[[], float] = field(default=random.random)
 
@@ -52,6 +55,63 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError with the 3xx status
 
 
+class _Deadline:
+    """Ends one attempt when its time is up, wherever it is: urllib's timeout bounds each
+    socket operation, so a receiver that drips a byte every few seconds never trips it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._started = time.monotonic()
+        self._timer: threading.Timer | None = None
+
+    def watch(self, connection: http.client.HTTPConnection) -> None:
+        """Shut the connection's socket down when the attempt's time is up."""
+        left = self._started + self.seconds - time.monotonic()
+        self._timer = threading.Timer(max(0.0, left), self._expire, [connection])
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self, connection: http.client.HTTPConnection) -> None:
+        self.expired = True
+        if connection.sock is not None:
+            # The plain socket's shutdown (not SSLSocket's, which drops its TLS state under
+            # the reading thread): the blocked read sees EOF and returns. OSError: closed.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(connection.sock, socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        self._deadline.watch(self)
+        super().connect()
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, tls: ssl.SSLContext, deadline: _Deadline) -> None:
+        super().__init__(context=tls)
+        self._tls = tls
+        self._deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        # do_open hands its keyword arguments to the connection class; typeshed's protocol
+        # for that class knows only HTTPSConnection's own.
+        return self.do_open(
+            _DeadlineHTTPSConnection,  # type: ignore[arg-type]
+            req,
+            context=self._tls,
+            deadline=self._deadline,
+        )
+
+
 def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
@@ -70,9 +130,7 @@ class Poster:
 
     def __init__(self, tls: ssl.SSLContext, retry: RetryPolicy) -> None:
         self.retry = retry
-        self._opener = urllib.request.build_opener(
-            urllib.request.HTTPSHandler(context=tls), _NoRedirect()
-        )
+        self._tls = tls
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], label: str) -> Response:
         problem = ""
@@ -91,9 +149,15 @@ class Poster:
                 self.retry.sleep(pause)
             retry_after = None
             request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+            deadline = _Deadline(self.retry.timeout)
+            opener = urllib.request.build_opener(
+                _DeadlineHTTPSHandler(self._tls, deadline), _NoRedirect()
+            )
             try:
-                with self._opener.open(request, timeout=self.retry.timeout) as response:
-                    return Response(status=response.status, body=response.read())
+                with opener.open(request, timeout=self.retry.timeout) as response:
+                    answer = Response(status=response.status, body=response.read())
+                if not deadline.expired:
+                    return answer
             except urllib.error.HTTPError as exc:
                 status = exc.code
                 if 300 <= status < 400:
@@ -110,8 +174,12 @@ class Poster:
                         "pass --ca-bundle with the CA that signed it"
                     ) from None
                 problem = f"connection failed ({_reason(exc.reason)})"
-            except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 problem = f"connection failed ({_reason(exc)})"
+            finally:
+                deadline.cancel()
+            if deadline.expired:
+                problem = f"no complete answer within {self.retry.timeout:g} s"
         raise DeliveryFailed(f"{problem} after {self.retry.attempts} attempts")
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import botocore.exceptions
-
 from reports.asff import document
 from scanner.delivery import DeliveryFailed, Destination, Item, Outgoing, Rejected, Sent
-from scanner.session import AwsSession
+from scanner.inventory import read_error
+from scanner.session import AWS_FAILURES, AwsSession
 
 MAX_FINDINGS_PER_CALL = 100
 
@@ -60,14 +59,11 @@ class SecurityHub:
         client = self._session.client("securityhub", region)
         try:
             answer = client.batch_import_findings(Findings=[dict(item.payload) for item in run])
-        except botocore.exceptions.ClientError as exc:
-            error = exc.response.get("Error", {})
+        except AWS_FAILURES as exc:
+            error = read_error(exc, "securityhub:BatchImportFindings")
             raise DeliveryFailed(
-                f"securityhub:BatchImportFindings in {region}: "
-                f"{error.get('Code', 'error')}: {error.get('Message', '')}"
+                f"securityhub:BatchImportFindings in {region}: {error.code}: {error.detail}"
             ) from None
-        except botocore.exceptions.BotoCoreError as exc:
-            raise DeliveryFailed(f"securityhub:BatchImportFindings in {region}: {exc}") from None
         by_id = {item.payload["Id"]: item for item in run}
         rejected = tuple(
             Rejected(
