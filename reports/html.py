@@ -1,7 +1,8 @@
 """One self-contained HTML page: summary, posture score, trend chart, problems by control.
 
 No network at view time: the style, the SVG chart and the filter script are inline. Every
-value from AWS or the user goes through ``html.escape``. The trend (earlier scans of the same
+value from AWS or the user goes through ``escape`` (control characters made visible, then
+markup escaped). The trend (earlier scans of the same
 scope) is passed in by the caller, which reads it from the history store; ``render`` does no
 I/O. Filters: ``<select>``s for service, severity, status and region, also set from the URL
 fragment (``#severity=high&status=FAIL``) so a filtered view can be linked.
@@ -10,16 +11,24 @@ fragment (``#severity=high&status=FAIL``) so a filtered view can be linked.
 from __future__ import annotations
 
 import collections
+import html
 import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
 from urllib.parse import quote
 
 from reports.asff import partition_of
 from reports.summary import count, counts_by_severity, counts_by_status, posture_score
 from scanner.model import Finding, ScanResult, Severity, Status
+from scanner.textsafe import printable
+
+
+def escape(text: str) -> str:
+    """Text for HTML: markup escaped, and control and bidi characters as visible escapes
+    (``\u202e`` would make ``gorp\u202eslx.exe`` read ``gorpexe.xls`` in the page)."""
+    return html.escape(printable(text))
+
 
 PROBLEMS = (Status.FAIL, Status.ERROR, Status.MUTED)
 """The statuses listed resource by resource (PASS only counted)."""

@@ -145,6 +145,8 @@ def test_html_escapes_every_name(hostile: tuple[ScanResult, dict[str, str]]) -> 
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert page.count("<script>") == 1  # the report's own filter script
     assert "</script>" not in page.split("<script>", 1)[0]
+    assert_plain_text(page)  # a bidi override would make gorp\u202eslx.exe read gorpexe.xls
+    assert "gorp\\u202eslx.exe" in page
 
 
 @pytest.mark.parametrize(
