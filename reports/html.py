@@ -2,10 +2,10 @@
 
 No network at view time: the style, the SVG chart and the filter script are inline. Every
 value from AWS or the user goes through ``escape`` (control characters made visible, then
-markup escaped). The trend (earlier scans of the same
-scope) is passed in by the caller, which reads it from the history store; ``render`` does no
-I/O. Filters: ``<select>``s for service, severity, status and region, also set from the URL
-fragment (``#severity=high&status=FAIL``) so a filtered view can be linked.
+markup escaped). The trend (earlier scans of the same scope) is passed in by the caller,
+which reads it from the history store; ``render`` does no I/O. Filters: ``<select>``s for
+service, severity, status and region, also set from the URL fragment
+(``#severity=high&status=FAIL``) so a filtered view can be linked.
 """
 
 from __future__ import annotations
