@@ -24,12 +24,23 @@ import pytest
 from moto import mock_aws
 from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 
-from reports import OutputFormat, asff, csv_report, html, jsonl, ocsf, renderer_for, table
+from reports import (
+    OutputFormat,
+    asff,
+    csv_report,
+    diff_table,
+    html,
+    jsonl,
+    ocsf,
+    renderer_for,
+    table,
+)
 from scanner.cli import run
 from scanner.config import build_plan, parse_baseline
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.kms import make_key
 from scanner.demo.stack import DEMO_BASELINE, build_demo
+from scanner.drift import diff
 from scanner.errors import ConfigError
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
 from scanner.pipeline import terminal_width
@@ -38,6 +49,9 @@ from scanner.session import AwsSession, SessionOptions
 from scanner.suppressions import Suppression
 from scanner.suppressions import apply as apply_suppressions
 from tests.helpers import fail_operation, scan
+from tests.test_history import finding as history_finding
+from tests.test_history import result as history_result
+from tests.test_history import snapshot as history_snapshot
 
 SCHEMAS = Path(__file__).parents[1] / "reports" / "schemas"
 
@@ -504,3 +518,32 @@ def test_text_fits_the_terminals_width_and_nothing_else(monkeypatch: pytest.Monk
     monkeypatch.setenv("COLUMNS", "123")
     assert terminal_width(Terminal()) == 123
     assert terminal_width(io.StringIO()) is None  # a file or a pipe: never wrapped
+
+
+@pytest.mark.parametrize("width", [None, 80, 100, 200])
+def test_the_diff_table_fits_a_terminal_and_cuts_nothing(width: int | None) -> None:
+    long_id = "key-" + "x" * 150
+    message = "rotation is off; " + " ".join(f"word{i}" for i in range(60))
+    before = history_result(
+        "aaaaaaaa-1",
+        [history_finding(long_id, Status.PASS)],
+        [history_snapshot(long_id, policy="a" * 30), history_snapshot("gone", rotation=True)],
+    )
+    after = history_result(
+        "bbbbbbbb-2",
+        [replace(history_finding(long_id, Status.FAIL), message=message)],
+        [history_snapshot(long_id, policy="b" * 200), history_snapshot("new", rotation=True)],
+    )
+    changes = diff(before, after, before_approved=False)
+    text = diff_table.render(changes, width=width)
+    lines = text.splitlines()
+    if width is None:
+        assert any(line.endswith(message) for line in lines)
+        assert any(line.rstrip().endswith('"' + "b" * 200 + '"') for line in lines)
+    else:
+        assert max(len(line) for line in lines) <= width
+        assert set(message.split()) <= set(text.split())
+        whole = diff_table.render(changes)
+        assert [text.count(c) for c in "xb"] == [whole.count(c) for c in "xb"]  # nothing cut
+    summary = " ".join(text.split())
+    assert "1 new failure, 0 resolved" in summary and "1 resource appeared" in summary
