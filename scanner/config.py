@@ -200,16 +200,46 @@ class _Refused(yaml.MarkedYAMLError):
         super().__init__(problem=problem, problem_mark=mark)
 
 
-def _validated(text: str, source: str, schema: Mapping[str, Any]) -> Any:
-    """The YAML or JSON document, valid against ``schema``; else one line per problem."""
+def _parsed(text: str, source: str) -> Any:
+    """The document of a YAML or JSON text. JSON is parsed as JSON first: the same
+    document, a hundred times faster than the YAML parser (a 1 MiB JSON file took seconds)."""
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            pass  # flow-style YAML, such as {a: 1}: the YAML parser's
+        except RecursionError:
+            raise ConfigError(f"{source}: nested deeper than {MAX_DEPTH} levels") from None
+        else:
+            if _depth(document) > MAX_DEPTH:
+                raise ConfigError(f"{source}: nested deeper than {MAX_DEPTH} levels")
+            return document
     try:
-        document = yaml.load(text, Loader=_PlainDocument) if text.strip() else {}
+        return yaml.load(text, Loader=_PlainDocument) if text.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{source}: not valid YAML or JSON{where}: {clip(problem)}") from exc
-    document = _empty_sections_as_mappings(document)
+
+
+def _depth(document: Any) -> int:
+    """How deeply the document nests, counted as the YAML composer counts: a scalar at the
+    top is 1 level. Without recursion, whatever the depth."""
+    deepest, pending = 0, [(document, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            pending.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+def _validated(text: str, source: str, schema: Mapping[str, Any]) -> Any:
+    """The YAML or JSON document, valid against ``schema``; else one line per problem."""
+    document = _empty_sections_as_mappings(_parsed(text, source))
     validator = jsonschema.Draft202012Validator(schema)
     problems = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     lines = [line for error in problems for line in _describe(error)]
