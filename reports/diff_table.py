@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 from reports import layout
 from reports.layout import wrap_line
-from reports.summary import count
 from scanner.drift import Diff, FindingChange, ResourceKey
 from scanner.model import ScanMetadata
-from scanner.textsafe import printable
+from scanner.textsafe import count, printable
 
 
 def _cell(text: str) -> str:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from reports.asff import partition_of
-from reports.summary import count, counts_by_severity, counts_by_status, posture_score
+from reports.summary import counts_by_severity, counts_by_status, posture_score
 from scanner.model import Finding, ScanResult, Severity, Status
-from scanner.textsafe import printable
+from scanner.textsafe import count, printable
 
 
 def escape(text: str) -> str:

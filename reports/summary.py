@@ -10,11 +10,6 @@ SCORE_WEIGHTS = {Severity.CRITICAL: 10, Severity.HIGH: 5, Severity.MEDIUM: 2, Se
 """How much a finding of each severity weighs in the posture score."""
 
 
-def count(number: int, noun: str) -> str:
-    """``1 finding``, ``2 findings``: a number and a regular noun, in the right number."""
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 def counts_by_status(findings: Iterable[Finding]) -> dict[str, int]:
     counts = {status.value: 0 for status in Status}
     for finding in findings:

@@ -6,9 +6,9 @@ import itertools
 
 from reports import layout
 from reports.layout import wrap_line
-from reports.summary import count, counts_by_status, posture_score
+from reports.summary import counts_by_status, posture_score
 from scanner.model import Finding, ScanResult, Status
-from scanner.textsafe import printable
+from scanner.textsafe import count, printable
 
 _COLOURS = {Status.PASS: "32", Status.FAIL: "1;31", Status.ERROR: "33", Status.MUTED: "2"}
 """ANSI SGR codes of the status column: green, bold red, yellow, dim."""

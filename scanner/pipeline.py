@@ -24,7 +24,6 @@ from typing import Any, TextIO
 import typer
 
 from reports import OutputFormat, html, renderer_for
-from reports.summary import count
 from scanner import drift
 from scanner.accounts import AccountsRequest, resolve_targets
 from scanner.config import Baseline, build_plan
@@ -42,7 +41,7 @@ from scanner.runner import DEFAULT_WORKERS, FailOn, Progress, ScanPlan, exit_cod
 from scanner.session import AwsSession
 from scanner.suppressions import Suppression
 from scanner.suppressions import apply as apply_suppressions
-from scanner.textsafe import printable
+from scanner.textsafe import count, printable
 
 
 class LogFormat(StrEnum):
