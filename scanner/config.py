@@ -167,36 +167,41 @@ def parse_baseline(text: str, source: str = "baseline") -> Baseline:
     )
 
 
-class _PlainDocument(yaml.SafeLoader):
-    """Safe loading of a small document people write, in bounded time and memory.
+try:  # libyaml's parser, when PyYAML was built with it: ten times faster than Python's
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover (PyYAML's wheels include libyaml)
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
-    ``2027-03-01`` stays a string: JSON Schema knows no dates. Anchors and aliases (``&a``,
-    ``*a``) are refused: a few hundred bytes of nested aliases expand to gigabytes (the
-    "billion laughs"), and a baseline has no use for them. Nesting deeper than MAX_DEPTH is
-    refused before the recursive composer can overflow the stack.
-    """
+
+class _PlainDocument(_SafeLoader):
+    """Safe loading where ``2027-03-01`` stays a string: JSON Schema knows no dates."""
 
     yaml_implicit_resolvers = {
         first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
-    _depth = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+
+def _load_yaml(text: str) -> Any:
+    """The document, once its events show it small and plain: anchors and aliases (``&a``,
+    ``*a``) are refused, as a few hundred bytes of nested aliases expand to gigabytes (the
+    "billion laughs") and a baseline has no use for them; nesting deeper than MAX_DEPTH is
+    refused before the recursive composer could overflow the stack."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_PlainDocument):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise _Refused(event.start_mark, "anchors and aliases (& and *) are not accepted")
-        self._depth += 1
-        if self._depth > MAX_DEPTH:
-            raise _Refused(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Refused(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return yaml.load(text, Loader=_PlainDocument)
 
 
 class _Refused(yaml.MarkedYAMLError):
-    def __init__(self, mark: yaml.Mark, problem: str) -> None:
+    def __init__(self, mark: Any, problem: str) -> None:  # libyaml's Mark or PyYAML's
         super().__init__(problem=problem, problem_mark=mark)
 
 
@@ -215,7 +220,7 @@ def _parsed(text: str, source: str) -> Any:
                 raise ConfigError(f"{source}: nested deeper than {MAX_DEPTH} levels")
             return document
     try:
-        return yaml.load(text, Loader=_PlainDocument) if text.strip() else {}
+        return _load_yaml(text) if text.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -224,15 +229,15 @@ def _parsed(text: str, source: str) -> Any:
 
 
 def _depth(document: Any) -> int:
-    """How deeply the document nests, counted as the YAML composer counts: a scalar at the
-    top is 1 level. Without recursion, whatever the depth."""
-    deepest, pending = 0, [(document, 1)]
+    """How deeply mappings and lists nest in the document; without recursion, whatever the
+    depth."""
+    deepest, pending = 0, [(document, 0)]
     while pending:
         node, depth = pending.pop()
-        deepest = max(deepest, depth)
         if isinstance(node, dict):
             node = list(node.values())
         if isinstance(node, list):
+            deepest = max(deepest, depth + 1)
             pending.extend((child, depth + 1) for child in node)
     return deepest
 
