@@ -118,6 +118,6 @@ def key_in_use_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
         else:
             yield failed(
                 key.ref,
-                f"key {key.key_id} is {key.state} but {used_by} encrypt with it",
+                f"key {key.key_id} is {key.state} but used by {used_by}",
                 **evidence,
             )

@@ -33,12 +33,18 @@ LINE_FORMATS = (OutputFormat.OCSF, OutputFormat.ASFF)
 
 
 def renderer_for(
-    output_format: OutputFormat, *, jsonl: bool = False, colour: bool = False
+    output_format: OutputFormat,
+    *,
+    jsonl: bool = False,
+    colour: bool = False,
+    width: int | None = None,
+    csv_raw: bool = False,
 ) -> Renderer:
     """The renderer of a format; exhaustive over OutputFormat.
 
     ``jsonl`` asks for one JSON object a line, which only the LINE_FORMATS offer; ``colour``
-    colours the table's statuses (for a terminal).
+    colours the table's statuses and ``width`` fits it (for a terminal; None: no wrapping);
+    ``csv_raw`` writes CSV cells as they are, formula characters and all.
     """
     from reports import asff, csv_report, html, json_findings, ocsf, table
     from reports import jsonl as json_lines
@@ -50,7 +56,7 @@ def renderer_for(
         )
     match output_format:
         case OutputFormat.TABLE:
-            return lambda result: [table.render(result, colour=colour)]
+            return lambda result: [table.render(result, colour=colour, width=width)]
         case OutputFormat.JSON:
             return json_findings.render
         case OutputFormat.OCSF:
@@ -60,7 +66,7 @@ def renderer_for(
         case OutputFormat.JSONL:
             return json_lines.render
         case OutputFormat.CSV:
-            return csv_report.render
+            return lambda result: csv_report.render(result, raw=csv_raw)
         case OutputFormat.HTML:
             return lambda result: [html.render(result)]
         case _:

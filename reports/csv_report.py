@@ -2,6 +2,12 @@
 
 ``evidence`` is the finding's evidence as compact JSON; an absent ARN is an empty cell;
 ``scan_id`` and ``scanned_at`` repeat the scan on every row, as in JSON Lines.
+
+A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage
+return before one) as a formula: ``=cmd|' /C calc'!A0`` in a resource name is code run on the
+auditor's machine. Such cells get a leading ``'`` as OWASP recommends ("CSV Injection"),
+which spreadsheets show as text; ``raw=True`` (``--csv-raw``) writes them as they are, for
+programs that read the file.
 """
 
 from __future__ import annotations
@@ -34,8 +40,16 @@ COLUMNS = (
 )
 
 
-def render(result: ScanResult) -> Iterator[str]:
-    """The header, then a row a chunk."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(cell: str) -> str:
+    """The cell as a spreadsheet shows it as text: ``'`` before a formula's first character."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def render(result: ScanResult, *, raw: bool = False) -> Iterator[str]:
+    """The header, then a row a chunk; cells neutralised unless ``raw``."""
     meta = result.metadata
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -61,7 +75,7 @@ def render(result: ScanResult) -> Iterator[str]:
         for f in result.findings
     )
     for row in itertools.chain([COLUMNS], rows):
-        writer.writerow(row)
+        writer.writerow(row if raw else [neutralised(cell) for cell in row])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -4,48 +4,50 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tabulate import tabulate
-
+from reports import layout
+from reports.layout import wrap_line
 from scanner.drift import Diff, FindingChange, ResourceKey
 from scanner.model import ScanMetadata
-
-MAX_CELL = 60
-MAX_CHANGE = 110
+from scanner.textsafe import count, printable
 
 
-def _cell(text: str, width: int = MAX_CELL) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _cell(text: str) -> str:
+    return printable(" ".join(text.split()))
 
 
 def _scan(meta: ScanMetadata, approved: bool) -> str:
     return f"scan {meta.scan_id[:8]} ({meta.started_at}{', approved' if approved else ''})"
 
 
-def _findings(title: str, changes: Sequence[FindingChange]) -> str:
+def _findings(title: str, changes: Sequence[FindingChange], width: int | None) -> str:
     rows = [
         (
             c.finding.severity.value,
-            c.finding.check_id,
-            c.finding.resource_id,
-            c.finding.region,
-            c.finding.account_id,
+            _cell(c.finding.check_id),
+            _cell(c.finding.resource_id),
+            _cell(c.finding.region),
+            _cell(c.finding.account_id),
             f"{c.before or '-'} -> {c.after or '-'}",
             _cell(c.finding.message),
         )
         for c in changes
     ]
     headers = ["severity", "check", "resource", "region", "account", "status", "reason"]
-    return f"== {title} ({len(rows)}) ==\n{tabulate(rows, headers=headers)}"
+    return f"== {title} ({len(rows)}) ==\n{layout.table(rows, headers, width, wrap=(2, 6))}"
 
 
-def _resources(title: str, keys: Sequence[ResourceKey]) -> str:
-    rows = [(k.collector, k.resource_id, k.region, k.account_id) for k in keys]
-    headers = ["collector", "resource", "region", "account"]
-    return f"== {title} ({len(rows)}) ==\n{tabulate(rows, headers=headers)}"
+def _resources(title: str, keys: Sequence[ResourceKey], width: int | None) -> str:
+    rows = [
+        (_cell(k.collector), _cell(k.region), _cell(k.account_id), _cell(k.resource_id))
+        for k in keys
+    ]
+    headers = ["collector", "region", "account", "resource"]
+    return f"== {title} ({len(rows)}) ==\n{layout.table(rows, headers, width, wrap=(3,))}"
 
 
-def render(diff: Diff) -> str:
+def render(diff: Diff, width: int | None = None) -> str:
+    """The diff's tables; ``width``: the terminal's, to fit (None: a file or a pipe, where
+    every message and change is whole on its row's line)."""
     findings, resources = diff.findings, diff.resources
     lines = [f"{_scan(diff.before, diff.before_approved)} -> {_scan(diff.after, False)}"]
     if not diff.same_scope:
@@ -53,40 +55,42 @@ def render(diff: Diff) -> str:
             "note: the scans differ in accounts, regions or baseline; "
             "findings may differ for that reason alone"
         )
-    blocks = ["\n".join(lines)]
+    blocks = ["\n".join(wrap_line(printable(line), width) for line in lines)]
     sections = [
         ("new failures", findings.new_failures),
         ("resolved", findings.resolved),
         ("could not be re-checked (ERROR now)", findings.unverified),
         ("still failing", findings.still_failing),
     ]
-    blocks += [_findings(title, changes) for title, changes in sections if changes]
+    blocks += [_findings(title, changes, width) for title, changes in sections if changes]
     for title, keys in (
         ("resources appeared", resources.appeared),
         ("resources disappeared", resources.disappeared),
     ):
         if keys:
-            blocks.append(_resources(title, keys))
+            blocks.append(_resources(title, keys, width))
     if resources.changed:
         rows = [
             (
-                change.resource.collector,
-                change.resource.resource_id,
-                change.resource.region,
-                change.resource.account_id,
-                _cell(str(field), MAX_CHANGE),
+                _cell(change.resource.collector),
+                _cell(change.resource.resource_id),
+                _cell(change.resource.region),
+                _cell(change.resource.account_id),
+                _cell(str(field)),
             )
             for change in resources.changed
             for field in change.changes
         ]
-        table = tabulate(rows, headers=["collector", "resource", "region", "account", "change"])
+        headers = ["collector", "resource", "region", "account", "change"]
+        table = layout.table(rows, headers, width, wrap=(1, 4))
         blocks.append(f"== configuration changes ({len(rows)}) ==\n{table}")
     fields = sum(len(change.changes) for change in resources.changed)
-    blocks.append(
-        f"{len(findings.new_failures)} new failures, {len(findings.resolved)} resolved, "
-        f"{len(findings.still_failing)} still failing, {len(findings.unverified)} not "
-        f"re-checked; {len(resources.appeared)} resources appeared, "
+    summary = (
+        f"{count(len(findings.new_failures), 'new failure')}, {len(findings.resolved)} "
+        f"resolved, {len(findings.still_failing)} still failing, {len(findings.unverified)} "
+        f"not re-checked; {count(len(resources.appeared), 'resource')} appeared, "
         f"{len(resources.disappeared)} disappeared, {len(resources.changed)} changed "
-        f"({fields} fields)"
+        f"({count(fields, 'field')})"
     )
+    blocks.append(wrap_line(summary, width))
     return "\n\n".join(blocks) + "\n"

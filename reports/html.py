@@ -1,24 +1,34 @@
 """One self-contained HTML page: summary, posture score, trend chart, problems by control.
 
 No network at view time: the style, the SVG chart and the filter script are inline. Every
-value from AWS or the user goes through ``html.escape``. The trend (earlier scans of the same
-scope) is passed in by the caller, which reads it from the history store; ``render`` does no
-I/O. Filters: ``<select>``s for service, severity, status and region, also set from the URL
-fragment (``#severity=high&status=FAIL``) so a filtered view can be linked.
+value from AWS or the user goes through ``escape`` (control characters made visible, then
+markup escaped). The trend (earlier scans of the same scope) is passed in by the caller,
+which reads it from the history store; ``render`` does no I/O. Filters: ``<select>``s for
+service, severity, status and region, also set from the URL fragment
+(``#severity=high&status=FAIL``) so a filtered view can be linked.
 """
 
 from __future__ import annotations
 
+import collections
+import html
 import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
 from urllib.parse import quote
 
 from reports.asff import partition_of
 from reports.summary import counts_by_severity, counts_by_status, posture_score
 from scanner.model import Finding, ScanResult, Severity, Status
+from scanner.textsafe import count, printable
+
+
+def escape(text: str) -> str:
+    """Text for HTML: markup escaped, and control and bidi characters as visible escapes
+    (``\u202e`` would make ``gorp\u202eslx.exe`` read ``gorpexe.xls`` in the page)."""
+    return html.escape(printable(text))
+
 
 PROBLEMS = (Status.FAIL, Status.ERROR, Status.MUTED)
 """The statuses listed resource by resource (PASS only counted)."""
@@ -132,7 +142,7 @@ def _header(result: ScanResult) -> str:
     return (
         f'<div class="head"><div class="score"><span id="score">{escape(shown)}</span>'
         "<small>posture score / 100</small></div>"
-        f'<dl>{items}</dl></div><p id="totals">{len(result.findings)} findings: '
+        f'<dl>{items}</dl></div><p id="totals">{count(len(result.findings), "finding")}: '
         f"{escape(totals)}</p>{missing}"
     )
 
@@ -185,10 +195,9 @@ def _chart(trend: Sequence[TrendPoint]) -> str:
         lines.append(_series(points, colour, f"FAIL {severity.value}", dashed=False))
     scored = [(x(i), y(p.score, 100)) for i, p in enumerate(trend) if p.score is not None]
     lines.append(_series(scored, "#2e7d32", "posture score", dashed=True))
+    days = collections.Counter(p.finished_at[:10] for p in trend)
     labels = "".join(
-        f'<text x="{x(i):.1f}" y="{height - pad + 16}" text-anchor="middle">'
-        f"{escape(p.finished_at[:10])}<title>{escape(p.scan_id)} {escape(p.finished_at)}"
-        f"</title></text>"
+        _label(p, x(i), height - pad + 16, with_time=days[p.finished_at[:10]] > 1)
         for i, p in enumerate(trend)
         if len(trend) <= 8 or i in (0, len(trend) - 1)
     )
@@ -204,11 +213,25 @@ def _chart(trend: Sequence[TrendPoint]) -> str:
         for severity, colour in SEVERITY_COLOURS.items()
     )
     return (
-        f'<section class="trend"><h2>Trend: failing findings over {len(trend)} scans</h2>'
+        f'<section class="trend"><h2>Trend: failing findings over {count(len(trend), "scan")}</h2>'
         f'<svg id="trend" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img" aria-label="failing findings per severity">{axes}{"".join(lines)}'
         f'{labels}</svg><p class="legend">{legend}<span><i class="dash"></i>posture score '
         "(right axis)</span></p></section>"
+    )
+
+
+def _label(point: TrendPoint, x: float, y: float, *, with_time: bool) -> str:
+    """A scan's date under its point; with its time (``HH:MM`` UTC) on a second line when
+    another scan of the chart has the same date."""
+    time = (
+        f'<tspan x="{x:.1f}" dy="12">{escape(point.finished_at[11:16])}</tspan>'
+        if with_time
+        else ""
+    )
+    return (
+        f'<text x="{x:.1f}" y="{y}" text-anchor="middle">{escape(point.finished_at[:10])}{time}'
+        f"<title>{escape(point.scan_id)} {escape(point.finished_at)}</title></text>"
     )
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import itertools
 
-from tabulate import tabulate
-
+from reports import layout
+from reports.layout import wrap_line
 from reports.summary import counts_by_status, posture_score
 from scanner.model import Finding, ScanResult, Status
+from scanner.textsafe import count, printable
 
-MAX_REASON = 110
 _COLOURS = {Status.PASS: "32", Status.FAIL: "1;31", Status.ERROR: "33", Status.MUTED: "2"}
 """ANSI SGR codes of the status column: green, bold red, yellow, dim."""
+_FINDING_HEADERS = ["status", "severity", "check", "resource", "region", "reason"]
+_MUTED_HEADERS = ["severity", "check", "resource", "region", "until", "suppressed because"]
 
 
 def _status(status: Status, colour: bool) -> str:
@@ -19,18 +21,18 @@ def _status(status: Status, colour: bool) -> str:
 
 
 def _reason(finding: Finding) -> str:
-    text = " ".join(finding.message.split())
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+    return printable(" ".join(finding.message.split()))
 
 
 def _suppression(finding: Finding) -> tuple[str, str]:
     record = finding.evidence.get("suppression", {})
-    return record.get("reason", ""), record.get("expires", "")
+    return printable(str(record.get("expires", ""))), printable(str(record.get("reason", "")))
 
 
-def render(result: ScanResult, *, colour: bool = False) -> str:
+def render(result: ScanResult, *, colour: bool = False, width: int | None = None) -> str:
     """The table; ``colour``: ANSI colours in the status column (the caller decides: a
-    terminal without NO_COLOR)."""
+    terminal without NO_COLOR); ``width``: the terminal's, to fit (None: a file or a pipe,
+    where every message is whole on its row's line)."""
     blocks = []
     ordered = sorted(
         (f for f in result.findings if f.status is not Status.MUTED),
@@ -42,38 +44,51 @@ def render(result: ScanResult, *, colour: bool = False) -> str:
             (
                 _status(f.status, colour),
                 f.severity.value,
-                f.check_id,
-                f.resource_id,
-                f.region,
+                printable(f.check_id),
+                printable(f.resource_id),
+                printable(f.region),
                 _reason(f),
             )
             for f in group
         ]
-        table = tabulate(
-            rows, headers=["status", "severity", "check", "resource", "region", "reason"]
-        )
         fixes = {f.check_id: f.remediation for f in group if f.status is Status.FAIL}
-        fix_lines = "".join(f"\nfix {check}: {fix}" for check, fix in fixes.items())
-        blocks.append(f"== {service} ==\n{table}{fix_lines}")
+        lines = [
+            f"== {printable(service)} ==",
+            layout.table(rows, _FINDING_HEADERS, width, wrap=(3, 5)),
+            *(wrap_line(printable(f"fix {check}: {fix}"), width) for check, fix in fixes.items()),
+        ]
+        blocks.append("\n".join(lines))
     muted = [
-        (f.severity.value, f.check_id, f.resource_id, f.region, *_suppression(f))
+        (
+            f.severity.value,
+            printable(f.check_id),
+            printable(f.resource_id),
+            printable(f.region),
+            *_suppression(f),
+        )
         for f in result.findings
         if f.status is Status.MUTED
     ]
     if muted:
-        headers = ["severity", "check", "resource", "region", "suppressed because", "until"]
-        blocks.append(f"== suppressed (MUTED) ==\n{tabulate(muted, headers=headers)}")
+        blocks.append(
+            "== suppressed (MUTED) ==\n" + layout.table(muted, _MUTED_HEADERS, width, wrap=(2, 5))
+        )
     counts = counts_by_status(result.findings)
     score = posture_score(result.findings)
-    summary = (
-        f"{len(result.findings)} findings: {counts['PASS']} passed, {counts['FAIL']} failed, "
-        f"{counts['ERROR']} errors, {counts['MUTED']} suppressed; posture score "
-        f"{'n/a' if score is None else score}/100; {len(result.metadata.checks)} controls in "
-        f"{', '.join(result.metadata.regions)} for account "
-        f"{', '.join(result.metadata.account_ids)}"
-    )
+    meta = result.metadata
+    summary = [
+        f"{count(len(result.findings), 'finding')}: {counts['PASS']} passed, "
+        f"{counts['FAIL']} failed, {count(counts['ERROR'], 'error')}, {counts['MUTED']} "
+        f"suppressed; posture score {'n/a' if score is None else score}/100; "
+        f"{count(len(meta.checks), 'control')} in {', '.join(meta.regions)} for "
+        f"{'account' if len(meta.account_ids) == 1 else 'accounts'} "
+        f"{', '.join(meta.account_ids)}"
+    ]
     if counts["ERROR"]:
-        summary += f"\nINCOMPLETE: {counts['ERROR']} findings could not be judged (ERROR)"
+        summary.append(
+            f"INCOMPLETE: {count(counts['ERROR'], 'finding')} could not be judged (ERROR)"
+        )
     if result.missing_actions:
-        summary += "\nmissing IAM permissions: " + ", ".join(result.missing_actions)
-    return "\n\n".join([*blocks, summary]) + "\n"
+        summary.append("missing IAM permissions: " + ", ".join(result.missing_actions))
+    blocks.append("\n".join(wrap_line(printable(line), width) for line in summary))
+    return "\n\n".join(blocks) + "\n"

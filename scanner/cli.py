@@ -57,6 +57,7 @@ from scanner.pipeline import (
     emit,
     execute,
     say,
+    text_log_handler,
     transports_for,
     trend,
     use_log_format,
@@ -73,6 +74,7 @@ from scanner.session import (
     SessionOptions,
     limit_malloc_arenas,
 )
+from scanner.textsafe import clip
 
 EXIT_CODES_HELP = f"""
 Exit codes: {EXIT_OK} complete, nothing failed at or above --fail-on;
@@ -244,6 +246,15 @@ JsonlOpt = Annotated[
         "--jsonl", help="One JSON object a line instead of one document (formats ocsf, asff)."
     ),
 ]
+CsvRawOpt = Annotated[
+    bool,
+    typer.Option(
+        "--csv-raw",
+        help="Write CSV cells exactly as read. By default a cell starting with = + - @ (or "
+        "a tab or CR) gets a leading ' so that a spreadsheet shows it as text instead of "
+        "running it as a formula.",
+    ),
+]
 SendOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -329,7 +340,7 @@ def _global(
     ] = False,
 ) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, handlers=[text_log_handler()])
     # Never botocore's or urllib3's own debug lines: they hold request headers (the access key
     # id, session token, signature) and response bodies (whatever a resource holds). -vv logs
     # each API call from scanner.session instead.
@@ -357,6 +368,7 @@ def scan(
         bool, typer.Option("--demo", help="Scan the built-in demo account (needs the demo extra).")
     ] = False,
     jsonl: JsonlOpt = False,
+    csv_raw: CsvRawOpt = False,
     send: SendOpt = None,
     ca_bundle: CaBundleOpt = None,
     only_changes: OnlyChangesOpt = False,
@@ -450,6 +462,7 @@ def scan(
         fail_on=fail_on,
         workers=workers,
         jsonl=jsonl,
+        csv_raw=csv_raw,
         send=tuple(send or ()),
         ca_bundle=ca_bundle,
         only_changes=only_changes,
@@ -540,6 +553,7 @@ def demo(
     workers: WorkersOpt = DEFAULT_WORKERS,
     max_in_flight: InFlightOpt = None,
     jsonl: JsonlOpt = False,
+    csv_raw: CsvRawOpt = False,
     suppressions: SuppressionsOpt = None,
     history: Annotated[
         Path | None,
@@ -575,6 +589,7 @@ def demo(
         fail_on=fail_on,
         workers=workers,
         jsonl=jsonl,
+        csv_raw=csv_raw,
         history=history,
         drift_from=drift_from,
         quiet=quiet,
@@ -651,6 +666,7 @@ def export(
     ] = OutputFormat.JSON,
     output: OutputOpt = None,
     jsonl: JsonlOpt = False,
+    csv_raw: CsvRawOpt = False,
     send: SendOpt = None,
     ca_bundle: CaBundleOpt = None,
     only_changes: OnlyChangesOpt = False,
@@ -666,7 +682,7 @@ def export(
     if (scan_id is None) == (not last):
         raise ConfigError("export needs one of --scan ID and --last")
     path = history or default_path()
-    render = renderer_for(output_format, jsonl=jsonl)
+    render = renderer_for(output_format, jsonl=jsonl, csv_raw=csv_raw)
     session = AwsSession(
         SessionOptions(profile=profile, endpoint_url=endpoint_url, timeout=timeout)
     )
@@ -838,7 +854,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("DRIFTSCAN_DEBUG"):
             raise
         typer.echo(
-            f"driftscan: internal error: {type(exc).__name__}: {exc} "
+            f"driftscan: internal error: {type(exc).__name__}: {clip(str(exc), 200)} "
             "(set DRIFTSCAN_DEBUG=1 for the traceback)",
             err=True,
         )

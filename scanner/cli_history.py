@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -24,7 +26,7 @@ from scanner.history import (
 )
 from scanner.lock import store_lock
 from scanner.output import ensure_writable
-from scanner.pipeline import emit
+from scanner.pipeline import emit, terminal_width
 
 history_app = DriftscanTyper(
     help="The recorded scans: list, show, prune. Every `driftscan scan` is recorded unless "
@@ -118,7 +120,7 @@ def history_show(
             state = "failed" if scan.failure else "is incomplete"
             raise HistoryError(f"{_label(scan)} {state}: it holds no findings")
         result = store.load(scan)
-    emit(renderer_for(output_format)(result), None)
+    emit(renderer_for(output_format, width=terminal_width(sys.stdout))(result), None)
 
 
 @history_app.command("prune")
@@ -200,7 +202,8 @@ def diff_command(
         result = drift.diff(
             store.load(older), store.load(newer), before_approved=bool(older.approved_at)
         )
-    emit([_diff_renderer(output_format)(result)], output)
+    width = None if output else terminal_width(sys.stdout)
+    emit([_diff_renderer(output_format, width)(result)], output)
 
 
 def _pair(
@@ -224,12 +227,12 @@ def _pair(
     return previous, newer
 
 
-def _diff_renderer(output_format: DiffFormat) -> Callable[[drift.Diff], str]:
+def _diff_renderer(output_format: DiffFormat, width: int | None) -> Callable[[drift.Diff], str]:
     from reports import diff_json, diff_table
 
     match output_format:
         case DiffFormat.TABLE:
-            return diff_table.render
+            return functools.partial(diff_table.render, width=width)
         case DiffFormat.JSON:
             return diff_json.render
         case _:

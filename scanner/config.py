@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import reprlib
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +21,14 @@ from scanner.inventory import Scope
 from scanner.model import Severity
 from scanner.registry import CheckSpec, all_checks, get_check, services, unknown
 from scanner.runner import DEFAULT_WORKERS, ScanPlan
-from scanner.suppressions import FILE_SCHEMA, SECTION_SCHEMA, Suppression, from_document
+from scanner.suppressions import (
+    FILE_SCHEMA,
+    SECTION_SCHEMA,
+    Suppression,
+    entry_problems,
+    from_document,
+)
+from scanner.textsafe import MAX_PROBLEMS, at_most, clip
 
 BASELINE_VERSION = 1
 
@@ -42,6 +52,7 @@ def baseline_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://driftscan.dev/schemas/baseline.schema.json",
         "title": "driftscan baseline",
+        "description": "a mapping of version, scope, controls and suppressions",
         "type": "object",
         "properties": {
             "version": {"const": BASELINE_VERSION},
@@ -108,11 +119,34 @@ def load_suppressions(path: Path | None) -> tuple[Suppression, ...]:
     return from_document(document["suppressions"], str(path))
 
 
+MAX_FILE_BYTES = 1 << 20
+"""Baselines and suppressions are small files people write: anything bigger is a mistake or
+an attack, refused before it is read whole."""
+MAX_DEPTH = 20
+"""How deeply mappings and lists may nest in them (a baseline needs 4 levels)."""
+
+
 def _read(path: Path, kind: str) -> str:
+    """The file's text: a regular file of at most MAX_FILE_BYTES, UTF-8."""
     try:
-        return path.read_text(encoding="utf-8")
+        # O_NONBLOCK: opening a FIFO without a writer must not hang; it is refused below.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read {kind} file: {exc.strerror}") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigError(f"{path}: a {kind} file must be a regular file")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read {kind} file: {exc.strerror}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: a {kind} file may hold at most {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
 def parse_baseline(text: str, source: str = "baseline") -> Baseline:
@@ -133,8 +167,14 @@ def parse_baseline(text: str, source: str = "baseline") -> Baseline:
     )
 
 
-class _DatesAsText(yaml.SafeLoader):
-    """Safe loading, but ``2027-03-01`` stays a string: JSON Schema knows no dates."""
+try:  # libyaml's parser, when PyYAML was built with it: ten times faster than Python's
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover (PyYAML's wheels include libyaml)
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+
+class _PlainDocument(_SafeLoader):
+    """Safe loading where ``2027-03-01`` stays a string: JSON Schema knows no dates."""
 
     yaml_implicit_resolvers = {
         first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
@@ -142,21 +182,76 @@ class _DatesAsText(yaml.SafeLoader):
     }
 
 
-def _validated(text: str, source: str, schema: Mapping[str, Any]) -> Any:
-    """The YAML or JSON document, valid against ``schema``; else one line per problem."""
+def _load_yaml(text: str) -> Any:
+    """The document, once its events show it small and plain: anchors and aliases (``&a``,
+    ``*a``) are refused, as a few hundred bytes of nested aliases expand to gigabytes (the
+    "billion laughs") and a baseline has no use for them; nesting deeper than MAX_DEPTH is
+    refused before the recursive composer could overflow the stack."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_PlainDocument):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _Refused(event.start_mark, "anchors and aliases (& and *) are not accepted")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Refused(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return yaml.load(text, Loader=_PlainDocument)
+
+
+class _Refused(yaml.MarkedYAMLError):
+    def __init__(self, mark: Any, problem: str) -> None:  # libyaml's Mark or PyYAML's
+        super().__init__(problem=problem, problem_mark=mark)
+
+
+def _parsed(text: str, source: str) -> Any:
+    """The document of a YAML or JSON text. JSON is parsed as JSON first: the same
+    document, a hundred times faster than the YAML parser (a 1 MiB JSON file took seconds)."""
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            pass  # flow-style YAML, such as {a: 1}: the YAML parser's
+        except RecursionError:
+            raise ConfigError(f"{source}: nested deeper than {MAX_DEPTH} levels") from None
+        else:
+            if _depth(document) > MAX_DEPTH:
+                raise ConfigError(f"{source}: nested deeper than {MAX_DEPTH} levels")
+            return document
     try:
-        document = yaml.load(text, Loader=_DatesAsText) if text.strip() else {}
+        return _load_yaml(text) if text.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{source}: not valid YAML or JSON{where}: {problem}") from exc
-    document = _empty_sections_as_mappings(document)
+        raise ConfigError(f"{source}: not valid YAML or JSON{where}: {clip(problem)}") from exc
+
+
+def _depth(document: Any) -> int:
+    """How deeply mappings and lists nest in the document; without recursion, whatever the
+    depth."""
+    deepest, pending = 0, [(document, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, depth + 1)
+            pending.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+def _validated(text: str, source: str, schema: Mapping[str, Any]) -> Any:
+    """The YAML or JSON document, valid against ``schema``; else one line per problem."""
+    document = _empty_sections_as_mappings(_parsed(text, source))
     validator = jsonschema.Draft202012Validator(schema)
     problems = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
-    if problems:
-        lines = [f"{source}: {line}" for error in problems for line in _describe(error)]
-        raise ConfigError("\n".join(lines))
+    lines = [line for error in problems for line in _describe(error)]
+    if isinstance(document, dict) and isinstance(document.get("suppressions"), list):
+        lines += entry_problems(document["suppressions"])  # all problems at once, not in turns
+    if lines:
+        raise ConfigError("\n".join(f"{source}: {line}" for line in at_most(lines, MAX_PROBLEMS)))
     return document
 
 
@@ -179,22 +274,75 @@ def _empty_sections_as_mappings(document: Any) -> Any:
 
 def key_name(part: object) -> str:
     """A key as a key path shows it: quoted unless it is plain, printable text without
-    ``/`` or ``: ``, so a problem stays one unambiguous line whatever the key."""
+    ``/`` or ``: ``, so a problem stays one unambiguous line whatever the key; long keys cut."""
     text = str(part)
     plain = text and text.isprintable() and "/" not in text and ": " not in text
-    return text if plain else repr(text)
+    return clip(text if plain else repr(text), 60)
+
+
+_VALUE = reprlib.Repr()
+_VALUE.maxstring = _VALUE.maxother = 40
+_VALUE.maxlist = _VALUE.maxdict = 3
+
+
+def _value(instance: object) -> str:
+    """A value as a problem quotes it: a short prefix, never the whole of a big value."""
+    return clip(_VALUE.repr(instance), 60)
+
+
+_KINDS = {
+    dict: "a mapping",
+    list: "a list",
+    str: "text",
+    bool: "true/false",
+    int: "a number",
+    float: "a number",
+    type(None): "nothing",
+}
+_TYPES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "text",
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
+}
 
 
 def _describe(error: jsonschema.ValidationError) -> list[str]:
-    """One line per problem: the key path and what was expected."""
+    """One line per problem: the key path and what was expected, built from the schema and a
+    short prefix of the value (jsonschema's own messages quote the whole value)."""
     path = "/".join(key_name(part) for part in error.absolute_path) or "(top level)"
-    if error.validator == "additionalProperties":
-        known = list(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(known), key=str)  # YAML keys may be numbers
-        return [f"{path}: {unknown('key', str(key), known)}" for key in extra]
-    if error.validator == "pattern" and "description" in error.schema:
-        return [f"{path}: {error.instance!r} is not {error.schema['description']}"]
-    return [f"{path}: {error.message}"]
+    schema, instance, expected = error.schema, error.instance, error.validator_value
+    match error.validator:
+        case "additionalProperties":
+            known = list(schema.get("properties", {}))
+            extra = sorted(set(instance) - set(known), key=str)  # YAML keys may be numbers
+            return [f"{path}: {unknown('key', clip(str(key), 60), known)}" for key in extra]
+        case "required":
+            return [f"{path}: missing {key!r}" for key in expected if key not in instance]
+        case "type":
+            types = [expected] if isinstance(expected, str) else expected
+            got = _KINDS.get(type(instance), type(instance).__name__)
+            if error.absolute_path and not isinstance(instance, (dict, list)):
+                return [
+                    f"{path}: {_value(instance)} is not of type {' or '.join(map(repr, types))}"
+                ]
+            wanted = schema.get("description") if not error.absolute_path else None
+            wanted = wanted or " or ".join(_TYPES.get(t, t) for t in types)
+            return [f"{path}: expected {wanted}, got {got}"]
+        case "pattern" if "description" in schema:
+            return [f"{path}: {_value(instance)} is not {schema['description']}"]
+        case "const":
+            return [f"{path}: {_value(instance)} is not {expected!r}"]
+        case "enum":
+            return [f"{path}: {_value(instance)} is not one of {', '.join(map(str, expected))}"]
+        case "minLength" | "minItems" if expected == 1:
+            return [f"{path}: must not be empty"]
+        case "uniqueItems":
+            return [f"{path}: lists an item twice"]
+    # Other validators (minimum, maximum): jsonschema's message may quote the whole value.
+    return [f"{path}: {clip(error.message)}"]
 
 
 def build_plan(

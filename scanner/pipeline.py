@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -40,6 +41,7 @@ from scanner.runner import DEFAULT_WORKERS, FailOn, Progress, ScanPlan, exit_cod
 from scanner.session import AwsSession
 from scanner.suppressions import Suppression
 from scanner.suppressions import apply as apply_suppressions
+from scanner.textsafe import count, printable
 
 
 class LogFormat(StrEnum):
@@ -65,6 +67,8 @@ class ScanRequest:
     workers: int = DEFAULT_WORKERS
     jsonl: bool = False
     """One JSON object a line (ocsf, asff)."""
+    csv_raw: bool = False
+    """CSV cells as they are: no ``'`` before a cell a spreadsheet would run as a formula."""
     send: tuple[str, ...] = ()
     """``--send`` destinations, delivered after the report is written."""
     ca_bundle: Path | None = None
@@ -110,6 +114,8 @@ def execute(request: ScanRequest, session: AwsSession, default_region: str | Non
         request.output_format,
         jsonl=request.jsonl,
         colour=request.output is None and coloured(sys.stdout),
+        width=terminal_width(sys.stdout) if request.output is None else None,
+        csv_raw=request.csv_raw,
     )
     transports = transports_for(
         request.send,
@@ -219,7 +225,7 @@ def report_problems(result: ScanResult) -> None:
     """One line each, on stderr, for what makes the scan incomplete."""
     errors = result.count(Status.ERROR)
     if errors:
-        say(f"{errors} findings could not be judged (ERROR): the scan is incomplete")
+        say(f"{count(errors, 'finding')} could not be judged (ERROR): the scan is incomplete")
     if result.missing_actions:
         say("missing IAM permissions: " + ", ".join(result.missing_actions))
 
@@ -342,6 +348,12 @@ def coloured(stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
+def terminal_width(stream: TextIO) -> int | None:
+    """The width to fit text to: the terminal's (``COLUMNS`` first), or None when ``stream``
+    is a file or a pipe, where nothing is wrapped and every message stays whole."""
+    return shutil.get_terminal_size().columns if stream.isatty() else None
+
+
 def progress_line(stream: TextIO) -> Callable[[Progress], None] | None:
     """One line on a terminal, rewritten as the scan goes and erased at its end; None (no
     progress) when ``stream`` is not a terminal, or log lines (-v, --log-format json) go there."""
@@ -360,8 +372,10 @@ def progress_line(stream: TextIO) -> Callable[[Progress], None] | None:
         shown[0] = percent
         line = (
             f"driftscan: scanning {percent}% ({progress.done}/{progress.total} {progress.unit}), "
-            f"{progress.findings} findings so far"
+            f"{count(progress.findings, 'finding')} so far"
         )
+        # Longer than the terminal, it would wrap, and \r would rewrite only its last line.
+        line = line[: shutil.get_terminal_size().columns - 1]
         stream.write("\r\033[K" + ("" if progress.done == progress.total else line))
         stream.flush()
 
@@ -385,12 +399,28 @@ def say(message: str, *, level: str = "error", err: bool = True, **fields: Any) 
             {"time": _timestamp(), "level": level, "message": message, **fields}, default=str
         )
     else:
-        line = f"driftscan: {message}" if err else message
+        # The message may quote AWS or user text: it must stay one line and move no cursor.
+        line = f"driftscan: {printable(message)}" if err else printable(message)
     typer.echo(line, err=err)
 
 
 def _timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def text_log_handler() -> logging.Handler:
+    """The handler of -v's text log lines on stderr: ``LEVEL logger: message``, escaped."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_TextFormatter("%(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
+class _TextFormatter(logging.Formatter):
+    """Log lines quote AWS text (names, error messages): one line each, no control
+    characters; a traceback (a check's crash) keeps its own lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        return printable(super().formatMessage(record))
 
 
 class _JsonFormatter(logging.Formatter):

@@ -10,14 +10,15 @@ that ran is reported as stale. Entries come from ``--suppressions FILE`` and fro
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from scanner.errors import ConfigError
 from scanner.model import Finding, ScanResult, Status
 from scanner.registry import all_checks, unknown
+from scanner.textsafe import MAX_PROBLEMS, clip
 
 ENTRY_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -49,12 +50,14 @@ ENTRY_SCHEMA: dict[str, Any] = {
         },
     },
 }
+_DATE_SHAPE = ENTRY_SCHEMA["properties"]["expires"]["pattern"]
 SECTION_SCHEMA: dict[str, Any] = {"type": "array", "items": ENTRY_SCHEMA}
 """The ``suppressions:`` list, in a suppressions file and in the baseline."""
 FILE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://driftscan.dev/schemas/suppressions.schema.json",
     "title": "driftscan suppressions",
+    "description": "a mapping with a `suppressions:` list",
     "type": "object",
     "required": ["suppressions"],
     "additionalProperties": False,
@@ -91,30 +94,47 @@ class Suppression:
         return f"{self.source} ({self.check} on {self.resource})"
 
 
-def from_document(entries: Sequence[dict[str, Any]], source: str) -> tuple[Suppression, ...]:
-    """Schema-valid entries as Suppressions; a control id the registry lacks is a ConfigError."""
-    suppressions = []
+def entry_problems(entries: Sequence[Any]) -> list[str]:
+    """What the schema cannot know: control ids the registry lacks and impossible dates such
+    as 2027-02-30, one line each, for every entry (whatever else is wrong with the file)."""
+    problems: list[str] = []
     known = [spec.id for spec in all_checks()] if entries else []
     for index, entry in enumerate(entries):
-        where = f"{source}: suppressions/{index}"
-        if entry["check"] not in known:
-            raise ConfigError(f"{where}/check: {unknown('control', entry['check'], known)}")
-        try:
-            expires = date.fromisoformat(entry["expires"]) if "expires" in entry else None
-        except ValueError:
-            raise ConfigError(f"{where}/expires: {entry['expires']!r} is not a date") from None
-        suppressions.append(
-            Suppression(
-                check=entry["check"],
-                reason=entry["reason"].strip(),
-                resource=entry.get("resource", "*"),
-                account=entry.get("account"),
-                region=entry.get("region"),
-                expires=expires,
-                source=where,
-            )
+        if not isinstance(entry, dict):
+            continue  # the schema reports it
+        check, expires = entry.get("check"), entry.get("expires")
+        if isinstance(check, str) and check not in known:
+            # Past the lines an error shows, a problem is only counted: spare the search for
+            # the closest ids (thousands of them took seconds).
+            shown = len(problems) < MAX_PROBLEMS
+            what = unknown("control", clip(check), known) if shown else "unknown control"
+            problems.append(f"suppressions/{index}/check: {what}")
+        if isinstance(expires, str) and re.fullmatch(_DATE_SHAPE, expires) and not _date(expires):
+            problems.append(f"suppressions/{index}/expires: {clip(expires)!r} is not a date")
+    return problems
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def from_document(entries: Sequence[dict[str, Any]], source: str) -> tuple[Suppression, ...]:
+    """Entries that passed the schema and ``entry_problems``, as Suppressions."""
+    return tuple(
+        Suppression(
+            check=entry["check"],
+            reason=entry["reason"].strip(),
+            resource=entry.get("resource", "*"),
+            account=entry.get("account"),
+            region=entry.get("region"),
+            expires=_date(entry["expires"]) if "expires" in entry else None,
+            source=f"{source}: suppressions/{index}",
         )
-    return tuple(suppressions)
+        for index, entry in enumerate(entries)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

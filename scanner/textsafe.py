@@ -1,4 +1,4 @@
-"""Text from AWS or from users, made safe to print on one line of a terminal or a log.
+"""Text for people: values from AWS or users made safe to print, and counted nouns.
 
 Resource names, tag values, descriptions and AWS error messages are chosen by other people:
 an ESC sequence in a log group name can clear a screen or set a window title, a newline can
@@ -64,4 +64,9 @@ def at_most(lines: Iterable[str], limit: int) -> list[str]:
             shown.append(line)
         else:
             more += 1
-    return shown + ([f"and {more} more problems"] if more else [])
+    return shown + ([f"and {count(more, 'more problem')}"] if more else [])
+
+
+def count(number: int, noun: str) -> str:
+    """``1 finding``, ``2 findings``: a number and a regular noun, in the right number."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -6,8 +6,11 @@ an empty account is a clean report."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import resource
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +20,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner.cli import run
-from scanner.config import Baseline, key_name, load_suppressions, parse_baseline
+from scanner.config import (
+    MAX_FILE_BYTES,
+    Baseline,
+    key_name,
+    load_suppressions,
+    parse_baseline,
+)
 from scanner.demo.base import DemoAccount
 from scanner.errors import ConfigError
 from scanner.registry import all_checks
+from scanner.textsafe import MAX_PROBLEMS
 from tests.faultproxy import Fault, running
 
 SOURCE = "baseline.yaml"
@@ -74,6 +84,17 @@ ENTRIES = st.lists(
 )
 
 
+def document_of(text: str) -> Any:
+    """The document as driftscan reads it: JSON as JSON (which joins an escaped surrogate
+    pair into one character, where YAML keeps two), else YAML with libyaml's parser (which
+    accepts a few texts PyYAML's own refuses, such as ``A\t``)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return yaml.load(text, Loader=loader) if text.strip() else {}
+
+
 def key_paths(document: Any, prefix: str = "") -> set[str]:
     """Every key path in the document, as problems name them."""
     paths = {prefix or "(top level)"}
@@ -88,8 +109,17 @@ def key_paths(document: Any, prefix: str = "") -> set[str]:
     return paths
 
 
+def named_problems(lines: list[str], source: str) -> list[str]:
+    """The problem lines, without the line that counts those beyond MAX_PROBLEMS."""
+    if len(lines) == MAX_PROBLEMS + 1:
+        assert re.fullmatch(rf"{re.escape(source)}: and \d+ more problems?", lines[-1]), lines
+        return lines[:-1]
+    assert len(lines) <= MAX_PROBLEMS, lines
+    return lines
+
+
 def assert_names_key_paths(error: ConfigError, document: Any) -> None:
-    lines = str(error).splitlines()
+    lines = named_problems(str(error).splitlines(), SOURCE)
     paths = key_paths(document)
     assert lines
     for line in lines:
@@ -111,7 +141,7 @@ def test_any_document_is_a_baseline_or_problems_naming_their_key_paths(document:
     text = yaml.safe_dump(document)
     result = outcome(text)
     if isinstance(result, ConfigError):
-        assert_names_key_paths(result, yaml.safe_load(text))
+        assert_names_key_paths(result, document_of(text))
     else:
         assert isinstance(result, Baseline)
 
@@ -141,7 +171,7 @@ def test_nearly_valid_baselines_name_the_exact_key_path(document: dict[str, Any]
     text = json.dumps(document, default=str)
     result = outcome(text)
     if isinstance(result, ConfigError):
-        assert_names_key_paths(result, yaml.safe_load(text))
+        assert_names_key_paths(result, document_of(text))
 
 
 @settings(max_examples=100, deadline=None)
@@ -150,7 +180,7 @@ def test_any_suppressions_in_a_baseline_name_the_exact_key_path(document: dict[s
     text = json.dumps(document, default=str)
     result = outcome(text)
     if isinstance(result, ConfigError):
-        assert_names_key_paths(result, yaml.safe_load(text))
+        assert_names_key_paths(result, document_of(text))
 
 
 @settings(
@@ -168,8 +198,8 @@ def test_any_suppressions_file_is_entries_or_problems_naming_their_key_paths(
         lines = str(exc).splitlines()
         assert lines and all(line.startswith(f"{path}: ") for line in lines), lines
         if not lines[0].startswith(f"{path}: not valid YAML"):
-            paths = key_paths(yaml.safe_load(text) if text.strip() else {})
-            for line in lines:
+            paths = key_paths(document_of(text))
+            for line in named_problems(lines, str(path)):
                 assert any(line.startswith(f"{path}: {p}: ") for p in paths), line
 
 
@@ -312,3 +342,104 @@ def test_an_empty_account_is_a_clean_report(
     assert (code, lines) == (0, [])
     assert run(["scan", "--region", "us-east-1", "--no-history"]) == 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+# --- hostile input files: bombs, devices, deep nesting, huge values ---------------------------
+
+BILLION_LAUGHS = "version: 1\nscope: {tags: {a: &a lol}}\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+"""Nine levels of nine aliases: a few hundred bytes that expand to 9**8 strings."""
+
+
+def run_bounded(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
+    """run(argv), asserting it takes seconds, not minutes, and little memory."""
+    capsys.readouterr()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    code = run(list(argv))
+    assert time.monotonic() - started < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # KiB
+    return code, capsys.readouterr().err.splitlines()
+
+
+@pytest.mark.parametrize("option", ["--baseline", "--suppressions"])
+def test_a_yaml_bomb_is_refused_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(BILLION_LAUGHS)
+    assert len(BILLION_LAUGHS) < 500
+    code, err = run_bounded(capsys, "scan", "-r", "us-east-1", "--no-history", option, str(bomb))
+    assert code == 2
+    assert err == [
+        f"driftscan: {bomb}: not valid YAML or JSON at line 2, column 19: "
+        "anchors and aliases (& and *) are not accepted"
+    ]
+
+
+@pytest.mark.parametrize("opening", ["[", '{"a": ', "- "])
+def test_deep_nesting_is_refused_not_a_recursion_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], opening: str
+) -> None:
+    closing = {"[": "]", '{"a": ': "}", "- ": ""}[opening]
+    deep = tmp_path / "deep.json"
+    deep.write_text(opening * 50_000 + "1" + closing * 50_000)
+    code, err = run_bounded(capsys, "baseline", "validate", str(deep))
+    assert code == 2
+    assert len(err) == 1 and "nested deeper than 20 levels" in err[0], err
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("w") as handle:
+        handle.truncate(MAX_FILE_BYTES + 1)  # sparse: costs no disk
+    code, err = run_bounded(capsys, "baseline", "validate", str(big))
+    assert (code, err) == (2, [f"driftscan: {big}: a baseline file may hold at most 1048576 bytes"])
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "directory"])
+def test_a_file_that_is_not_regular_is_refused_without_blocking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    path = {"device": Path("/dev/zero"), "fifo": tmp_path / "fifo", "directory": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: a blocking open would wait forever
+    code, err = run_bounded(capsys, "scan", "-r", "us-east-1", "--suppressions", str(path))
+    assert (code, err) == (2, [f"driftscan: {path}: a suppressions file must be a regular file"])
+
+
+def test_a_huge_value_is_quoted_by_a_short_escaped_prefix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules.json"
+    hostile = "\x1b]0;owned\x07" * 20_000
+    entry = {"check": "kms.cmk_rotation_enabled", "reason": "r", "region": hostile}
+    rules.write_text(json.dumps({"suppressions": [entry], "k" * 1000: 1}))
+    code, err = run_bounded(capsys, "scan", "-r", "us-east-1", "--suppressions", str(rules))
+    assert code == 2 and len(err) == 2, err
+    assert all(len(line) < 200 + len(str(rules)) for line in err), err
+    assert not any("\x1b" in line or "\x07" in line for line in err)
+    assert "suppressions/0/region: '\\x1b]0;owned\\x07" in err[1]
+
+
+@pytest.mark.parametrize("syntax", ["json", "yaml"])
+def test_a_full_size_file_of_problems_is_listed_up_to_a_limit_and_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], syntax: str
+) -> None:
+    rules = tmp_path / f"rules.{syntax}"
+    reason = "r" * 40
+    if syntax == "json":
+        entries = [f'{{"check": "nope", "reason": "{reason}"}}'] * 13_000
+        text = '{"suppressions": [\n' + ",\n".join(entries) + "]}"
+    else:
+        text = "suppressions:\n" + f"- check: nope\n  reason: {reason}\n" * 13_000
+    assert MAX_FILE_BYTES // 2 < len(text) < MAX_FILE_BYTES
+    rules.write_text(text)
+    code, err = run_bounded(capsys, "scan", "-r", "us-east-1", "--suppressions", str(rules))
+    assert code == 2
+    assert len(err) == MAX_PROBLEMS + 1
+    assert re.fullmatch(rf"driftscan: {re.escape(str(rules))}: and \d{{4,}} more problems", err[-1])

@@ -193,8 +193,8 @@ def test_diff_renders_as_json_valid_against_its_schema_and_as_a_table() -> None:
     assert "note: the scans differ in accounts, regions or baseline" in table
     assert "rotation: true -> false" in table
     assert table.rstrip().endswith(
-        "1 new failures, 0 resolved, 0 still failing, 1 not re-checked; 1 resources appeared, "
-        "1 disappeared, 1 changed (1 fields)"
+        "1 new failure, 0 resolved, 0 still failing, 1 not re-checked; 1 resource appeared, "
+        "1 disappeared, 1 changed (1 field)"
     )
 
 

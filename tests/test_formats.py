@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -23,19 +24,34 @@ import pytest
 from moto import mock_aws
 from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 
-from reports import OutputFormat, asff, csv_report, jsonl, ocsf, renderer_for
+from reports import (
+    OutputFormat,
+    asff,
+    csv_report,
+    diff_table,
+    html,
+    jsonl,
+    ocsf,
+    renderer_for,
+    table,
+)
 from scanner.cli import run
 from scanner.config import build_plan, parse_baseline
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.kms import make_key
 from scanner.demo.stack import DEMO_BASELINE, build_demo
+from scanner.drift import diff
 from scanner.errors import ConfigError
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
+from scanner.pipeline import terminal_width
 from scanner.runner import run_scan
 from scanner.session import AwsSession, SessionOptions
 from scanner.suppressions import Suppression
 from scanner.suppressions import apply as apply_suppressions
 from tests.helpers import fail_operation, scan
+from tests.test_history import finding as history_finding
+from tests.test_history import result as history_result
+from tests.test_history import snapshot as history_snapshot
 
 SCHEMAS = Path(__file__).parents[1] / "reports" / "schemas"
 
@@ -422,3 +438,113 @@ def test_every_csv_row_of_the_demo_is_a_finding(demo_result: ScanResult) -> None
     assert [(r["finding_id"], r["status"], r["message"]) for r in rows] == [
         (f.finding_id, f.status.value, f.message) for f in demo_result.findings
     ]
+
+
+@pytest.mark.parametrize(
+    "formula", ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+)
+def test_csv_cells_a_spreadsheet_would_run_are_quoted_as_text_unless_raw(formula: str) -> None:
+    hostile = replace(FAILING, resource_id=formula, message=formula)
+    result = replace(CANONICAL, findings=(hostile,))
+    for raw, shown in ((False, "'" + formula), (True, formula)):
+        text = "".join(csv_report.render(result, raw=raw))
+        header, row = list(csv.reader(io.StringIO(text, newline="")))
+        cells = dict(zip(header, row, strict=True))
+        assert (cells["resource_id"], cells["message"]) == (shown, shown)
+    assert "".join(csv_report.render(CANONICAL)) == "".join(csv_report.render(CANONICAL, raw=True))
+
+
+def visible(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+@pytest.mark.parametrize("width", [80, 100, 200])
+@pytest.mark.parametrize("colour", [False, True])
+def test_the_table_fits_a_terminal_and_keeps_every_word(
+    demo_result: ScanResult, width: int, colour: bool
+) -> None:
+    text = visible(table.render(demo_result, colour=colour, width=width))
+    assert max(len(line) for line in text.splitlines()) <= width
+    words = set(text.split())
+    joined = "".join(text.split())  # a word wider than its column is broken across lines
+    for finding in demo_result.findings:
+        shown = {  # a suppressed finding shows why it is suppressed, not its message
+            Status.FAIL: f"{finding.message} {finding.remediation}",
+            Status.MUTED: finding.evidence.get("suppression", {}).get("reason", ""),
+        }.get(finding.status, finding.message)
+        for word in f"{finding.resource_id} {shown}".split():
+            assert word in words or (len(word) > width // 2 and word in joined), (word, finding)
+    assert "…" not in text
+
+
+def test_the_table_in_a_file_or_pipe_keeps_every_message_whole_on_its_line(
+    demo_result: ScanResult,
+) -> None:
+    lines = table.render(demo_result).splitlines()
+    for finding in demo_result.findings:
+        if finding.status is not Status.MUTED:
+            message = " ".join(finding.message.split())
+            assert any(line.endswith(message) for line in lines), message
+    longest = max(demo_result.findings, key=lambda f: len(f.message))
+    assert len(longest.message) > 110  # the old cut
+
+
+def test_a_scan_of_one_finding_says_finding_not_findings() -> None:
+    summary = table.render(CANONICAL).splitlines()[-1]
+    assert summary.startswith("1 finding: 0 passed, 1 failed, 0 errors, 0 suppressed;")
+    assert "1 control in eu-west-1 for account 123456789012" in summary
+
+
+def test_html_trend_labels_scans_of_one_day_with_their_time() -> None:
+    points = [
+        html.TrendPoint(scan_id=f"s{i}", finished_at=at, failing={}, score=None)
+        for i, at in enumerate(
+            ["2026-01-01T09:00:00Z", "2026-01-02T08:15:00Z", "2026-01-02T17:45:00Z"]
+        )
+    ]
+    labels = re.findall(
+        r'text-anchor="middle">([^<]*)(?:<tspan[^>]*>([^<]*)</tspan>)?',
+        html.render(CANONICAL, points),
+    )
+    assert labels == [("2026-01-01", ""), ("2026-01-02", "08:15"), ("2026-01-02", "17:45")]
+    assert "over 3 scans" in html.render(CANONICAL, points)
+    assert "over 1 scan<" in html.render(CANONICAL, points[:1])
+
+
+def test_text_fits_the_terminals_width_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("COLUMNS", "123")
+    assert terminal_width(Terminal()) == 123
+    assert terminal_width(io.StringIO()) is None  # a file or a pipe: never wrapped
+
+
+@pytest.mark.parametrize("width", [None, 80, 100, 200])
+def test_the_diff_table_fits_a_terminal_and_cuts_nothing(width: int | None) -> None:
+    long_id = "key-" + "x" * 150
+    message = "rotation is off; " + " ".join(f"word{i}" for i in range(60))
+    before = history_result(
+        "aaaaaaaa-1",
+        [history_finding(long_id, Status.PASS)],
+        [history_snapshot(long_id, policy="a" * 30), history_snapshot("gone", rotation=True)],
+    )
+    after = history_result(
+        "bbbbbbbb-2",
+        [replace(history_finding(long_id, Status.FAIL), message=message)],
+        [history_snapshot(long_id, policy="b" * 200), history_snapshot("new", rotation=True)],
+    )
+    changes = diff(before, after, before_approved=False)
+    text = diff_table.render(changes, width=width)
+    lines = text.splitlines()
+    if width is None:
+        assert any(line.endswith(message) for line in lines)
+        assert any(line.rstrip().endswith('"' + "b" * 200 + '"') for line in lines)
+    else:
+        assert max(len(line) for line in lines) <= width
+        assert set(message.split()) <= set(text.split())
+        whole = diff_table.render(changes)
+        assert [text.count(c) for c in "xb"] == [whole.count(c) for c in "xb"]  # nothing cut
+    summary = " ".join(text.split())
+    assert "1 new failure, 0 resolved" in summary and "1 resource appeared" in summary

@@ -143,7 +143,7 @@ def test_a_passing_resource_is_not_muted(account: DemoAccount) -> None:
     [
         (
             '{"suppressions": [{"check": "kms.cmk_rotation_enabled"}]}',
-            "suppressions/0: 'reason' is a required property",
+            "suppressions/0: missing 'reason'",
         ),
         (
             '{"suppressions": [{"check": "kms.cmk_rotation_enable", "reason": "r"}]}',
@@ -200,3 +200,36 @@ def test_baseline_section_suppresses_and_yaml_dates_are_dates(account: DemoAccou
     assert "0 failed, 0 errors, 1 suppressed" in rendered
     with pytest.raises(ConfigError, match="suppressions/0/check: unknown control"):
         parse_baseline("suppressions: [{check: nope.nope, reason: r}]", "b.yaml")
+
+
+def test_every_problem_of_a_file_is_reported_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "suppressions:\n"
+        "  - {check: kms.cmk_rotation_enable, reason: r}\n"
+        f"  - {{check: {ROTATION}, reason: r, expires: 2027-02-30}}\n"
+        f"  - {{check: {ROTATION}}}\n"
+    )
+    code = run(["scan", "-r", "us-east-1", "--no-history", "--suppressions", str(rules)])
+    assert code == 2
+    assert sorted(capsys.readouterr().err.splitlines()) == [
+        f"driftscan: {rules}: suppressions/0/check: unknown control "
+        "'kms.cmk_rotation_enable'; did you mean kms.cmk_rotation_enabled?",
+        f"driftscan: {rules}: suppressions/1/expires: '2027-02-30' is not a date",
+        f"driftscan: {rules}: suppressions/2: missing 'reason'",
+    ]
+
+
+def test_a_bare_list_is_told_where_the_entries_go(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"- check: {ROTATION}\n  reason: accepted\n")
+    code = run(["scan", "-r", "us-east-1", "--no-history", "--suppressions", str(rules)])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"driftscan: {rules}: (top level): expected a mapping with a `suppressions:` list, "
+        "got a list"
+    ]

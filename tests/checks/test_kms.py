@@ -148,11 +148,11 @@ def test_key_in_use_enabled(account: DemoAccount) -> None:
             key_id(enabled): (Status.PASS, f"key {key_id(enabled)} is Enabled; used by {stream}"),
             key_id(disabled): (
                 Status.FAIL,
-                f"key {key_id(disabled)} is Disabled but {secret} encrypt with it",
+                f"key {key_id(disabled)} is Disabled but used by {secret}",
             ),
             key_id(pending): (
                 Status.FAIL,
-                f"key {key_id(pending)} is PendingDeletion but {logs} encrypt with it",
+                f"key {key_id(pending)} is PendingDeletion but used by {logs}",
             ),
         },
     )
