@@ -72,6 +72,13 @@ FAILING = Finding(
     remediation="Enable automatic rotation.",
 )
 CANONICAL = ScanResult(metadata=META, findings=(FAILING,))
+KMS_4_REQUIREMENTS = [
+    "NIST.800-53.r5 SC-12",
+    "NIST.800-53.r5 SC-12(2)",
+    "NIST.800-53.r5 SC-28(3)",
+    "CIS AWS Foundations Benchmark v5.0.0/3.6",
+]
+"""What kms.cmk_rotation_enabled evidences: Security Hub KMS.4 (not in FSBP) lists these."""
 
 
 def test_ocsf_event_of_a_failing_finding() -> None:
@@ -109,9 +116,14 @@ def test_ocsf_event_of_a_failing_finding() -> None:
                 "desc": FAILING.message,
             },
             "compliance": {
-                "control": "kms.cmk_rotation_enabled",
+                "control": "KMS.4",
                 "desc": "Customer-managed KMS keys rotate",
-                "standards": ["driftscan baseline"],
+                "standards": [
+                    "driftscan baseline",
+                    "NIST SP 800-53 Rev. 5",
+                    "CIS AWS Foundations Benchmark v5.0.0",
+                ],
+                "requirements": KMS_4_REQUIREMENTS,
                 "status_id": 3,
                 "status": "Fail",
                 "checks": [
@@ -178,7 +190,11 @@ def test_asff_document_of_a_failing_finding() -> None:
                         "Details": {"Other": {"CloudFormationType": "AWS::KMS::Key"}},
                     }
                 ],
-                "Compliance": {"Status": "FAILED"},
+                "Compliance": {
+                    "Status": "FAILED",
+                    "SecurityControlId": "KMS.4",
+                    "RelatedRequirements": KMS_4_REQUIREMENTS,
+                },
                 "Workflow": {"Status": "NEW"},
                 "RecordState": "ACTIVE",
             }
@@ -222,10 +238,10 @@ def test_passing_and_unjudged_findings_map_to_each_formats_own_status() -> None:
     assert ocsf_pass["compliance"]["checks"][0]["severity"] == "High"  # the control's own
     assert (ocsf_error["severity_id"], ocsf_error["compliance"]["status"]) == (4, "Warning")
     asff_pass, asff_error = (asff.document(f, META) for f in (passing, unjudged))
-    assert asff_pass["Compliance"] == {"Status": "PASSED"}
+    assert asff_pass["Compliance"]["Status"] == "PASSED"
     assert asff_pass["Severity"] == {"Label": "INFORMATIONAL", "Original": "high"}
     assert asff_pass["Workflow"] == {"Status": "RESOLVED"}
-    assert asff_error["Compliance"] == {"Status": "NOT_AVAILABLE"}
+    assert asff_error["Compliance"]["Status"] == "NOT_AVAILABLE"
     assert asff_error["Workflow"] == {"Status": "NEW"}
 
 
