@@ -438,3 +438,90 @@ def test_every_csv_row_of_the_demo_is_a_finding(demo_result: ScanResult) -> None
     assert [(r["finding_id"], r["status"], r["message"]) for r in rows] == [
         (f.finding_id, f.status.value, f.message) for f in demo_result.findings
     ]
+
+
+def _with_check(check_id: str, resource_type: str) -> Finding:
+    return replace(FAILING, check_id=check_id, resource_type=resource_type)
+
+
+DELETION_UNPROTECTED_CLUSTER = _with_check("rds.deletion_protection", "AWS::RDS::DBCluster")
+AWS_MANAGED_KEY_CLUSTER = _with_check("rds.storage_encrypted_with_cmk", "AWS::RDS::DBCluster")
+OF_A_REMOVED_CONTROL = _with_check("gone.control", "AWS::KMS::Key")
+"""A stored scan's finding of a control this version no longer registers."""
+
+
+def test_json_finding_names_the_frameworks_its_control_evidences() -> None:
+    result = replace(CANONICAL, findings=(FAILING, OF_A_REMOVED_CONTROL))
+    document = json.loads("".join(renderer_for(OutputFormat.JSON)(result)))
+    jsonschema.validate(document, schema("findings"))
+    assert [f["compliance"] for f in document["findings"]] == [
+        {
+            "security_hub": ["KMS.4"],
+            "fsbp": [],
+            "nist_800_53": ["SC-12", "SC-12(2)", "SC-28(3)"],
+            "cis": ["3.6"],
+        },
+        {"security_hub": [], "fsbp": [], "nist_800_53": [], "cis": []},
+    ]
+    line = json.loads("".join(jsonl.render(result)).splitlines()[0])
+    jsonschema.validate(line, schema("finding"))
+    assert line["compliance"]["security_hub"] == ["KMS.4"]
+
+
+def test_asff_names_the_security_hub_control_only_when_the_finding_is_its_result() -> None:
+    result = replace(
+        CANONICAL,
+        findings=(DELETION_UNPROTECTED_CLUSTER, AWS_MANAGED_KEY_CLUSTER, OF_A_REMOVED_CONTROL),
+    )
+    document = json.loads("".join(asff.render(result)))
+    for finding in document["Findings"]:
+        jsonschema.validate(finding, schema("asff"))
+    model = botocore.session.get_session().get_service_model("securityhub")
+    botocore.validate.validate_parameters(
+        document, model.operation_model("BatchImportFindings").input_shape
+    )
+    same, stricter, removed = (f["Compliance"] for f in document["Findings"])
+    assert same == {
+        "Status": "FAILED",
+        "SecurityControlId": "RDS.7",
+        "RelatedRequirements": [
+            "AWS Foundational Security Best Practices v1.0.0/RDS.7",
+            "AWS Foundational Security Best Practices v1.0.0/RDS.8",
+            "NIST.800-53.r5 CM-3",
+            "NIST.800-53.r5 SC-5(2)",
+            "NIST.800-53.r5 SI-13(5)",
+        ],
+    }
+    # Stricter than RDS.3 and RDS.27: its FAIL (an AWS-managed key) is no FAIL of theirs.
+    assert "SecurityControlId" not in stricter
+    assert (
+        "AWS Foundational Security Best Practices v1.0.0/RDS.27" in stricter["RelatedRequirements"]
+    )
+    assert removed == {"Status": "FAILED"}
+
+
+def test_ocsf_compliance_names_the_security_hub_control_and_the_requirements() -> None:
+    result = replace(
+        CANONICAL,
+        findings=(DELETION_UNPROTECTED_CLUSTER, AWS_MANAGED_KEY_CLUSTER, OF_A_REMOVED_CONTROL),
+    )
+    validator = jsonschema.Draft202012Validator(schema("ocsf-finding"))
+    events = list(ocsf.events(result))
+    for event in events:
+        validator.validate(event)
+        model = ComplianceFinding.model_validate(event)
+        assert model.model_dump(mode="json", exclude_none=True) == _without(
+            event, {("cloud",), ("compliance", "status")}
+        )
+    same, stricter, removed = (e["compliance"] for e in events)
+    assert same["control"] == "RDS.7"
+    assert same["standards"] == [
+        "driftscan baseline",
+        "AWS Foundational Security Best Practices v1.0.0",
+        "NIST SP 800-53 Rev. 5",
+    ]
+    assert same["requirements"][0] == "AWS Foundational Security Best Practices v1.0.0/RDS.7"
+    assert stricter["control"] == "rds.storage_encrypted_with_cmk"
+    assert "CIS AWS Foundations Benchmark v5.0.0/2.2.1" in stricter["requirements"]
+    assert (removed["control"], removed["standards"]) == ("gone.control", ["driftscan baseline"])
+    assert "requirements" not in removed
