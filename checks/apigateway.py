@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 
 from scanner.collectors import apigateway
 from scanner.collectors.apigateway import ApiResource, Stage, UsagePlan
+from scanner.compliance import APIGATEWAY_1, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import (
     Outcome,
@@ -71,6 +72,7 @@ def _limit(value: float | None) -> float | None:
             description="highest default burst limit allowed, requests",
         ),
     ],
+    compliance=Compliance.none("no Security Hub control judges stage throttling"),
 )
 def stage_throttling(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     max_rate, max_burst = params["max_rate"], params["max_burst"]
@@ -133,6 +135,13 @@ def stage_throttling(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
         "LoggingLevel: INFO}]"
     ),
     reads=[apigateway.stages],
+    compliance=Compliance(
+        same_as=(APIGATEWAY_1,),
+        note=(
+            "judges the stage's default method setting; APIGateway.1 judges every method, so a"
+            " per-method override that turns logging off fails it only"
+        ),
+    ),
 )
 def stage_execution_logging(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for stage in _stages(inputs):
@@ -171,6 +180,10 @@ def stage_execution_logging(inputs: CheckInputs, params: Params) -> Iterator[Out
     ),
     cfn_property="AWS::ApiGateway::Stage AccessLogSetting: {DestinationArn, Format}",
     reads=[apigateway.stages],
+    compliance=Compliance.none(
+        "APIGateway.9 judges access logging of API Gateway V2 (HTTP, WebSocket) stages only;"
+        " Security Hub has no access-logging control for the REST API stages judged here"
+    ),
 )
 def stage_access_logging(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for stage in _stages(inputs):
@@ -281,6 +294,7 @@ def _judge_stage(
             description="the period the usage plan's quota must be counted over",
         ),
     ],
+    compliance=Compliance.none("no Security Hub control judges usage plans, quotas or API keys"),
 )
 def usage_plan_quota(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     plans, keys = inputs[apigateway.usage_plans], inputs[apigateway.usage_plan_keys]
@@ -332,6 +346,9 @@ def _exposes(routes: Mapping[str, ApiResource], verb: str, path: str) -> bool:
         )
     ],
     configured_by="routes",
+    compliance=Compliance.none(
+        "a functional check of the baseline's routes, no security requirement"
+    ),
 )
 def required_routes(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     required = [_route(route) for route in params["routes"]]
@@ -430,6 +447,7 @@ def _cors_problems(
         )
     ],
     configured_by="allowed_origins",
+    compliance=Compliance.none("no Security Hub control judges CORS origins"),
 )
 def cors_restricted(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     allowed = set(params["allowed_origins"])

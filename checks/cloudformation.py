@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from scanner.collectors import cloudformation
 from scanner.collectors.cloudformation import STACK_TYPE
+from scanner.compliance import Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import (
     Outcome,
@@ -53,6 +54,9 @@ from scanner.registry import Param, Params, check
         )
     ],
     configured_by="stack_outputs",
+    compliance=Compliance.none(
+        "a functional check of the baseline's stack outputs, no security requirement"
+    ),
 )
 def required_outputs(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     required = params["stack_outputs"] or {}
@@ -128,6 +132,7 @@ DRIFTED = ("MODIFIED", "DELETED")
         )
     ],
     configured_by="detect",
+    compliance=Compliance.none("no Security Hub control judges stack drift"),
 )
 def stack_drift(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for stack in inputs[cloudformation.stack_drifts]:

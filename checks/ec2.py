@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 from scanner.collectors import ec2, efs, elasticache, rds
+from scanner.compliance import EC2_18, EC2_19, Compliance
 from scanner.inventory import CheckInputs, Collector
 from scanner.model import (
     Outcome,
@@ -52,6 +53,13 @@ DATASTORE_SOURCES: tuple[Collector[Any], ...] = (
         "the store's port"
     ),
     reads=[ec2.security_groups, *DATASTORE_SOURCES],
+    compliance=Compliance(
+        stricter_than=(EC2_18, EC2_19),
+        note=(
+            "judges only the groups of RDS clusters, ElastiCache replication groups and EFS"
+            " mount targets; a group that admits no CIDR range passes EC2.18 and EC2.19"
+        ),
+    ),
 )
 def datastore_sg_least_privilege(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     attached: dict[str, dict[int, list[str]]] = {}  # group id -> port -> stores

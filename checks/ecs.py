@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scanner.collectors import ecs
+from scanner.compliance import ECS_12, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, Severity, UnreadableResource, failed, passed, unreadable
 from scanner.registry import Params, check
@@ -38,6 +39,7 @@ UNREADABLE_WHAT = {
     ),
     cfn_property="AWS::ECS::Cluster ClusterSettings: [{Name: containerInsights, Value: enabled}]",
     reads=[ecs.clusters],
+    compliance=Compliance(same_as=(ECS_12,)),
 )
 def container_insights_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for cluster in inputs[ecs.clusters]:
@@ -89,6 +91,9 @@ def container_insights_enabled(inputs: CheckInputs, params: Params) -> Iterator[
     ),
     cfn_property="AWS::ECS::TaskDefinition ExecutionRoleArn and TaskRoleArn",
     reads=[ecs.clusters, ecs.services, ecs.task_definitions],
+    compliance=Compliance.none(
+        "no Security Hub control requires a task role (ECS.1 judges network mode and user)"
+    ),
 )
 def task_roles_defined(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for definition in inputs[ecs.task_definitions]:

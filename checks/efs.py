@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scanner.collectors import ec2, efs, kms
+from scanner.compliance import EFS_1, EFS_7, EFS_8, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
 from scanner.registry import Param, Params, check
@@ -31,6 +32,10 @@ from scanner.registry import Param, Params, check
     ),
     cfn_property="AWS::EFS::FileSystem Encrypted: true, KmsKeyId: <customer-managed key>",
     reads=[efs.file_systems, kms.key_directory],
+    compliance=Compliance(
+        stricter_than=(EFS_1, EFS_8),
+        note="also requires a customer-managed key: aws/elasticfilesystem fails here only",
+    ),
 )
 def encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     keys = inputs[kms.key_directory]
@@ -93,6 +98,10 @@ def encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
     ),
     cfn_property="AWS::EFS::MountTarget SubnetId: <a private subnet>",
     reads=[efs.file_systems, efs.mount_targets, ec2.routing],
+    compliance=Compliance.none(
+        "EFS.6 judges whether the subnet assigns public IPs on launch, not its route to an"
+        " internet gateway: another requirement"
+    ),
 )
 def mount_targets_in_private_subnets(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     targets_by_fs = inputs[efs.mount_targets]
@@ -147,6 +156,7 @@ def mount_targets_in_private_subnets(inputs: CheckInputs, params: Params) -> Ite
     rationale="Without backups, deleted or corrupted files cannot be restored.",
     cfn_property="AWS::EFS::FileSystem BackupPolicy: {Status: ENABLED}",
     reads=[efs.file_systems, efs.backup_policies],
+    compliance=Compliance(same_as=(EFS_7,)),
 )
 def backup_policy_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     policies = inputs[efs.backup_policies]
@@ -203,6 +213,7 @@ def backup_policy_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outco
             description="Required ThroughputMode.",
         ),
     ],
+    compliance=Compliance.none("sizing, not a security requirement"),
 )
 def throughput_and_performance_mode(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     wanted = {

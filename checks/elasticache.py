@@ -7,6 +7,13 @@ from collections.abc import Iterator
 
 from scanner.collectors import elasticache
 from scanner.collectors.elasticache import ReplicationGroup
+from scanner.compliance import (
+    ELASTICACHE_1,
+    ELASTICACHE_3,
+    ELASTICACHE_4,
+    ELASTICACHE_5,
+    Compliance,
+)
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, ReadError, Severity, failed, passed, readable, unreadable
 from scanner.registry import Param, Params, check
@@ -39,6 +46,7 @@ def _groups(inputs: CheckInputs) -> Iterator[ReplicationGroup | Outcome]:
     rationale="Unencrypted disks and snapshots expose the cached data to whoever obtains them.",
     cfn_property="AWS::ElastiCache::ReplicationGroup AtRestEncryptionEnabled: true",
     reads=[elasticache.replication_groups],
+    compliance=Compliance(same_as=(ELASTICACHE_4,)),
 )
 def encryption_at_rest(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for group in _groups(inputs):
@@ -80,6 +88,7 @@ def encryption_at_rest(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
     rationale="Without TLS, cache traffic (often sessions and tokens) can be read on the network.",
     cfn_property="AWS::ElastiCache::ReplicationGroup TransitEncryptionEnabled: true",
     reads=[elasticache.replication_groups],
+    compliance=Compliance(same_as=(ELASTICACHE_5,)),
 )
 def encryption_in_transit(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for group in _groups(inputs):
@@ -132,6 +141,9 @@ def encryption_in_transit(inputs: CheckInputs, params: Params) -> Iterator[Outco
         "AWS::ElastiCache::ReplicationGroup MultiAZEnabled: true, AutomaticFailoverEnabled: true"
     ),
     reads=[elasticache.replication_groups],
+    compliance=Compliance(
+        stricter_than=(ELASTICACHE_3,), note="also requires MultiAZ, not only automatic failover"
+    ),
 )
 def multi_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for group in _groups(inputs):
@@ -181,6 +193,10 @@ def multi_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
             description="Fewest days of automatic snapshots a replication group must keep.",
         )
     ],
+    compliance=Compliance(
+        same_as=(ELASTICACHE_1,),
+        note="the minimum is the baseline's min_days; Security Hub's default is 1 day",
+    ),
 )
 def snapshot_retention(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     min_days = int(params["min_days"])
@@ -232,6 +248,7 @@ def snapshot_retention(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
     reads=[elasticache.replication_groups, elasticache.cache_clusters],
     params=[ALLOWED_WINDOWS],
     configured_by=ALLOWED_WINDOWS.name,
+    compliance=Compliance.none("no framework requirement names maintenance windows"),
 )
 def maintenance_window_approved(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     allowed = list(params["allowed_windows"])

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from scanner.collectors import iam
+from scanner.compliance import IAM_1, KMS_2, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import (
     Outcome,
@@ -95,6 +96,13 @@ def wildcard_grants(document: Mapping[str, Any]) -> list[str]:
         "AWS::IAM::Role Policies[].PolicyDocument.Statement with named Action and Resource"
     ),
     reads=[iam.task_roles],
+    compliance=Compliance(
+        stricter_than=(IAM_1,),
+        note=(
+            "judges the inline and attached policies of ECS task roles (NotAction too);"
+            " IAM.1 judges each customer managed policy"
+        ),
+    ),
 )
 def task_role_least_privilege(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     yield from _judge_task_roles(inputs, wildcard_grants, 'Action "*" on Resource "*"')
@@ -228,6 +236,14 @@ def unscoped_data_grants(document: Mapping[str, Any]) -> list[str]:
         'key and file system ARNs (!GetAtt / !Ref), not "*"'
     ),
     reads=[iam.task_roles],
+    compliance=Compliance(
+        stricter_than=(KMS_2,),
+        note=(
+            "judges ECS task roles' inline and attached policies, and any kms, kinesis,"
+            " secretsmanager or elasticfilesystem action on all resources; KMS.2 judges"
+            " decryption on all KMS keys in inline policies"
+        ),
+    ),
 )
 def task_role_grants_scoped(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     yield from _judge_task_roles(

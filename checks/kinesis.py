@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scanner.collectors import kinesis, kms
+from scanner.compliance import KINESIS_1, KINESIS_3, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import (
     Outcome,
@@ -40,6 +41,10 @@ from scanner.registry import Param, Params, check
         "key>}"
     ),
     reads=[kinesis.streams, kms.key_directory],
+    compliance=Compliance(
+        stricter_than=(KINESIS_1,),
+        note="also requires a customer-managed key: alias/aws/kinesis fails here only",
+    ),
 )
 def stream_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for stream in inputs[kinesis.streams]:
@@ -102,6 +107,10 @@ def stream_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[O
             description="Fewest hours a stream must keep records (AWS allows 24 to 8760).",
         )
     ],
+    compliance=Compliance(
+        same_as=(KINESIS_3,),
+        note="the minimum is the baseline's min_hours; Security Hub's default is 168 hours",
+    ),
 )
 def retention_period(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     minimum = int(params["min_hours"])

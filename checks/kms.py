@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from scanner.collectors import efs, elasticache, kinesis, kms, logs, rds, secretsmanager
+from scanner.compliance import KMS_4, Compliance
 from scanner.inventory import CheckInputs, Collector
 from scanner.model import (
     Outcome,
@@ -37,6 +38,7 @@ from scanner.registry import Params, check
     ),
     cfn_property="AWS::KMS::Key EnableKeyRotation: true",
     reads=[kms.keys, kms.rotation_status],
+    compliance=Compliance(same_as=(KMS_4,)),
 )
 def cmk_rotation_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     status = inputs[kms.rotation_status]
@@ -88,6 +90,10 @@ ENCRYPTED_RESOURCES: tuple[Collector[Any], ...] = (
     ),
     cfn_property="AWS::KMS::Key Enabled: true",
     reads=[kms.key_directory, *ENCRYPTED_RESOURCES],
+    compliance=Compliance.none(
+        "KMS.3 fails any key pending deletion, used or not, and passes disabled keys; this"
+        " judges only keys in use and fails disabled ones: neither implies the other"
+    ),
 )
 def key_in_use_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     users: dict[str, list[str]] = {}

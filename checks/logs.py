@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scanner.collectors import logs
+from scanner.compliance import CLOUDWATCH_16, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, Severity, UnreadableResource, failed, passed, unreadable
 from scanner.registry import Param, Params, check
@@ -38,6 +39,13 @@ def _days(days: int) -> str:
             description="Fewest days a log group must keep its events.",
         )
     ],
+    compliance=Compliance(
+        stricter_than=(CLOUDWATCH_16,),
+        note=(
+            "also fails log groups that never expire; the minimum is the baseline's min_days,"
+            " Security Hub's default is 365 days"
+        ),
+    ),
 )
 def retention_set(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     min_days = int(params["min_days"])

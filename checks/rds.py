@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scanner.collectors import kms, rds
+from scanner.compliance import RDS_2, RDS_3, RDS_7, RDS_8, RDS_11, RDS_15, RDS_27, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
 from scanner.registry import Param, Params, check
@@ -69,6 +70,10 @@ def _clusters_and_standalone(inputs: CheckInputs) -> Iterator[Judged | Outcome]:
     ),
     cfn_property="AWS::RDS::DBCluster StorageEncrypted: true, KmsKeyId: <customer-managed key>",
     reads=[rds.clusters, rds.instances, kms.key_directory],
+    compliance=Compliance(
+        stricter_than=(RDS_3, RDS_27),
+        note="also requires a customer-managed key: aws/rds fails here only",
+    ),
 )
 def storage_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     keys = inputs[kms.key_directory]
@@ -119,6 +124,7 @@ def storage_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[
     ),
     cfn_property="AWS::RDS::DBInstance PubliclyAccessible: false",
     reads=[rds.instances],
+    compliance=Compliance(same_as=(RDS_2,)),
 )
 def not_publicly_accessible(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for db in inputs[rds.instances]:
@@ -161,6 +167,13 @@ def not_publicly_accessible(inputs: CheckInputs, params: Params) -> Iterator[Out
             description="Fewest days automated backups must be kept (AWS allows up to 35).",
         )
     ],
+    compliance=Compliance(
+        same_as=(RDS_11,),
+        note=(
+            "the minimum is the baseline's min_days (Security Hub's default is 7); RDS.11"
+            " judges DB instances, so findings on clusters name no Security Hub control"
+        ),
+    ),
 )
 def backup_retention(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     min_days = params["min_days"]
@@ -206,6 +219,10 @@ def backup_retention(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
         " instance)"
     ),
     reads=[rds.clusters, rds.instances],
+    compliance=Compliance.none(
+        "RDS.9 requires more logs per engine (audit, error, general and slow query for"
+        " MySQL) than the main log judged here, so passing here does not pass it"
+    ),
 )
 def log_exports(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for db in _clusters_and_standalone(inputs):
@@ -248,6 +265,7 @@ def log_exports(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
         "AWS::RDS::DBInstance AvailabilityZone: a second instance of the cluster in another AZ"
     ),
     reads=[rds.clusters, rds.cluster_members],
+    compliance=Compliance(same_as=(RDS_15,)),
 )
 def cluster_multi_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     members = inputs[rds.cluster_members]
@@ -292,6 +310,7 @@ def cluster_multi_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
         "instance)"
     ),
     reads=[rds.clusters, rds.instances],
+    compliance=Compliance(same_as=(RDS_7, RDS_8)),
 )
 def deletion_protection(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for db in _clusters_and_standalone(inputs):
@@ -332,6 +351,7 @@ def deletion_protection(inputs: CheckInputs, params: Params) -> Iterator[Outcome
     reads=[rds.clusters, rds.instances],
     params=[ALLOWED_WINDOWS],
     configured_by=ALLOWED_WINDOWS.name,
+    compliance=Compliance.none("no framework requirement names maintenance windows"),
 )
 def maintenance_window_approved(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     allowed = list(params["allowed_windows"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scanner.collectors import kms, secretsmanager
+from scanner.compliance import SECRETSMANAGER_1, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
 from scanner.registry import Params, check
@@ -30,6 +31,9 @@ from scanner.registry import Params, check
     ),
     cfn_property="AWS::SecretsManager::Secret KmsKeyId: <customer-managed key>",
     reads=[secretsmanager.secrets, kms.key_directory],
+    compliance=Compliance.none(
+        "no Security Hub control judges which key encrypts a secret (every secret is encrypted)"
+    ),
 )
 def secret_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for secret in inputs[secretsmanager.secrets]:
@@ -83,6 +87,7 @@ def secret_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[O
         "AWS::SecretsManager::RotationSchedule SecretId, RotationRules and a rotation Lambda"
     ),
     reads=[secretsmanager.secrets],
+    compliance=Compliance(same_as=(SECRETSMANAGER_1,)),
 )
 def rotation_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for secret in inputs[secretsmanager.secrets]:

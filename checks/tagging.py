@@ -16,6 +16,7 @@ from scanner.collectors import (
     rds,
     secretsmanager,
 )
+from scanner.compliance import Compliance
 from scanner.inventory import CheckInputs, Collector
 from scanner.model import (
     Outcome,
@@ -73,6 +74,7 @@ NAMED_RESOURCES: tuple[Collector[Any], ...] = (
         )
     ],
     configured_by="suffix",
+    compliance=Compliance.none("a naming convention, no security requirement"),
 )
 def environment_suffix(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     suffix = params["suffix"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scanner.collectors import ec2
+from scanner.compliance import Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
 from scanner.registry import Param, Params, check
@@ -66,6 +67,7 @@ def _misrouted(network: ec2.Network, subnet: ec2.Subnet) -> str | None:
             description="Distinct AZs that must hold an available public NAT gateway.",
         )
     ],
+    compliance=Compliance.none("no Security Hub control judges NAT gateway placement"),
 )
 def nat_gateway_per_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     network = inputs[ec2.network]

@@ -16,6 +16,7 @@ import botocore.session
 
 from reports.streaming import json_lines, json_object
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
+from scanner.registry import compliance_of
 
 SCHEMA_VERSION = "2018-10-08"
 FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
@@ -25,6 +26,7 @@ ID_PREFIX = "driftscan/"
 MAX_TITLE = 256
 MAX_DESCRIPTION = 1024
 MAX_RECOMMENDATION = 512
+MAX_RELATED_REQUIREMENTS = 32
 
 _LABEL = {
     Severity.LOW: "LOW",
@@ -131,10 +133,22 @@ def document(
                 "Details": {"Other": {"CloudFormationType": finding.resource_type}},
             }
         ],
-        "Compliance": {"Status": _COMPLIANCE[finding.status]},
+        "Compliance": _compliance(finding),
         "Workflow": {"Status": "RESOLVED" if archived else _WORKFLOW[finding.status]},
         "RecordState": "ARCHIVED" if archived else "ACTIVE",
     }
+
+
+def _compliance(finding: Finding) -> dict[str, Any]:
+    """Status, the requirements the control evidences, and the Security Hub control the
+    finding is a result of (only where that control judges the same requirement)."""
+    compliance = compliance_of(finding.check_id)
+    document: dict[str, Any] = {"Status": _COMPLIANCE[finding.status]}
+    if control := compliance.control_for(finding.resource_type):
+        document["SecurityControlId"] = control
+    if requirements := compliance.requirements():
+        document["RelatedRequirements"] = list(requirements[:MAX_RELATED_REQUIREMENTS])
+    return document
 
 
 def documents(result: ScanResult, product_region: str | None = None) -> Iterator[dict[str, Any]]:

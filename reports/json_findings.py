@@ -11,6 +11,7 @@ from typing import Any
 from reports.streaming import json_object
 from reports.summary import counts_by_severity, counts_by_status, posture_score
 from scanner.model import Finding, ScanResult, Status
+from scanner.registry import compliance_of
 
 SCHEMA_VERSION = "1.0"
 
@@ -31,6 +32,7 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "evidence": dict(finding.evidence),
         "remediation": finding.remediation,
+        "compliance": compliance_of(finding.check_id).as_dict(),
     }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from reports.asff import partition_of
 from reports.streaming import json_array, json_lines
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
+from scanner.registry import compliance_of
 
 OCSF_VERSION = "1.9.0"
 """The OCSF schema release every event names in ``metadata.version``."""
@@ -78,6 +79,19 @@ def event(finding: Finding, meta: ScanMetadata) -> dict[str, Any]:
     }
     if finding.evidence:
         resource["data"] = dict(finding.evidence)
+    frameworks = compliance_of(finding.check_id)
+    compliance: dict[str, Any] = {
+        # The Security Hub control the finding is a result of, as Security Lake maps ASFF's
+        # SecurityControlId; else the control's own id.
+        "control": frameworks.control_for(finding.resource_type) or finding.check_id,
+        "desc": finding.title,
+        "standards": [STANDARD, *frameworks.standards()],
+        "status_id": compliance_status_id,
+        "status": compliance_status,
+        "checks": [check],
+    }
+    if requirements := frameworks.requirements():
+        compliance["requirements"] = list(requirements)
     return {
         "activity_id": ACTIVITY_CREATE,
         "activity_name": "Create",
@@ -114,14 +128,7 @@ def event(finding: Finding, meta: ScanMetadata) -> dict[str, Any]:
             "title": finding.title,
             "desc": finding.message,
         },
-        "compliance": {
-            "control": finding.check_id,
-            "desc": finding.title,
-            "standards": [STANDARD],
-            "status_id": compliance_status_id,
-            "status": compliance_status,
-            "checks": [check],
-        },
+        "compliance": compliance,
         "remediation": {"desc": finding.remediation},
         "resources": [resource],
     }

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scanner.compliance import Compliance, Framework
 from scanner.errors import ConfigError
 from scanner.inventory import CheckInputs, Collector
 from scanner.model import Outcome, Severity
@@ -52,6 +53,9 @@ class CheckSpec:
     """The CloudFormation resource property (or template part) that fixes it at the source."""
     reads_tags: bool = False
     """The check judges tags, which collectors otherwise read only when the scope needs them."""
+    compliance: Compliance
+    """The framework requirements it evidences, or why none matches (required: a control that
+    forgets to say fails at import)."""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -76,6 +80,7 @@ def check(
     description: str,
     remediation: str,
     reads: Iterable[Collector[Any]],
+    compliance: Compliance,
     params: Iterable[Param] = (),
     configured_by: str | None = None,
     rationale: str = "",
@@ -107,6 +112,7 @@ def check(
             rationale=rationale,
             cfn_property=cfn_property,
             reads_tags=reads_tags,
+            compliance=compliance,
         )
         return function
 
@@ -126,6 +132,23 @@ def get_check(check_id: str) -> CheckSpec:
         return REGISTRY[check_id]
     except KeyError:
         raise ConfigError(unknown("check id", check_id, REGISTRY)) from None
+
+
+UNREGISTERED = Compliance.none("not a control of this version")
+"""What a control this version does not register evidences (a stored scan may name one)."""
+
+
+def compliance_of(check_id: str) -> Compliance:
+    """The framework requirements a finding of ``check_id`` evidences."""
+    if not REGISTRY:
+        all_checks()
+    spec = REGISTRY.get(check_id)
+    return spec.compliance if spec else UNREGISTERED
+
+
+def checks_evidencing(framework: Framework) -> list[CheckSpec]:
+    """The controls that evidence a requirement of ``framework``, sorted by id."""
+    return [spec for spec in all_checks() if spec.compliance.evidences(framework)]
 
 
 def services() -> list[str]:

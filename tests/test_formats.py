@@ -88,6 +88,13 @@ FAILING = Finding(
     remediation="Enable automatic rotation.",
 )
 CANONICAL = ScanResult(metadata=META, findings=(FAILING,))
+KMS_4_REQUIREMENTS = [
+    "NIST.800-53.r5 SC-12",
+    "NIST.800-53.r5 SC-12(2)",
+    "NIST.800-53.r5 SC-28(3)",
+    "CIS AWS Foundations Benchmark v5.0.0/3.6",
+]
+"""What kms.cmk_rotation_enabled evidences: Security Hub KMS.4 (not in FSBP) lists these."""
 
 
 def test_ocsf_event_of_a_failing_finding() -> None:
@@ -125,9 +132,14 @@ def test_ocsf_event_of_a_failing_finding() -> None:
                 "desc": FAILING.message,
             },
             "compliance": {
-                "control": "kms.cmk_rotation_enabled",
+                "control": "KMS.4",
                 "desc": "Customer-managed KMS keys rotate",
-                "standards": ["driftscan baseline"],
+                "standards": [
+                    "driftscan baseline",
+                    "NIST SP 800-53 Rev. 5",
+                    "CIS AWS Foundations Benchmark v5.0.0",
+                ],
+                "requirements": KMS_4_REQUIREMENTS,
                 "status_id": 3,
                 "status": "Fail",
                 "checks": [
@@ -194,7 +206,11 @@ def test_asff_document_of_a_failing_finding() -> None:
                         "Details": {"Other": {"CloudFormationType": "AWS::KMS::Key"}},
                     }
                 ],
-                "Compliance": {"Status": "FAILED"},
+                "Compliance": {
+                    "Status": "FAILED",
+                    "SecurityControlId": "KMS.4",
+                    "RelatedRequirements": KMS_4_REQUIREMENTS,
+                },
                 "Workflow": {"Status": "NEW"},
                 "RecordState": "ACTIVE",
             }
@@ -238,10 +254,10 @@ def test_passing_and_unjudged_findings_map_to_each_formats_own_status() -> None:
     assert ocsf_pass["compliance"]["checks"][0]["severity"] == "High"  # the control's own
     assert (ocsf_error["severity_id"], ocsf_error["compliance"]["status"]) == (4, "Warning")
     asff_pass, asff_error = (asff.document(f, META) for f in (passing, unjudged))
-    assert asff_pass["Compliance"] == {"Status": "PASSED"}
+    assert asff_pass["Compliance"]["Status"] == "PASSED"
     assert asff_pass["Severity"] == {"Label": "INFORMATIONAL", "Original": "high"}
     assert asff_pass["Workflow"] == {"Status": "RESOLVED"}
-    assert asff_error["Compliance"] == {"Status": "NOT_AVAILABLE"}
+    assert asff_error["Compliance"]["Status"] == "NOT_AVAILABLE"
     assert asff_error["Workflow"] == {"Status": "NEW"}
 
 
@@ -548,3 +564,90 @@ def test_the_diff_table_fits_a_terminal_and_cuts_nothing(width: int | None) -> N
         assert [text.count(c) for c in "xb"] == [whole.count(c) for c in "xb"]  # nothing cut
     summary = " ".join(text.split())
     assert "1 new failure, 0 resolved" in summary and "1 resource appeared" in summary
+
+
+def _with_check(check_id: str, resource_type: str) -> Finding:
+    return replace(FAILING, check_id=check_id, resource_type=resource_type)
+
+
+DELETION_UNPROTECTED_CLUSTER = _with_check("rds.deletion_protection", "AWS::RDS::DBCluster")
+AWS_MANAGED_KEY_CLUSTER = _with_check("rds.storage_encrypted_with_cmk", "AWS::RDS::DBCluster")
+OF_A_REMOVED_CONTROL = _with_check("gone.control", "AWS::KMS::Key")
+"""A stored scan's finding of a control this version no longer registers."""
+
+
+def test_json_finding_names_the_frameworks_its_control_evidences() -> None:
+    result = replace(CANONICAL, findings=(FAILING, OF_A_REMOVED_CONTROL))
+    document = json.loads("".join(renderer_for(OutputFormat.JSON)(result)))
+    jsonschema.validate(document, schema("findings"))
+    assert [f["compliance"] for f in document["findings"]] == [
+        {
+            "security_hub": ["KMS.4"],
+            "fsbp": [],
+            "nist_800_53": ["SC-12", "SC-12(2)", "SC-28(3)"],
+            "cis": ["3.6"],
+        },
+        {"security_hub": [], "fsbp": [], "nist_800_53": [], "cis": []},
+    ]
+    line = json.loads("".join(jsonl.render(result)).splitlines()[0])
+    jsonschema.validate(line, schema("finding"))
+    assert line["compliance"]["security_hub"] == ["KMS.4"]
+
+
+def test_asff_names_the_security_hub_control_only_when_the_finding_is_its_result() -> None:
+    result = replace(
+        CANONICAL,
+        findings=(DELETION_UNPROTECTED_CLUSTER, AWS_MANAGED_KEY_CLUSTER, OF_A_REMOVED_CONTROL),
+    )
+    document = json.loads("".join(asff.render(result)))
+    for finding in document["Findings"]:
+        jsonschema.validate(finding, schema("asff"))
+    model = botocore.session.get_session().get_service_model("securityhub")
+    botocore.validate.validate_parameters(
+        document, model.operation_model("BatchImportFindings").input_shape
+    )
+    same, stricter, removed = (f["Compliance"] for f in document["Findings"])
+    assert same == {
+        "Status": "FAILED",
+        "SecurityControlId": "RDS.7",
+        "RelatedRequirements": [
+            "AWS Foundational Security Best Practices v1.0.0/RDS.7",
+            "AWS Foundational Security Best Practices v1.0.0/RDS.8",
+            "NIST.800-53.r5 CM-3",
+            "NIST.800-53.r5 SC-5(2)",
+            "NIST.800-53.r5 SI-13(5)",
+        ],
+    }
+    # Stricter than RDS.3 and RDS.27: its FAIL (an AWS-managed key) is no FAIL of theirs.
+    assert "SecurityControlId" not in stricter
+    assert (
+        "AWS Foundational Security Best Practices v1.0.0/RDS.27" in stricter["RelatedRequirements"]
+    )
+    assert removed == {"Status": "FAILED"}
+
+
+def test_ocsf_compliance_names_the_security_hub_control_and_the_requirements() -> None:
+    result = replace(
+        CANONICAL,
+        findings=(DELETION_UNPROTECTED_CLUSTER, AWS_MANAGED_KEY_CLUSTER, OF_A_REMOVED_CONTROL),
+    )
+    validator = jsonschema.Draft202012Validator(schema("ocsf-finding"))
+    events = list(ocsf.events(result))
+    for event in events:
+        validator.validate(event)
+        model = ComplianceFinding.model_validate(event)
+        assert model.model_dump(mode="json", exclude_none=True) == _without(
+            event, {("cloud",), ("compliance", "status")}
+        )
+    same, stricter, removed = (e["compliance"] for e in events)
+    assert same["control"] == "RDS.7"
+    assert same["standards"] == [
+        "driftscan baseline",
+        "AWS Foundational Security Best Practices v1.0.0",
+        "NIST SP 800-53 Rev. 5",
+    ]
+    assert same["requirements"][0] == "AWS Foundational Security Best Practices v1.0.0/RDS.7"
+    assert stricter["control"] == "rds.storage_encrypted_with_cmk"
+    assert "CIS AWS Foundations Benchmark v5.0.0/2.2.1" in stricter["requirements"]
+    assert (removed["control"], removed["standards"]) == ("gone.control", ["driftscan baseline"])
+    assert "requirements" not in removed

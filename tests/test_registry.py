@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from scanner.compliance import Compliance
 from scanner.model import Severity
 from scanner.registry import CHECK_ID, all_checks
 
@@ -50,6 +51,7 @@ def test_specs_are_complete() -> None:
         assert spec.title and spec.description and spec.remediation, spec.id
         assert spec.rationale and spec.cfn_property, f"{spec.id}: explain why and the CFN fix"
         assert spec.reads, f"{spec.id} reads nothing"
+        assert isinstance(spec.compliance, Compliance), f"{spec.id}: declare its frameworks"
         assert spec.actions, f"{spec.id} declares no IAM action"
         for action in spec.actions:
             verb = action.split(":", 1)[1]
