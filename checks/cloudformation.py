@@ -20,6 +20,7 @@ from scanner.model import (
     unreadable,
 )
 from scanner.registry import Param, Params, check
+from scanner.textsafe import count
 
 
 @check(
@@ -174,8 +175,8 @@ def stack_drift(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
             unchecked = sum(r.status == "NOT_CHECKED" for r in stack.resources)
             yield passed(
                 stack.ref,
-                f"stack {stack.stack_name}: {len(stack.resources) - unchecked} resources in "
-                f"sync with the template ({unchecked} not checkable)",
+                f"stack {stack.stack_name}: {count(len(stack.resources) - unchecked, 'resource')}"
+                f" in sync with the template ({unchecked} not checkable)",
                 DetectionId=stack.detection_id,
                 NotChecked=unchecked,
             )

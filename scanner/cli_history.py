@@ -27,6 +27,7 @@ from scanner.history import (
 from scanner.lock import store_lock
 from scanner.output import ensure_writable
 from scanner.pipeline import emit, terminal_width
+from scanner.textsafe import count
 
 history_app = DriftscanTyper(
     help="The recorded scans: list, show, prune. Every `driftscan scan` is recorded unless "
@@ -157,7 +158,7 @@ def history_prune(
     with _open(path) as store, store_lock(path, lock_timeout):
         deleted = store.prune(keep=keep, older_than_days=older_than, unfinished=unfinished)
         left = len(store.scans())
-    typer.echo(f"deleted {len(deleted)} scans; {left} left in {path}")
+    typer.echo(f"deleted {count(len(deleted), 'scan')}; {left} left in {path}")
 
 
 def diff_command(

@@ -36,6 +36,7 @@ from scanner.model import (
     Status,
 )
 from scanner.output import PRIVATE_FILE, file_kind, private_dir, tighten
+from scanner.textsafe import clip
 
 APPROVED = "approved"
 """The scan reference that names the approved snapshot of a scope."""
@@ -263,7 +264,7 @@ class HistoryStore:
         with self._transaction() as db:
             db.execute(
                 "UPDATE scans SET failure = ?, finished_at = ? WHERE id = ? AND complete = 0",
-                (_one_line(reason), _now(), scan_id),
+                (clip("; ".join(reason.splitlines()), FAILURE_CHARS), _now(), scan_id),
             )
 
     def finish(self, result: ScanResult) -> None:
@@ -479,13 +480,6 @@ def _record(row: Sequence[Any]) -> ScanRecord:
         approved_at=approved,
         counts={status.value: json.loads(counts).get(status.value, 0) for status in Status},
     )
-
-
-def _one_line(text: str) -> str:
-    """A reason as one printable line of at most FAILURE_CHARS: it is shown in a terminal."""
-    line = "; ".join(text.splitlines())
-    shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in line)
-    return shown if len(shown) <= FAILURE_CHARS else shown[: FAILURE_CHARS - 3] + "..."
 
 
 def _claim(path: Path) -> Path:

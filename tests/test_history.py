@@ -301,7 +301,7 @@ def test_history_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert run(["history", "prune", "--unfinished", "--history", str(path)]) == 0
     assert f"deleted 2 scans; 2 left in {path}" in capsys.readouterr().out
     assert run(["history", "prune", "--keep", "1", "--history", str(path)]) == 0
-    assert f"deleted 1 scans; 1 left in {path}" in capsys.readouterr().out
+    assert f"deleted 1 scan; 1 left in {path}" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -214,7 +214,7 @@ def test_stack_drift(account: DemoAccount) -> None:
         {
             "in-sync": (
                 Status.PASS,
-                "stack in-sync: 1 resources in sync with the template (1 not checkable)",
+                "stack in-sync: 1 resource in sync with the template (1 not checkable)",
             ),
             "drifted/Sg": (
                 Status.FAIL,
