@@ -7,8 +7,8 @@ which reads it from the history store; ``render`` does no I/O. Filters: ``<selec
 service, severity, status, region and framework (``scan --compliance``'s values), also set
 from the URL fragment (``#severity=high&framework=fsbp``) so a filtered view can be linked.
 Coverage by framework: of the requirements that driftscan's controls evidence, how many
-this scan judged (a finding other than ERROR), how many of them failed, and its findings'
-statuses.
+this scan judged (a finding other than ERROR), how many of them have a FAIL finding, and
+its findings' statuses.
 """
 
 from __future__ import annotations
@@ -182,21 +182,22 @@ def _summary(result: ScanResult) -> str:
 
 
 def _coverage(result: ScanResult) -> str:
-    """Per framework: its requirements the scan judged and failed, then the statuses of the
-    findings of the controls that evidence it; requirement by requirement in a fold."""
+    """Per framework: its requirements the scan judged and those with a FAIL, then the
+    statuses of the findings of the controls that evidence it; requirement by requirement in
+    a fold."""
     head = "".join(f"<th>{s.value}</th>" for s in Status)
     rows, folds = [], []
     for framework in Framework:
         findings = [f for f in result.findings if compliance_of(f.check_id).evidences(framework)]
         requirements = _requirement_counts(framework, findings)
         judged = [r for r, counts in requirements.items() if _judged(counts)]
-        failing = [r for r, counts in requirements.items() if counts[Status.FAIL.value]]
+        with_fail = [r for r, counts in requirements.items() if counts[Status.FAIL.value]]
         name = escape(STANDARDS[framework])
         by_status = counts_by_status(findings)
         rows.append(
             f'<tr data-framework="{framework.value}"><th>{name}</th>'
             f'<td class="judged">{len(judged)} of {len(requirements)}</td>'
-            f'<td class="failing">{len(failing)}</td>'
+            f'<td class="with-fail">{len(with_fail)}</td>'
             + "".join(f'<td class="{s.value}">{by_status[s.value]}</td>' for s in Status)
             + "</tr>"
         )
@@ -213,12 +214,12 @@ def _coverage(result: ScanResult) -> str:
         )
     return (
         '<section class="coverage"><h2>Coverage by framework</h2><p>A requirement is judged '
-        "when a control evidencing it read its evidence (a finding other than ERROR), failing "
-        "when one of them has a FAIL finding. A finding counts for every requirement its "
+        "when a control evidencing it read its evidence (a finding other than ERROR); it has a "
+        "FAIL when one of them has a FAIL finding. A finding counts for every requirement its "
         "control evidences, as its <code>compliance</code> lists in JSON say; where a control "
         "is stricter than the Security Hub control (see <code>driftscan checks show</code>), "
         'its FAIL may not fail that requirement.</p><table class="counts">'
-        "<tr><th>framework</th><th>requirements judged</th><th>failing</th>"
+        "<tr><th>framework</th><th>requirements judged</th><th>with a FAIL</th>"
         f"{head}</tr>{''.join(rows)}</table>{''.join(folds)}</section>"
     )
 
@@ -376,6 +377,11 @@ def _requirements(compliance: Compliance) -> str:
             *([("Security Hub (not in FSBP)", tuple(other))] if other else []),
         ]
         named = "; ".join(f"{escape(name)}: {escape(', '.join(ids))}" for name, ids in parts)
+        if stricter := [control.id for control in compliance.stricter_than]:
+            named += escape(
+                f" (stricter than Security Hub {', '.join(stricter)}: a FAIL here may not "
+                "fail them)"
+            )
     return f'<p class="frameworks"><b>Frameworks:</b> {named}</p>'
 
 

@@ -735,3 +735,6 @@ def test_html_rows_carry_their_frameworks_for_the_filter(demo_result: ScanResult
     assert 'data-framework=""' in page  # tagging.environment_suffix maps to none
     assert "<b>Frameworks:</b> AWS Foundational Security Best Practices v1.0.0: RDS.2; " in page
     assert "<b>Frameworks:</b> none (" in page
+    assert (
+        "SI-7(6) (stricter than Security Hub RDS.3, RDS.27: a FAIL here may not fail them)" in page
+    )
