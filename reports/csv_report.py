@@ -1,7 +1,10 @@
 """CSV: a header, then one row a finding (RFC 4180: CRLF line ends, quoted where needed).
 
 ``evidence`` is the finding's evidence as compact JSON; an absent ARN is an empty cell;
-``scan_id`` and ``scanned_at`` repeat the scan on every row, as in JSON Lines.
+``scan_id`` and ``scanned_at`` repeat the scan on every row, as in JSON Lines. The last
+columns are the framework requirements the finding's control evidences, the JSON format's
+``compliance`` lists joined with ``;`` (empty when none); they come last so that the
+columns before them keep their places.
 
 A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage
 return before one) as a formula: ``=cmd|' /C calc'!A0`` in a resource name is code run on the
@@ -19,6 +22,10 @@ import json
 from collections.abc import Iterator
 
 from scanner.model import ScanResult
+from scanner.registry import compliance_of
+
+FRAMEWORK_COLUMNS = ("security_hub", "fsbp", "nist_800_53", "cis")
+"""Keys of ``Compliance.as_dict``."""
 
 COLUMNS = (
     "finding_id",
@@ -37,6 +44,7 @@ COLUMNS = (
     "evidence",
     "scan_id",
     "scanned_at",
+    *FRAMEWORK_COLUMNS,
 )
 
 
@@ -71,6 +79,7 @@ def render(result: ScanResult, *, raw: bool = False) -> Iterator[str]:
             json.dumps(dict(f.evidence), sort_keys=True, separators=(",", ":"), default=str),
             meta.scan_id,
             meta.finished_at,
+            *_frameworks(f.check_id),
         )
         for f in result.findings
     )
@@ -79,3 +88,8 @@ def render(result: ScanResult, *, raw: bool = False) -> Iterator[str]:
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
+
+
+def _frameworks(check_id: str) -> list[str]:
+    mapped = compliance_of(check_id).as_dict()
+    return [";".join(mapped[column]) for column in FRAMEWORK_COLUMNS]

@@ -4,8 +4,11 @@ No network at view time: the style, the SVG chart and the filter script are inli
 value from AWS or the user goes through ``escape`` (control characters made visible, then
 markup escaped). The trend (earlier scans of the same scope) is passed in by the caller,
 which reads it from the history store; ``render`` does no I/O. Filters: ``<select>``s for
-service, severity, status and region, also set from the URL fragment
-(``#severity=high&status=FAIL``) so a filtered view can be linked.
+service, severity, status, region and framework (``scan --compliance``'s values), also set
+from the URL fragment (``#severity=high&framework=fsbp``) so a filtered view can be linked.
+Coverage by framework: of the requirements that driftscan's controls evidence, how many
+this scan judged (a finding other than ERROR), how many of them have a FAIL finding, and
+its findings' statuses.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from urllib.parse import quote
 
 from reports.asff import partition_of
 from reports.summary import counts_by_severity, counts_by_status, posture_score
+from scanner.compliance import STANDARDS, Compliance, Framework, requirement_ids
 from scanner.model import Finding, ScanResult, Severity, Status
+from scanner.registry import all_checks, compliance_of
 from scanner.textsafe import count, printable
 
 
@@ -114,6 +119,7 @@ def render(result: ScanResult, trend: Sequence[TrendPoint] = ()) -> str:
         _header(result),
         _summary(result),
         _chart(trend),
+        _coverage(result),
         _problems(result),
         f"<script>{_SCRIPT}</script></body></html>",
     ]
@@ -173,6 +179,67 @@ def _summary(result: ScanResult) -> str:
         + _count_table("by service", services)
         + "</section>"
     )
+
+
+def _coverage(result: ScanResult) -> str:
+    """Per framework: its requirements the scan judged and those with a FAIL, then the
+    statuses of the findings of the controls that evidence it; requirement by requirement in
+    a fold."""
+    head = "".join(f"<th>{s.value}</th>" for s in Status)
+    rows, folds = [], []
+    for framework in Framework:
+        findings = [f for f in result.findings if compliance_of(f.check_id).evidences(framework)]
+        requirements = _requirement_counts(framework, findings)
+        judged = [r for r, counts in requirements.items() if _judged(counts)]
+        with_fail = [r for r, counts in requirements.items() if counts[Status.FAIL.value]]
+        name = escape(STANDARDS[framework])
+        by_status = counts_by_status(findings)
+        rows.append(
+            f'<tr data-framework="{framework.value}"><th>{name}</th>'
+            f'<td class="judged">{len(judged)} of {len(requirements)}</td>'
+            f'<td class="with-fail">{len(with_fail)}</td>'
+            + "".join(f'<td class="{s.value}">{by_status[s.value]}</td>' for s in Status)
+            + "</tr>"
+        )
+        lines = "".join(
+            f"<tr><th>{escape(requirement)}</th>"
+            + "".join(f'<td class="{s.value}">{counts[s.value]}</td>' for s in Status)
+            + "</tr>"
+            for requirement, counts in requirements.items()
+        )
+        folds.append(
+            f'<details data-framework="{framework.value}"><summary>{name}: requirement by '
+            f'requirement</summary><table class="counts"><tr><th></th>{head}</tr>{lines}'
+            "</table></details>"
+        )
+    return (
+        '<section class="coverage"><h2>Coverage by framework</h2><p>A requirement is judged '
+        "when a control evidencing it read its evidence (a finding other than ERROR); it has a "
+        "FAIL when one of them has a FAIL finding. A finding counts for every requirement its "
+        "control evidences, as its <code>compliance</code> lists in JSON say; where a control "
+        "is stricter than the Security Hub control (see <code>driftscan checks show</code>), "
+        'its FAIL may not fail that requirement.</p><table class="counts">'
+        "<tr><th>framework</th><th>requirements judged</th><th>with a FAIL</th>"
+        f"{head}</tr>{''.join(rows)}</table>{''.join(folds)}</section>"
+    )
+
+
+def _requirement_counts(
+    framework: Framework, findings: Sequence[Finding]
+) -> dict[str, dict[str, int]]:
+    """Every requirement of ``framework`` that a control of driftscan evidences, with the
+    statuses of the findings evidencing it (a finding counts for each of its requirements)."""
+    mapped = requirement_ids(framework, (spec.compliance for spec in all_checks()))
+    counts = {requirement: {s.value: 0 for s in Status} for requirement in mapped}
+    for finding in findings:
+        for requirement in compliance_of(finding.check_id).ids(framework):
+            counts[requirement][finding.status.value] += 1
+    return counts
+
+
+def _judged(counts: Mapping[str, int]) -> bool:
+    """A requirement is judged by a finding that read its evidence: any but ERROR."""
+    return any(n for status, n in counts.items() if status != Status.ERROR.value)
 
 
 def _chart(trend: Sequence[TrendPoint]) -> str:
@@ -255,6 +322,9 @@ def _problems(result: ScanResult) -> str:
     filters = "".join(
         _select(name, sorted({str(getattr(f, name)) for f in problems}))
         for name in ("service", "severity", "status", "region")
+    ) + _select(
+        "framework",
+        [fw.value for fw in Framework if any(fw in _frameworks(f.check_id) for f in problems)],
     )
     groups = [
         _control(list(group))
@@ -285,10 +355,39 @@ def _control(findings: list[Finding]) -> str:
         f'<h3><span class="sev {escape(first.severity.value)}">'
         f"{escape(first.severity.value)}</span> {escape(first.title)} "
         f"<code>{escape(first.check_id)}</code></h3>"
+        f"{_requirements(compliance_of(first.check_id))}"
         f'<p class="fix"><b>Remediation:</b> {escape(first.remediation)}</p>'
         "<table><tr><th>status</th><th>resource</th><th>region</th><th>observed</th></tr>"
         f"{rows}</table></article>"
     )
+
+
+def _requirements(compliance: Compliance) -> str:
+    """The requirements a control's findings evidence, framework by framework."""
+    if compliance.none_because:
+        named = f"none ({escape(compliance.none_because)})"
+    else:
+        other = [i for i in compliance.security_hub if i not in compliance.fsbp]
+        parts = [
+            *(
+                (STANDARDS[framework], compliance.ids(framework))
+                for framework in Framework
+                if compliance.evidences(framework)
+            ),
+            *([("Security Hub (not in FSBP)", tuple(other))] if other else []),
+        ]
+        named = "; ".join(f"{escape(name)}: {escape(', '.join(ids))}" for name, ids in parts)
+        if stricter := [control.id for control in compliance.stricter_than]:
+            named += escape(
+                f" (stricter than Security Hub {', '.join(stricter)}: a FAIL here may not "
+                "fail them)"
+            )
+    return f'<p class="frameworks"><b>Frameworks:</b> {named}</p>'
+
+
+def _frameworks(check_id: str) -> list[Framework]:
+    compliance = compliance_of(check_id)
+    return [framework for framework in Framework if compliance.evidences(framework)]
 
 
 def _row(finding: Finding) -> str:
@@ -304,6 +403,7 @@ def _row(finding: Finding) -> str:
             ("severity", finding.severity.value),
             ("status", finding.status.value),
             ("region", finding.region),
+            ("framework", " ".join(_frameworks(finding.check_id))),
         )
     )
     return (
@@ -330,6 +430,7 @@ caption{font-weight:bold;text-align:left}
 pre{white-space:pre-wrap;word-break:break-all;margin:.2em 0;color:#555;font-size:.85em}
 .control{border-top:1px solid #ddd;padding:.5em 0}.fix{margin:.2em 0}
 .filters{display:flex;gap:1em;position:sticky;top:0;background:#fff;padding:.4em 0}
+.frameworks{margin:.2em 0;color:#555}details{margin:.3em 0}
 .legend span{margin-right:1em}.legend i{display:inline-block;width:12px;height:12px;
 margin-right:4px}.legend i.dash{border-top:2px dashed #2e7d32;height:0}
 svg text{font-size:11px;fill:#444}.warn{color:#ef6c00}
@@ -340,9 +441,16 @@ text-decoration:none}body{max-width:none;margin:0;font-size:11px}}
 
 _SCRIPT = """
 (function () {
-  var names = ["service", "severity", "status", "region"];
+  var names = ["service", "severity", "status", "region", "framework"];
+  // A finding evidences several frameworks: data-framework lists them, space-separated.
+  var lists = {framework: true};
+  function matches(row, n) {
+    var have = row.dataset[n] || "";
+    return lists[n] ? have.split(" ").indexOf(wanted[n]) >= 0 : have === wanted[n];
+  }
+  var wanted = {};
   function apply() {
-    var wanted = {}, shown = 0, params = [];
+    var shown = 0, params = [];
     names.forEach(function (n) {
       var v = document.getElementById("filter-" + n).value;
       wanted[n] = v;
@@ -351,7 +459,7 @@ _SCRIPT = """
     document.querySelectorAll("article.control").forEach(function (article) {
       var visible = 0;
       article.querySelectorAll("tr.finding").forEach(function (row) {
-        var ok = names.every(function (n) { return !wanted[n] || row.dataset[n] === wanted[n]; });
+        var ok = names.every(function (n) { return !wanted[n] || matches(row, n); });
         row.hidden = !ok;
         if (ok) visible++;
       });

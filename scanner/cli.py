@@ -26,6 +26,7 @@ from scanner.cli_history import (
     snapshot_app,
 )
 from scanner.cli_history import _open as open_store
+from scanner.compliance import CIS_VERSION, Framework
 from scanner.config import (
     Baseline,
     baseline_schema,
@@ -163,6 +164,16 @@ ServicesOpt = Annotated[
 SeverityOpt = Annotated[
     Severity | None,
     typer.Option("--severity", help="Only controls of this severity or higher."),
+]
+ComplianceOpt = Annotated[
+    Framework | None,
+    typer.Option(
+        "--compliance",
+        metavar="FRAMEWORK",
+        help="Only controls that evidence a requirement of this framework: fsbp (AWS "
+        f"Foundational Security Best Practices), cis (CIS AWS Foundations Benchmark {CIS_VERSION}"
+        "), nist-800-53 (NIST SP 800-53 Rev. 5).",
+    ),
 ]
 BaselineOpt = Annotated[
     Path | None,
@@ -358,6 +369,7 @@ def scan(
     checks: ChecksOpt = None,
     services: ServicesOpt = None,
     severity: SeverityOpt = None,
+    compliance: ComplianceOpt = None,
     output_format: FormatOpt = OutputFormat.TABLE,
     output: OutputOpt = None,
     fail_on: FailOnOpt = FailOn.HIGH,
@@ -457,6 +469,7 @@ def scan(
         check_ids=tuple(_split(checks)),
         service_names=tuple(_split(services)),
         min_severity=severity,
+        framework=compliance,
         output_format=output_format,
         output=output,
         fail_on=fail_on,
@@ -537,6 +550,7 @@ def demo(
     checks: ChecksOpt = None,
     services: ServicesOpt = None,
     severity: SeverityOpt = None,
+    compliance: ComplianceOpt = None,
     baseline: Annotated[
         Path | None,
         typer.Option(
@@ -584,6 +598,7 @@ def demo(
         check_ids=tuple(_split(checks)),
         service_names=tuple(_split(services)),
         min_severity=severity,
+        framework=compliance,
         output_format=output_format,
         output=output,
         fail_on=fail_on,
@@ -632,6 +647,7 @@ def _checked_plan(
         check_ids=request.check_ids,
         service_names=request.service_names,
         min_severity=request.min_severity,
+        framework=request.framework,
         regions=regions,
         default_region=DISCOVERY_REGION,  # a stand-in: see above
         known_regions=known_regions,
@@ -729,11 +745,24 @@ def report(
 @checks_app.command("list")
 def checks_list(
     services: ServicesOpt = None,
+    compliance: ComplianceOpt = None,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide", help="Add a column of the framework requirements each control evidences."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Every control: id, service, severity, title."""
+    """Every control: id, service, severity, title; with --wide or --json, the framework
+    requirements it evidences."""
     wanted = set(_split(services))
-    specs = [s for s in all_checks() if not wanted or s.service in wanted]
+    specs = [
+        s
+        for s in all_checks()
+        if (not wanted or s.service in wanted)
+        and (compliance is None or s.compliance.evidences(compliance))
+    ]
     if as_json:
         typer.echo(
             json.dumps(
@@ -743,6 +772,7 @@ def checks_list(
                         "service": s.service,
                         "severity": s.severity.value,
                         "title": s.title,
+                        "compliance": s.compliance.as_dict(),
                     }
                     for s in specs
                 ],
@@ -750,16 +780,21 @@ def checks_list(
             )
         )
         return
-    rows = [(s.id, s.service, s.severity.value, s.title) for s in specs]
-    typer.echo(tabulate(rows, headers=["id", "service", "severity", "title"]))
+    headers = ["id", "service", "severity", "title", *(["frameworks"] if wide else [])]
+    rows = [
+        (s.id, s.service, s.severity.value, s.title, *([s.compliance.summary()] if wide else []))
+        for s in specs
+    ]
+    typer.echo(tabulate(rows, headers=headers))
 
 
 @checks_app.command("show")
 def checks_show(
     check_id: Annotated[str, typer.Argument(metavar="ID", help="A control id.")],
 ) -> None:
-    """A control's description, why it matters, parameters, evidence and remediation (an
-    AWS CLI command and the CloudFormation property)."""
+    """A control's description, why it matters, parameters, evidence, the framework
+    requirements it evidences (with their sources) and remediation (an AWS CLI command and the
+    CloudFormation property)."""
     spec = get_check(check_id)
     lines = [
         f"{spec.id}  ({spec.severity.value}, {spec.service})",
@@ -772,6 +807,7 @@ def checks_show(
     ]
     lines += [f"  {p.name} = {json.dumps(p.default)}: {p.description}" for p in spec.params]
     lines += ["", "Reads (IAM actions):", *(f"  {action}" for action in spec.actions)]
+    lines += ["", "Frameworks:", *(f"  {line}" for line in spec.compliance.lines())]
     lines += ["", "Remediation:", f"  {spec.remediation}"]
     if spec.cfn_property:
         lines += ["", "CloudFormation:", f"  {spec.cfn_property}"]
@@ -814,6 +850,7 @@ def iam_policy(
     checks: ChecksOpt = None,
     services: ServicesOpt = None,
     severity: SeverityOpt = None,
+    compliance: ComplianceOpt = None,
     cfn_drift: CfnDriftOpt = False,
 ) -> None:
     """Print the least-privilege IAM policy for exactly the controls that `driftscan scan`
@@ -823,6 +860,7 @@ def iam_policy(
         check_ids=tuple(_split(checks)),
         service_names=tuple(_split(services)),
         min_severity=severity,
+        framework=compliance,
         cfn_drift=cfn_drift,
     )
     typer.echo(json.dumps(policy_document(_checked_plan(request).checks), indent=2))

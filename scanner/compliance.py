@@ -47,6 +47,14 @@ class Framework(StrEnum):
     NIST_800_53 = "nist-800-53"
 
 
+STANDARDS = {
+    Framework.FSBP: FSBP_STANDARD,
+    Framework.NIST_800_53: NIST_STANDARD,
+    Framework.CIS: CIS_STANDARD,
+}
+"""Each framework's standard, by name and version."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class SecurityHubControl:
     """A Security Hub control as AWS publishes it."""
@@ -123,23 +131,22 @@ class Compliance:
     def cis(self) -> tuple[str, ...]:
         return _union(control.cis for control in self.controls)
 
-    def evidences(self, framework: Framework) -> bool:
+    def ids(self, framework: Framework) -> tuple[str, ...]:
+        """The requirements of ``framework`` it evidences, in that framework's numbering."""
         match framework:
             case Framework.FSBP:
-                return bool(self.fsbp)
+                return self.fsbp
             case Framework.CIS:
-                return bool(self.cis)
+                return self.cis
             case Framework.NIST_800_53:
-                return bool(self.nist_800_53)
+                return self.nist_800_53
+
+    def evidences(self, framework: Framework) -> bool:
+        return bool(self.ids(framework))
 
     def standards(self) -> tuple[str, ...]:
         """The names of the frameworks it evidences."""
-        names = {
-            Framework.FSBP: FSBP_STANDARD,
-            Framework.NIST_800_53: NIST_STANDARD,
-            Framework.CIS: CIS_STANDARD,
-        }
-        return tuple(name for framework, name in names.items() if self.evidences(framework))
+        return tuple(name for framework, name in STANDARDS.items() if self.evidences(framework))
 
     def requirements(self) -> tuple[str, ...]:
         """Every requirement, spelt as Security Hub spells related requirements in ASFF:
@@ -203,6 +210,11 @@ class Compliance:
             lines.append(f"note: {self.note}")
         lines += [f"source: {url}" for url in dict.fromkeys(c.source for c in self.controls)]
         return lines
+
+
+def requirement_ids(framework: Framework, declarations: Iterable[Compliance]) -> tuple[str, ...]:
+    """Every requirement of ``framework`` the declarations evidence, once, in natural order."""
+    return _union(compliance.ids(framework) for compliance in declarations)
 
 
 def _fsbp(control: SecurityHubControl) -> str:

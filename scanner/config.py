@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from scanner.compliance import Framework
 from scanner.errors import ConfigError
 from scanner.inventory import Scope
 from scanner.model import Severity
@@ -351,13 +352,14 @@ def build_plan(
     check_ids: Sequence[str] = (),
     service_names: Sequence[str] = (),
     min_severity: Severity | None = None,
+    framework: Framework | None = None,
     regions: Sequence[str] = (),
     default_region: str | None = None,
     known_regions: Iterable[str] = (),
     workers: int = DEFAULT_WORKERS,
 ) -> ScanPlan:
     """Select controls and regions; raise ConfigError naming any unknown id or region."""
-    selected = _select(baseline, check_ids, service_names, min_severity)
+    selected = _select(baseline, check_ids, service_names, min_severity, framework)
     params = {
         spec.id: {**spec.defaults(), **baseline.overrides.get(spec.id, {})} for spec in selected
     }
@@ -369,7 +371,9 @@ def build_plan(
                 f"{spec.id} is off until the baseline sets controls/{spec.id}/{spec.configured_by}"
             )
     if not specs:
-        raise ConfigError("no control selected: check --checks, --services and --severity")
+        raise ConfigError(
+            "no control selected: check --checks, --services, --severity and --compliance"
+        )
     params = {spec.id: params[spec.id] for spec in specs}
     chosen = tuple(dict.fromkeys(regions or baseline.regions or filter(None, [default_region])))
     if not chosen:
@@ -398,6 +402,7 @@ def _select(
     check_ids: Sequence[str],
     service_names: Sequence[str],
     min_severity: Severity | None,
+    framework: Framework | None,
 ) -> list[CheckSpec]:
     known_services = services()
     for name in service_names:
@@ -412,6 +417,8 @@ def _select(
         specs = [spec for spec in specs if spec.service in service_names]
     if min_severity is not None:
         specs = [spec for spec in specs if spec.severity.rank >= min_severity.rank]
+    if framework is not None:
+        specs = [spec for spec in specs if spec.compliance.evidences(framework)]
     return specs
 
 

@@ -26,6 +26,7 @@ import typer
 from reports import OutputFormat, html, renderer_for
 from scanner import drift
 from scanner.accounts import AccountsRequest, resolve_targets
+from scanner.compliance import Framework
 from scanner.config import Baseline, build_plan
 from scanner.delivery import DeliveryOptions, Transport, deliver, open_transports, outgoing
 from scanner.delivery import exit_code as delivery_exit_code
@@ -61,6 +62,8 @@ class ScanRequest:
     check_ids: tuple[str, ...] = ()
     service_names: tuple[str, ...] = ()
     min_severity: Severity | None = None
+    framework: Framework | None = None
+    """``--compliance``: only controls evidencing a requirement of this framework."""
     output_format: OutputFormat = OutputFormat.TABLE
     output: Path | None = None
     fail_on: FailOn = FailOn.HIGH
@@ -104,6 +107,7 @@ def execute(request: ScanRequest, session: AwsSession, default_region: str | Non
         check_ids=request.check_ids,
         service_names=request.service_names,
         min_severity=request.min_severity,
+        framework=request.framework,
         regions=request.regions,
         default_region=default_region,
         known_regions=session.known_regions(),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
+from scanner.cli import run
 from scanner.compliance import (
     CIS_ID,
     KMS_4,
@@ -17,6 +19,7 @@ from scanner.compliance import (
     Framework,
     SecurityHubControl,
 )
+from scanner.config import Baseline, build_plan
 from scanner.model import Severity
 from scanner.registry import all_checks, check, checks_evidencing, compliance_of, get_check
 
@@ -186,3 +189,94 @@ def test_checks_show_lines_name_the_source() -> None:
         "source: https://docs.aws.amazon.com/securityhub/latest/userguide/kms-controls.html#kms-4"
     )
     assert compliance_of("vpc.nat_gateway_per_az").lines()[0].startswith("none: ")
+
+
+# --- scan --compliance, checks list and checks show ----------------------------------------
+
+
+def test_compliance_selection_intersects_the_other_selectors() -> None:
+    plan = build_plan(
+        Baseline(), framework=Framework.CIS, service_names=["rds"], default_region="us-east-1"
+    )
+    assert [spec.id for spec in plan.checks] == [
+        spec.id for spec in checks_evidencing(Framework.CIS) if spec.service == "rds"
+    ]
+    assert "rds.cluster_multi_az" in [spec.id for spec in plan.checks]
+    named = build_plan(
+        Baseline(),
+        framework=Framework.FSBP,
+        check_ids=["kms.cmk_rotation_enabled", "rds.not_publicly_accessible"],
+        default_region="us-east-1",
+    )
+    assert [spec.id for spec in named.checks] == ["rds.not_publicly_accessible"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["iam-policy", "--compliance", "cis", "--services", "secretsmanager"],
+        ["scan", "-r", "us-east-1", "--compliance", "fsbp", "--checks", "kms.cmk_rotation_enabled"],
+        ["demo", "--compliance", "nist-800-53", "--checks", "vpc.nat_gateway_per_az"],
+    ],
+)
+def test_a_compliance_selection_left_empty_exits_2_with_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "driftscan: no control selected: check --checks, --services, --severity and --compliance"
+    ]
+
+
+def test_iam_policy_covers_only_the_frameworks_controls(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["iam-policy", "--compliance", "cis"]) == 0
+    actions = {a for s in json.loads(capsys.readouterr().out)["Statement"] for a in s["Action"]}
+    assert "kms:GetKeyRotationStatus" in actions  # kms.cmk_rotation_enabled: CIS 3.6
+    assert "ecs:DescribeClusters" not in actions  # ECS.12 is in no CIS item
+
+
+def test_checks_list_filters_by_framework_and_shows_it_when_wide(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["checks", "list", "--compliance", "cis", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [c["id"] for c in listed] == [s.id for s in checks_evidencing(Framework.CIS)]
+    rotation = next(c for c in listed if c["id"] == "kms.cmk_rotation_enabled")
+    assert rotation["compliance"] == {
+        "security_hub": ["KMS.4"],
+        "fsbp": [],
+        "nist_800_53": ["SC-12", "SC-12(2)", "SC-28(3)"],
+        "cis": ["3.6"],
+    }
+    assert run(["checks", "list"]) == 0
+    assert "frameworks" not in capsys.readouterr().out.splitlines()[0]
+    assert run(["checks", "list", "--wide", "--services", "kms"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[-1] == "frameworks"
+    assert "Security Hub KMS.4; CIS 3.6; NIST (3)" in out
+
+
+def test_checks_show_has_a_frameworks_section_with_its_sources(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["checks", "show", "rds.not_publicly_accessible"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    section = lines[lines.index("Frameworks:") + 1 :]
+    assert section[0] == (
+        "  same requirement as Security Hub RDS.2 (FSBP): RDS DB Instances should prohibit"
+        " public access, as determined by the PubliclyAccessible configuration"
+    )
+    assert "  CIS AWS Foundations v5.0.0: 2.2.3" in section
+    assert (
+        "  source: https://docs.aws.amazon.com/securityhub/latest/userguide/rds-controls.html#rds-2"
+        in section
+    )
+
+
+def test_demo_scan_runs_only_the_frameworks_controls(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["demo", "--compliance", "cis", "--services", "kms,rds", "-f", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    expected = [s.id for s in checks_evidencing(Framework.CIS) if s.service in ("kms", "rds")]
+    assert document["scan"]["checks"] == expected
+    assert {f["check_id"] for f in document["findings"]} == set(expected)

@@ -30,12 +30,14 @@ from reports import (
     csv_report,
     diff_table,
     html,
+    json_findings,
     jsonl,
     ocsf,
     renderer_for,
     table,
 )
 from scanner.cli import run
+from scanner.compliance import Framework
 from scanner.config import build_plan, parse_baseline
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.kms import make_key
@@ -44,6 +46,7 @@ from scanner.drift import diff
 from scanner.errors import ConfigError
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
 from scanner.pipeline import terminal_width
+from scanner.registry import all_checks, compliance_of
 from scanner.runner import run_scan
 from scanner.session import AwsSession, SessionOptions
 from scanner.suppressions import Suppression
@@ -242,6 +245,10 @@ def test_csv_is_rfc_4180_with_a_header() -> None:
         "evidence": '{"KeyRotationEnabled":false}',
         "scan_id": "scan-1",
         "scanned_at": "2026-01-02T03:04:05Z",
+        "security_hub": "KMS.4",
+        "fsbp": "",
+        "nist_800_53": "SC-12;SC-12(2);SC-28(3)",
+        "cis": "3.6",
     }
 
 
@@ -651,3 +658,83 @@ def test_ocsf_compliance_names_the_security_hub_control_and_the_requirements() -
     assert "CIS AWS Foundations Benchmark v5.0.0/2.2.1" in stricter["requirements"]
     assert (removed["control"], removed["standards"]) == ("gone.control", ["driftscan baseline"])
     assert "requirements" not in removed
+
+
+# --- compliance frameworks in CSV and the HTML report -------------------------------------
+
+
+def test_csv_framework_columns_come_last_and_say_none_with_empty_cells() -> None:
+    unmapped = replace(FAILING, check_id="vpc.nat_gateway_per_az")
+    text = "".join(csv_report.render(replace(CANONICAL, findings=(FAILING, unmapped))))
+    header, mapped_row, unmapped_row = list(csv.reader(io.StringIO(text, newline="")))
+    assert header[-5:] == ["scanned_at", "security_hub", "fsbp", "nist_800_53", "cis"]
+    assert mapped_row[-4:] == ["KMS.4", "", "SC-12;SC-12(2);SC-28(3)", "3.6"]
+    assert unmapped_row[-4:] == ["", "", "", ""]
+
+
+def test_csv_framework_cells_of_the_demo_are_the_json_compliance_lists(
+    demo_result: ScanResult,
+) -> None:
+    rows = list(csv.DictReader(io.StringIO("".join(csv_report.render(demo_result)), newline="")))
+    findings = json.loads("".join(json_findings.render(demo_result)))["findings"]
+    for row, finding in zip(rows, findings, strict=True):
+        for key, ids in finding["compliance"].items():
+            assert row[key] == ";".join(ids)
+    assert any(row["cis"] for row in rows) and any(not row["fsbp"] for row in rows)
+
+
+def _coverage_row(page: str, framework: str) -> list[str]:
+    row = re.search(rf'<tr data-framework="{framework}">(.*?)</tr>', page)
+    assert row, framework
+    return re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
+
+
+def test_html_coverage_per_framework_of_the_demo(demo_result: ScanResult) -> None:
+    page = html.render(demo_result)
+    mapped = {spec.id: spec.compliance for spec in all_checks()}
+    for framework in Framework:
+        requirements = {r for c in mapped.values() for r in c.ids(framework)}
+        findings = [
+            f for f in demo_result.findings if compliance_of(f.check_id).evidences(framework)
+        ]
+        judged = {
+            r
+            for f in findings
+            if f.status is not Status.ERROR
+            for r in compliance_of(f.check_id).ids(framework)
+        }
+        failing = {
+            r
+            for f in findings
+            if f.status is Status.FAIL
+            for r in compliance_of(f.check_id).ids(framework)
+        }
+        statuses = [str(sum(f.status is s for f in findings)) for s in Status]
+        assert _coverage_row(page, framework.value) == [
+            f"{len(judged)} of {len(requirements)}",
+            str(len(failing)),
+            *statuses,
+        ]
+    # KMS rotation could not be read: CIS 3.6 (only KMS.4 evidences it) is not judged.
+    cis_36 = re.search(r"<tr><th>3\.6</th>(.*?)</tr>", page)
+    assert cis_36 and re.findall(r"<td[^>]*>(\d+)</td>", cis_36.group(1))[:2] == ["0", "0"]
+    judged, _, mapped_cis = _coverage_row(page, "cis")[0].partition(" of ")
+    assert int(judged) == int(mapped_cis) - 1
+
+
+def test_html_rows_carry_their_frameworks_for_the_filter(demo_result: ScanResult) -> None:
+    page = html.render(demo_result)
+    options = re.search(r'<select name="framework" id="filter-framework">(.*?)</select>', page)
+    assert options and re.findall(r'value="([^"]*)"', options.group(1)) == [
+        "",
+        "fsbp",
+        "cis",
+        "nist-800-53",
+    ]
+    assert 'data-framework="fsbp cis nist-800-53"' in page  # rds.not_publicly_accessible
+    assert 'data-framework=""' in page  # tagging.environment_suffix maps to none
+    assert "<b>Frameworks:</b> AWS Foundational Security Best Practices v1.0.0: RDS.2; " in page
+    assert "<b>Frameworks:</b> none (" in page
+    assert (
+        "SI-7(6) (stricter than Security Hub RDS.3, RDS.27: a FAIL here may not fail them)" in page
+    )

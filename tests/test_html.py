@@ -209,6 +209,14 @@ def test_in_a_headless_browser_counts_render_and_filters_work(tmp_path: Path) ->
     dom = _chromium("--dump-dom", url + "#status=MUTED")
     assert re.search(r'<span id="shown">1</span>', dom)
 
+    # kms.cmk_rotation_enabled evidences CIS 3.6, rds.backup_retention only FSBP and NIST.
+    dom = _chromium("--dump-dom", url + "#framework=cis")
+    assert re.search(r'<span id="shown">3</span> of 5 shown', dom)
+    assert all("kms" in r for r in _visible_rows(dom))
+    dom = _chromium("--dump-dom", url + "#framework=fsbp")
+    assert re.search(r'<span id="shown">2</span> of 5 shown', dom)
+    assert all('data-service="rds"' in r for r in _visible_rows(dom))
+
     screenshot = tmp_path / "report.png"
     _chromium(f"--screenshot={screenshot}", "--window-size=1200,1800", url)
     assert screenshot.stat().st_size > 10_000
