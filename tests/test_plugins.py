@@ -86,6 +86,12 @@ def test_driftscan_registers_its_own_check_modules_as_entry_points() -> None:
     )
 
 
+def test_the_documented_example_is_the_tested_package() -> None:
+    guide = (REPOSITORY / "docs" / "adding-a-control.md").read_text()
+    assert (FIXTURE / "driftscan_example_plugin" / "checks.py").read_text() in guide
+    assert 'example = "driftscan_example_plugin.checks"' in guide
+
+
 def test_an_install_without_driftscan_s_own_entry_points_refuses_to_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
