@@ -1,21 +1,6 @@
-"""Every baseline control, one module per service. Importing this package registers them.
+"""driftscan's own controls, one module per service.
 
-Modules are imported explicitly (no discovery by reflection) so a missing module fails loudly.
+Each module is an entry point of the ``driftscan.checks`` group (pyproject.toml), which is
+how ``scanner.registry`` finds and imports it, the same way as a plugin's: this package
+imports nothing itself.
 """
-
-from checks import (  # noqa: F401
-    apigateway,
-    cloudformation,
-    ec2,
-    ecs,
-    efs,
-    elasticache,
-    iam,
-    kinesis,
-    kms,
-    logs,
-    rds,
-    secretsmanager,
-    tagging,
-    vpc,
-)

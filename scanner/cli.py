@@ -83,7 +83,7 @@ Exit codes: {EXIT_OK} complete, nothing failed at or above --fail-on;
 a failure the previous scan did not have, or configuration drift from --drift-from);
 {EXIT_USAGE} bad usage or input (unknown option or check id, bad value, malformed baseline);
 {EXIT_UNSCANNABLE} nothing could be scanned (no credentials, endpoint unreachable, another run
-holds the history store);
+holds the history store, an installed control plugin cannot be loaded);
 {EXIT_INCOMPLETE} the scan finished but some evidence could not be read (ERROR findings)
 and nothing reached --fail-on;
 {EXIT_DELIVERY_PENDING} --send could not deliver every finding (pending in the spool, or rejected)

@@ -13,7 +13,8 @@ EXIT_FAILURES = 1
 EXIT_USAGE = 2
 """Bad usage or bad input: unknown check id, malformed baseline, unknown region."""
 EXIT_UNSCANNABLE = 3
-"""Nothing could be scanned: no credentials, endpoint unreachable."""
+"""Nothing could be scanned: no credentials, endpoint unreachable, a control plugin that
+cannot be loaded."""
 EXIT_INCOMPLETE = 4
 """The scan finished but some evidence could not be read (ERROR findings)."""
 
@@ -32,6 +33,13 @@ class ConfigError(DriftscanError):
 
 class SessionError(DriftscanError):
     """The account cannot be reached at all: credentials, endpoint, identity."""
+
+    exit_code = EXIT_UNSCANNABLE
+
+
+class PluginError(DriftscanError):
+    """An installed control module (a plugin's, or driftscan's own) cannot be registered:
+    nothing is judged rather than a scan silently missing its controls."""
 
     exit_code = EXIT_UNSCANNABLE
 

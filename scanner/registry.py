@@ -1,17 +1,25 @@
-"""The one registry of controls: each declared once, beside its function, by ``@check``."""
+"""The one registry of controls: each declared once, beside its function, by ``@check``.
+
+Controls are found through the ``driftscan.checks`` entry-point group: driftscan's own check
+modules are listed there in its pyproject.toml exactly like a plugin's, so a package outside
+this repository adds controls by declaring its modules in the same group.
+"""
 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from scanner.compliance import Compliance, Framework
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, PluginError
 from scanner.inventory import CheckInputs, Collector
 from scanner.model import Outcome, Severity
+from scanner.textsafe import clip
 
 CHECK_ID = re.compile(r"^[a-z0-9]+\.[a-z0-9_]+$")
 
@@ -19,8 +27,15 @@ Params = Mapping[str, Any]
 CheckFunction = Callable[[CheckInputs, Params], Iterable[Outcome]]
 
 
-class DuplicateCheckError(Exception):
-    """Two checks claimed the same id: a programming error, raised at import."""
+ENTRY_POINT_GROUP = "driftscan.checks"
+"""Each entry point of this group names a module whose ``@check``s register when imported."""
+DISTRIBUTION = "driftscan"
+"""The distribution whose entry points are driftscan's own controls."""
+
+
+class DuplicateCheckError(PluginError):
+    """Two checks claimed the same id, or two collectors the same name: raised when the
+    second registers, naming both."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,7 +112,10 @@ def check(
 
     def register(function: CheckFunction) -> CheckFunction:
         if id in REGISTRY:
-            raise DuplicateCheckError(id)
+            raise DuplicateCheckError(
+                f"check id {id} is declared twice: by {_source(REGISTRY[id].function)} "
+                f"and by {_source(function)}"
+            )
         REGISTRY[id] = CheckSpec(
             id=id,
             service=id.split(".", 1)[0],
@@ -119,10 +137,64 @@ def check(
     return register
 
 
-def all_checks() -> list[CheckSpec]:
-    """Every registered control, sorted by id (imports the check modules once)."""
-    import checks  # noqa: F401  (registers every control module)
+def _source(function: Callable[..., Any]) -> str:
+    return f"{function.__module__}.{function.__qualname__}"
 
+
+def _distribution(entry_point: EntryPoint) -> str:
+    return entry_point.dist.name if entry_point.dist else "an unnamed distribution"
+
+
+def _plugin(entry_point: EntryPoint) -> str:
+    """``check plugin example (driftscan_example_plugin.checks, from driftscan-example-plugin)``"""
+    name, module = entry_point.name, entry_point.value
+    return f"check plugin {name} ({module}, from {_distribution(entry_point)})"
+
+
+@functools.cache  # not cached when it raises: a later call reports the same failure
+def _load_controls() -> None:
+    """Import every module of the entry-point group once, driftscan's own first (so that a
+    plugin redeclaring one of its ids is the one named as the duplicate)."""
+    found = sorted(
+        entry_points(group=ENTRY_POINT_GROUP),
+        key=lambda ep: (_distribution(ep) != DISTRIBUTION, _distribution(ep), ep.name),
+    )
+    if not any(_distribution(ep) == DISTRIBUTION for ep in found):
+        raise PluginError(
+            f"driftscan's own controls are not registered (no {ENTRY_POINT_GROUP} entry points"
+            " of the driftscan distribution): reinstall it, e.g. pip install -e ."
+        )
+    for entry_point in found:
+        try:
+            entry_point.load()
+            _refuse_shared_collector_names()
+        except DuplicateCheckError as exc:
+            raise DuplicateCheckError(f"{_plugin(entry_point)}: {exc}") from None
+        except Exception as exc:  # anything a plugin's import raises: one line, no traceback
+            raise PluginError(
+                f"{_plugin(entry_point)} cannot be loaded: "
+                f"{type(exc).__name__}: {clip(str(exc), 200)}"
+            ) from exc
+
+
+def _refuse_shared_collector_names() -> None:
+    """The inventory memoises a collector's value by its name: of two collectors sharing
+    one, a check would silently read the other's records."""
+    seen: dict[str, Collector[Any]] = {}
+    pending = [source for spec in REGISTRY.values() for source in spec.reads]
+    for source in pending:  # in registration order, growing with the requires of each
+        known = seen.setdefault(source.name, source)
+        if known is not source:
+            raise DuplicateCheckError(
+                f"collector name {source.name} is declared twice: by {_source(known.fetch)} "
+                f"and by {_source(source.fetch)}"
+            )
+        pending += source.requires
+
+
+def all_checks() -> list[CheckSpec]:
+    """Every registered control, sorted by id (loads the entry-point group once)."""
+    _load_controls()
     return [REGISTRY[key] for key in sorted(REGISTRY)]
 
 

@@ -1,0 +1,57 @@
+"""Audit log groups have a metric filter: a collector of its own beside driftscan's logs one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scanner.collectors import logs
+from scanner.compliance import Compliance
+from scanner.inventory import CheckInputs, RegionScope, collector
+from scanner.model import Outcome, Severity, UnreadableResource, failed, passed, unreadable
+from scanner.registry import Param, Params, check
+from scanner.textsafe import count
+
+
+@collector(
+    name="example.metric_filters",
+    resource_type="AWS::Logs::MetricFilter",
+    actions=["logs:DescribeMetricFilters"],
+)
+def metric_filters(scope: RegionScope) -> dict[str, tuple[str, ...]]:
+    """Log group name -> the names of its metric filters."""
+    filters: dict[str, tuple[str, ...]] = {}
+    for raw in scope.pages("logs", "describe_metric_filters", "metricFilters"):
+        group = raw["logGroupName"]
+        filters[group] = (*filters.get(group, ()), raw["filterName"])
+    return filters
+
+
+@check(
+    id="example.audit_logs_watched",
+    severity=Severity.LOW,
+    title="Audit log groups have a metric filter",
+    description="A log group named like an audit log has a metric filter for an alarm to watch.",
+    remediation="aws logs put-metric-filter --log-group-name <name> --filter-name <name> ...",
+    rationale="An audit log that nothing watches records an incident without raising it.",
+    cfn_property="AWS::Logs::MetricFilter LogGroupName",
+    reads=[logs.log_groups, metric_filters],
+    params=[
+        Param(
+            name="name_contains",
+            default="audit",
+            schema={"type": "string", "minLength": 1},
+            description="A log group whose name contains this is an audit log.",
+        )
+    ],
+    compliance=Compliance.none("an example control: it evidences no framework requirement"),
+)
+def audit_logs_watched(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    filters = inputs[metric_filters]
+    for group in inputs[logs.log_groups]:
+        if isinstance(group, UnreadableResource):
+            yield unreadable(group.ref, group.error, "log group tags")
+        elif params["name_contains"] in group.name:
+            names = filters.get(group.name, ())
+            verdict = passed if names else failed
+            message = f"log group {group.name} has {count(len(names), 'metric filter')}"
+            yield verdict(group.ref, message, metric_filters=list(names))
