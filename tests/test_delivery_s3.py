@@ -195,6 +195,22 @@ def test_one_gzipped_object_per_account_and_region_under_a_key_that_sorts_by_tim
     assert [finding_id(r) for r in east + west] == [f.finding_id for f in result.findings]
 
 
+def test_the_writer_is_a_client_of_its_own_apart_from_the_scans_read_only_ones(
+    bucket: Any,
+) -> None:
+    session = AwsSession(SessionOptions())
+    [transport] = open_transports([f"s3://{BUCKET}"], DeliveryOptions(session=session))
+    deliver(Outgoing(result=result_of(2, "scan-1")), [transport], spool_dir(None))
+    assert isinstance(transport, Objects)
+    assert len(objects(bucket)) == 1
+    # The scan's request log (what the read-only test checks) holds no write, and the scan
+    # session's events never saw the writer's calls.
+    assert session.requests.calls == []
+    writer = transport.writer.client
+    assert writer.meta.events is not session.boto_session.events
+    assert "PutObject" in writer.meta.service_model.operation_names
+
+
 def test_an_object_sent_again_is_the_same_bytes_under_the_same_key(bucket: Any) -> None:
     send(result_of(2, "scan-1"), [f"s3://{BUCKET}"])
     first = objects(bucket)
