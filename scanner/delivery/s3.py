@@ -46,6 +46,7 @@ from scanner.delivery import (
     Outgoing,
     RecordFormat,
     Sent,
+    security_lake,
 )
 from scanner.inventory import read_error
 from scanner.model import Finding, ScanMetadata
@@ -215,8 +216,6 @@ class Objects:
     def items(self, outgoing: Outgoing) -> list[Item]:
         meta = outgoing.result.metadata
         if self.destination.kind is Kind.SECURITY_LAKE:
-            from scanner.delivery import security_lake
-
             groups = security_lake.partitions(outgoing, self.destination.prefix)
         else:
             groups = self._objects(outgoing)
@@ -247,8 +246,6 @@ class Objects:
         [item] = batch
         key, records = str(item.payload["key"]), item.payload["records"]
         if self.destination.kind is Kind.SECURITY_LAKE:
-            from scanner.delivery import security_lake
-
             body, content_type = security_lake.parquet(records), security_lake.CONTENT_TYPE
         else:
             body, content_type = json_lines_gz(records), "application/gzip"
