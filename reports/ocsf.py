@@ -20,9 +20,18 @@ from scanner.registry import compliance_of
 OCSF_VERSION = "1.9.0"
 """The OCSF schema release every event names in ``metadata.version``."""
 
+SECURITY_LAKE_OCSF_VERSION = "1.3.0"
+"""The newest OCSF release Amazon Security Lake takes from custom sources ("For custom
+sources, Security Lake supports OCSF version 1.3 and earlier": Security Lake user guide,
+"Collecting data from custom sources in Security Lake")."""
+
 CLASS_UID = 2003
 CATEGORY_UID = 2  # Findings
 ACTIVITY_CREATE = 1
+ACTIVITY_CLOSE = 3
+_SINCE_1_5 = ("desc", "checks")
+"""Compliance attributes OCSF added in 1.5.0; every other attribute of our events exists in
+1.3.0's Compliance Finding (with the cloud profile)."""
 STANDARD = "driftscan baseline"
 
 _SEVERITY = {
@@ -132,6 +141,28 @@ def event(finding: Finding, meta: ScanMetadata) -> dict[str, Any]:
         "remediation": {"desc": finding.remediation},
         "resources": [resource],
     }
+
+
+def closed(event: dict[str, Any]) -> dict[str, Any]:
+    """The event of a finding an earlier scan reported whose resource is gone: Close, Resolved."""
+    return {
+        **event,
+        "activity_id": ACTIVITY_CLOSE,
+        "activity_name": "Close",
+        "type_uid": CLASS_UID * 100 + ACTIVITY_CLOSE,
+        "type_name": "Compliance Finding: Close",
+        "status_id": _FINDING_STATUS[Status.PASS][0],
+        "status": _FINDING_STATUS[Status.PASS][1],
+    }
+
+
+def at_security_lake_version(event: dict[str, Any]) -> dict[str, Any]:
+    """The same event at SECURITY_LAKE_OCSF_VERSION: the compliance attributes 1.3.0 lacks are
+    dropped (the control's own name and severity; the check id stays in
+    ``metadata.event_code``, the baseline digest is lost)."""
+    compliance = {k: v for k, v in event["compliance"].items() if k not in _SINCE_1_5}
+    metadata = {**event["metadata"], "version": SECURITY_LAKE_OCSF_VERSION}
+    return {**event, "metadata": metadata, "compliance": compliance}
 
 
 def events(result: ScanResult) -> Iterator[dict[str, Any]]:

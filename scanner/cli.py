@@ -36,7 +36,7 @@ from scanner.config import (
     load_suppressions,
     parse_baseline,
 )
-from scanner.delivery import EXIT_DELIVERY_PENDING
+from scanner.delivery import EXIT_DELIVERY_PENDING, parse_destination
 from scanner.errors import (
     EXIT_FAILURES,
     EXIT_INCOMPLETE,
@@ -48,7 +48,7 @@ from scanner.errors import (
 )
 from scanner.executors import ExecutorKind, scheduler_address
 from scanner.history import HistoryError, default_path
-from scanner.iam_policy import policy_document
+from scanner.iam_policy import delivery_statements, policy_document
 from scanner.model import Severity
 from scanner.output import ensure_writable, write_file
 from scanner.pipeline import (
@@ -273,8 +273,21 @@ SendOpt = Annotated[
         metavar="DESTINATION",
         help="After writing the report, deliver the findings to splunk-hec://HOST[:PORT] "
         "(token from DRIFTSCAN_HEC_TOKEN), an https:// webhook (JSON Lines; optional bearer "
-        "token from DRIFTSCAN_WEBHOOK_TOKEN), or securityhub[:REGION]. Repeatable. What cannot "
-        "be delivered is spooled and sent first next run.",
+        "token from DRIFTSCAN_WEBHOOK_TOKEN), securityhub[:REGION], "
+        "s3://BUCKET/PREFIX (one gzipped object per account and region; JSON Lines, or "
+        "OCSF or ASFF lines with ?format=ocsf or ?format=asff) or "
+        "security-lake://BUCKET/ext/SOURCE (OCSF Parquet; needs "
+        "driftscan[securitylake]). Repeatable. What cannot be delivered is spooled and sent "
+        "first next run.",
+    ),
+]
+SseKmsKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sse-kms-key",
+        metavar="KEY",
+        help="The KMS key (id, ARN or alias) that encrypts the objects of s3:// and "
+        "security-lake:// destinations (SSE-KMS). Default: the bucket's default encryption.",
     ),
 ]
 CaBundleOpt = Annotated[
@@ -383,6 +396,7 @@ def scan(
     csv_raw: CsvRawOpt = False,
     send: SendOpt = None,
     ca_bundle: CaBundleOpt = None,
+    sse_kms_key: SseKmsKeyOpt = None,
     only_changes: OnlyChangesOpt = False,
     history: HistoryOpt = None,
     no_history: Annotated[
@@ -478,6 +492,7 @@ def scan(
         csv_raw=csv_raw,
         send=tuple(send or ()),
         ca_bundle=ca_bundle,
+        sse_kms_key=sse_kms_key,
         only_changes=only_changes,
         history=(history or default_path()) if recorded else None,
         drift_from=drift_from,
@@ -685,6 +700,7 @@ def export(
     csv_raw: CsvRawOpt = False,
     send: SendOpt = None,
     ca_bundle: CaBundleOpt = None,
+    sse_kms_key: SseKmsKeyOpt = None,
     only_changes: OnlyChangesOpt = False,
     history: HistoryOpt = None,
     profile: ProfileOpt = None,
@@ -703,7 +719,12 @@ def export(
         SessionOptions(profile=profile, endpoint_url=endpoint_url, timeout=timeout)
     )
     transports = transports_for(
-        tuple(send or ()), ca_bundle, session, only_changes=only_changes, history=path
+        tuple(send or ()),
+        ca_bundle,
+        session,
+        only_changes=only_changes,
+        history=path,
+        sse_kms_key=sse_kms_key,
     )
     if output is not None:
         ensure_writable(output)
@@ -852,9 +873,24 @@ def iam_policy(
     severity: SeverityOpt = None,
     compliance: ComplianceOpt = None,
     cfn_drift: CfnDriftOpt = False,
+    send: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--send",
+            metavar="DESTINATION",
+            help="Add, as separate statements, what writing to this s3:// or "
+            "security-lake:// destination needs (with --sse-kms-key: the key's use). "
+            "Repeatable.",
+        ),
+    ] = None,
+    sse_kms_key: SseKmsKeyOpt = None,
 ) -> None:
     """Print the least-privilege IAM policy for exactly the controls that `driftscan scan`
     runs with the same options (by default: every control the default baseline turns on)."""
+    destinations = [parse_destination(value) for value in send or ()]
+    if sse_kms_key is not None and not destinations:
+        raise ConfigError("--sse-kms-key applies to s3:// and security-lake:// destinations")
+    delivery = delivery_statements(destinations, sse_kms_key)
     request = ScanRequest(
         baseline=load_baseline(baseline),
         check_ids=tuple(_split(checks)),
@@ -863,7 +899,7 @@ def iam_policy(
         framework=compliance,
         cfn_drift=cfn_drift,
     )
-    typer.echo(json.dumps(policy_document(_checked_plan(request).checks), indent=2))
+    typer.echo(json.dumps(policy_document(_checked_plan(request).checks, delivery), indent=2))
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -75,6 +75,8 @@ class ScanRequest:
     send: tuple[str, ...] = ()
     """``--send`` destinations, delivered after the report is written."""
     ca_bundle: Path | None = None
+    sse_kms_key: str | None = None
+    """``--sse-kms-key``: the KMS key S3 and Security Lake objects are encrypted with."""
     only_changes: bool = False
     """Send only new, changed and resolved findings (needs the history store)."""
     history: Path | None = None
@@ -127,6 +129,7 @@ def execute(request: ScanRequest, session: AwsSession, default_region: str | Non
         session,
         only_changes=request.only_changes,
         history=request.history,
+        sse_kms_key=request.sse_kms_key,
     )
     if request.output is not None:
         ensure_writable(request.output)
@@ -159,6 +162,7 @@ def transports_for(
     *,
     only_changes: bool,
     history: Path | None,
+    sse_kms_key: str | None = None,
 ) -> list[Transport]:
     """The --send destinations, checked before anything is scanned or read: their form,
     tokens, the CA bundle, and that --only-changes has destinations and a store."""
@@ -167,7 +171,10 @@ def transports_for(
     if only_changes and history is None:
         raise ConfigError("--only-changes reads the history store: drop --no-history")
     return open_transports(
-        send, DeliveryOptions(ca_bundle=ca_bundle, session=session, env=os.environ)
+        send,
+        DeliveryOptions(
+            ca_bundle=ca_bundle, session=session, env=os.environ, sse_kms_key=sse_kms_key
+        ),
     )
 
 

@@ -7,6 +7,10 @@ after sending, it is rewritten to hold only what was not delivered. A destinatio
 down therefore costs nothing but time: its items are sent first by the next run, and an
 item is never queued twice (same scan id and finding id). A crash between a send and the
 rewrite can re-send one run's items (at-least-once), never lose them.
+
+An S3 or Security Lake destination's item is one whole object (the findings of one account
+and region), so an object is written completely or stays owed, and sending it again
+overwrites the same key.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, assert_never
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from scanner.errors import EXIT_INCOMPLETE, EXIT_OK, ConfigError
 from scanner.model import Finding, ScanResult, Status
@@ -45,16 +49,35 @@ HEC_EVENT_PATH = "/services/collector/event"
 
 DESTINATION_FORMS = (
     "splunk-hec://HOST[:PORT], https://HOST[:PORT]/services/collector[/event] (Splunk HEC), "
-    "https://... (webhook), securityhub or securityhub:REGION"
+    "https://... (webhook), securityhub or securityhub:REGION, "
+    "s3://BUCKET[/PREFIX][?format=jsonl|ocsf|asff], security-lake://BUCKET/ext/SOURCE"
 )
 EACH_REGION = "(each finding's region)"
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+"""S3's rules for a general purpose bucket's name (lower case, 3 to 63 characters)."""
+_LAKE_LOCATION = re.compile(r"^ext/[A-Za-z0-9_.:-]{1,64}(/[A-Za-z0-9_.-]{1,64})?/$")
+"""A custom source's location in a Security Lake bucket: ``ext/SOURCE/`` (newer lakes add
+the source's version: ``ext/SOURCE/VERSION/``)."""
 
 
 class Kind(StrEnum):
     SPLUNK_HEC = "splunk-hec"
     WEBHOOK = "webhook"
     SECURITYHUB = "securityhub"
+    S3 = "s3"
+    SECURITY_LAKE = "security-lake"
+
+
+class RecordFormat(StrEnum):
+    """What an ``s3://`` destination's objects hold, one record a line."""
+
+    JSONL = "jsonl"
+    """Our JSON Lines findings (``--format jsonl``)."""
+    OCSF = "ocsf"
+    """OCSF Compliance Finding events (``--format ocsf --jsonl``)."""
+    ASFF = "asff"
+    """ASFF findings (``--format asff --jsonl``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,10 +88,18 @@ class Destination:
     url: str | None = None
     region: str | None = None
     """Security Hub region for every finding; None: each finding's own region."""
+    bucket: str | None = None
+    """The S3 bucket of an ``s3://`` or ``security-lake://`` destination."""
+    prefix: str = ""
+    """Where in the bucket objects go: empty, or ending with ``/``."""
+    record_format: RecordFormat = RecordFormat.JSONL
+    """What an ``s3://`` destination's objects hold."""
 
     @property
     def label(self) -> str:
         """Safe to print: scheme, host and port only (a webhook path may hold a secret)."""
+        if self.bucket is not None:
+            return f"{self.kind.value} {self.kind.value}://{self.bucket}/{self.prefix}"
         if self.url is None:
             return f"{self.kind.value} {self.region or EACH_REGION}"
         parts = urlsplit(self.url)
@@ -83,6 +114,8 @@ class Destination:
 def parse_destination(text: str) -> Destination:
     """Parse one ``--send`` value; bad input is a ConfigError naming the accepted forms."""
     value = text.strip()
+    if value.startswith(("s3://", "security-lake://")):
+        return _bucket_destination(text, value)
     if value in ("securityhub", "securityhub://"):
         return Destination(kind=Kind.SECURITYHUB)
     for prefix in ("securityhub://", "securityhub:"):
@@ -123,6 +156,49 @@ def parse_destination(text: str) -> Destination:
     return Destination(kind=Kind.WEBHOOK, url=value)
 
 
+def _bucket_destination(text: str, value: str) -> Destination:
+    """``s3://BUCKET[/PREFIX][?format=F]`` or ``security-lake://BUCKET/ext/SOURCE``."""
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise ConfigError(f"--send {clip(text)}: holds spaces or control characters")
+    parts = urlsplit(value)
+    kind = Kind(parts.scheme)
+    if not _BUCKET.match(parts.netloc):
+        raise ConfigError(f"--send {clip(text)}: {parts.netloc!r} is not an S3 bucket name")
+    prefix = parts.path.strip("/") + "/" if parts.path.strip("/") else ""
+    if "//" in prefix or any(segment in (".", "..") for segment in prefix.split("/")):
+        raise ConfigError(f"--send {clip(text)}: the prefix has an empty, . or .. segment")
+    query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=False)
+    if parts.fragment or set(query) - ({"format"} if kind is Kind.S3 else set()):
+        expected = "?format=jsonl|ocsf|asff" if kind is Kind.S3 else "no query"
+        raise ConfigError(f"--send {clip(text)}: expected {expected} after the prefix")
+    if kind is Kind.SECURITY_LAKE:
+        if not _LAKE_LOCATION.match(prefix):
+            raise ConfigError(
+                f"--send {clip(text)}: expected security-lake://BUCKET/ext/SOURCE, the "
+                "location Security Lake gave the custom source"
+            )
+        return Destination(
+            kind=kind,
+            url=f"{kind.value}://{parts.netloc}/{prefix}",
+            bucket=parts.netloc,
+            prefix=prefix,
+        )
+    [name] = query.get("format", [RecordFormat.JSONL.value])[-1:]
+    try:
+        record_format = RecordFormat(name)
+    except ValueError:
+        raise ConfigError(
+            f"--send {clip(text)}: format {name!r} is not one of jsonl, ocsf, asff"
+        ) from None
+    return Destination(
+        kind=kind,
+        url=f"s3://{parts.netloc}/{prefix}?format={record_format.value}",
+        bucket=parts.netloc,
+        prefix=prefix,
+        record_format=record_format,
+    )
+
+
 def _safe(parts: Any) -> str:
     """A URL for an error message: never its path, query or credentials."""
     host = parts.hostname or ""
@@ -135,7 +211,11 @@ class Item:
 
     scan_id: str
     finding_id: str
+    """For an object (S3, Security Lake): the object's key."""
     payload: Mapping[str, Any]
+    findings: int = 1
+    """How many findings the item carries: an object carries those of one account and
+    region."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -220,11 +300,14 @@ class DeliveryOptions:
     ca_bundle: Path | None = None
     """Extra CA certificates (PEM) to trust; the system's are always trusted."""
     session: AwsSession | None = None
-    """Credentials for Security Hub."""
+    """Credentials for Security Hub, S3 and Security Lake."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Where tokens are read from (the process environment)."""
     retry: RetryPolicy | None = None
     """Retries of HTTP destinations; None: ``scanner.delivery.http.DEFAULT_RETRY``."""
+    sse_kms_key: str | None = None
+    """``--sse-kms-key``: encrypt S3 and Security Lake objects with this KMS key (SSE-KMS);
+    None: the bucket's default encryption."""
 
 
 def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
@@ -242,9 +325,11 @@ def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
 
 def open_transports(values: Sequence[str], options: DeliveryOptions) -> list[Transport]:
     """Parse every ``--send`` value and check its token, before anything is scanned."""
-    from scanner.delivery import http, securityhub, splunk, webhook
+    from scanner.delivery import http, s3, security_lake, securityhub, splunk, webhook
 
     destinations = [parse_destination(value) for value in values]
+    if options.sse_kms_key is not None and not any(d.bucket for d in destinations):
+        raise ConfigError("--sse-kms-key applies to s3:// and security-lake:// destinations")
     if not destinations:
         return []
     tls = tls_context(options.ca_bundle)
@@ -267,6 +352,14 @@ def open_transports(values: Sequence[str], options: DeliveryOptions) -> list[Tra
                 if options.session is None:
                     raise ConfigError(f"--send {destination.label} needs AWS credentials")
                 transports.append(securityhub.SecurityHub(destination, options.session))
+            case Kind.S3 | Kind.SECURITY_LAKE:
+                if options.session is None:
+                    raise ConfigError(f"--send {destination.label} needs AWS credentials")
+                if destination.kind is Kind.SECURITY_LAKE:
+                    security_lake.require_pyarrow()
+                transports.append(
+                    s3.Objects(destination, s3.ObjectWriter(options.session, options.sse_kms_key))
+                )
             case _:
                 assert_never(destination.kind)
     return transports
@@ -352,23 +445,29 @@ def _deliver_one(transport: Transport, new_items: Sequence[Item], spool: Spool) 
                 raise AssertionError(f"{label}: settled {sent.settled} of {len(batch)}")
             queue.extendleft(reversed(batch[sent.settled :]))
             rejected.extend(sent.rejected)
-            delivered += sent.settled - len(sent.rejected)
+            delivered += findings_in(batch[: sent.settled]) - findings_in(
+                r.item for r in sent.rejected
+            )
         spool.save(queue)
     log.info(
         "%s: %d findings delivered, %d rejected, %d pending",
         label,
         delivered,
-        len(rejected),
-        len(queue),
+        findings_in(r.item for r in rejected),
+        findings_in(queue),
     )
     return DeliveryReport(
         label=label,
         delivered=delivered,
         rejected=tuple(rejected),
-        pending=len(queue),
+        pending=findings_in(queue),
         spool=spool.path,
         error=error,
     )
+
+
+def findings_in(items: Iterable[Item]) -> int:
+    return sum(item.findings for item in items)
 
 
 def problems(reports: Iterable[DeliveryReport]) -> list[str]:
@@ -383,7 +482,8 @@ def problems(reports: Iterable[DeliveryReport]) -> list[str]:
         if report.rejected:
             first = report.rejected[0].reason
             lines.append(
-                f"{len(report.rejected)} findings rejected by {report.label} "
+                f"{findings_in(r.item for r in report.rejected)} findings rejected by "
+                f"{report.label} "
                 f"(not retried), first: {first}"
             )
     return lines

@@ -75,6 +75,7 @@ class Spool:
                         scan_id=entry["scan_id"],
                         finding_id=entry["finding_id"],
                         payload=entry["payload"],
+                        findings=int(entry.get("findings", 1)),
                     )
                 )
             except (ValueError, KeyError, TypeError):
@@ -85,7 +86,12 @@ class Spool:
         """Replace the spool's content; no items: no file."""
         lines = [
             json.dumps(
-                {"scan_id": i.scan_id, "finding_id": i.finding_id, "payload": i.payload},
+                {
+                    "scan_id": i.scan_id,
+                    "finding_id": i.finding_id,
+                    "payload": i.payload,
+                    **({"findings": i.findings} if i.findings != 1 else {}),
+                },
                 default=str,
             )
             + "\n"
