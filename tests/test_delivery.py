@@ -575,7 +575,7 @@ def test_hec_rejecting_one_malformed_event_keeps_the_others(receiver: Receiver, 
     assert rejected.reason == "HTTP 400: Invalid data format (code 6)"
     assert (report.pending, report.spool.exists()) == (0, False)  # resending cannot help
     assert problems([report]) == [
-        "1 findings rejected by splunk-hec https://127.0.0.1:"
+        "1 finding rejected by splunk-hec https://127.0.0.1:"
         f"{receiver.port} (not retried), first: HTTP 400: Invalid data format (code 6)"
     ]
 
@@ -602,7 +602,7 @@ def test_the_token_never_reaches_logs_output_or_the_spool(
     assert code == EXIT_DELIVERY_PENDING
     [spool] = spool_dir().glob("*.jsonl")
     assert err.splitlines()[-1] == (
-        f"driftscan: 1 findings pending delivery to splunk-hec https://127.0.0.1:{receiver.port} "
+        f"driftscan: 1 finding pending delivery to splunk-hec https://127.0.0.1:{receiver.port} "
         f"(HTTP 403: Invalid token (code 4)); spooled in {spool}, sent first next run"
     )
     assert "retry 1 of 3" in caplog.text

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from scanner.errors import EXIT_INCOMPLETE, EXIT_OK, ConfigError
 from scanner.model import Finding, ScanResult, Status
-from scanner.textsafe import clip
+from scanner.textsafe import clip, count
 
 if TYPE_CHECKING:
     from scanner.delivery.http import RetryPolicy
@@ -476,15 +476,14 @@ def problems(reports: Iterable[DeliveryReport]) -> list[str]:
     for report in reports:
         if report.pending:
             lines.append(
-                f"{report.pending} findings pending delivery to {report.label} "
+                f"{count(report.pending, 'finding')} pending delivery to {report.label} "
                 f"({report.error}); spooled in {report.spool}, sent first next run"
             )
         if report.rejected:
             first = report.rejected[0].reason
             lines.append(
-                f"{findings_in(r.item for r in report.rejected)} findings rejected by "
-                f"{report.label} "
-                f"(not retried), first: {first}"
+                f"{count(findings_in(r.item for r in report.rejected), 'finding')} rejected by "
+                f"{report.label} (not retried), first: {first}"
             )
     return lines
 
