@@ -59,6 +59,7 @@ def _misrouted(network: ec2.Network, subnet: ec2.Subnet) -> str | None:
         "private subnet's route table"
     ),
     reads=[ec2.vpcs, ec2.network],
+    partial_evidence=True,  # a subnet whose routing cannot be read is ERROR for its VPC
     params=[
         Param(
             name="min_nat_gateways",

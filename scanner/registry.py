@@ -53,6 +53,12 @@ class CheckSpec:
     """The CloudFormation resource property (or template part) that fixes it at the source."""
     reads_tags: bool = False
     """The check judges tags, which collectors otherwise read only when the scope needs them."""
+    independent: tuple[Collector[Any], ...] = ()
+    """Collectors of ``reads`` whose records the check judges each on its own: one that
+    failed reads as empty (its ERROR stands for its resources) and the others are judged."""
+    partial_evidence: bool = False
+    """The check judges per-resource read errors (``ReadError`` values inside records) itself.
+    Without it the engine reports every unreadable resource and the check never sees one."""
     compliance: Compliance
     """The framework requirements it evidences, or why none matches (required: a control that
     forgets to say fails at import)."""
@@ -86,12 +92,18 @@ def check(
     rationale: str = "",
     cfn_property: str = "",
     reads_tags: bool = False,
+    independent: Iterable[Collector[Any]] = (),
+    partial_evidence: bool = False,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a control. The function receives its declared collectors and parameters."""
 
     if not CHECK_ID.match(id):
         raise ValueError(f"malformed check id {id!r}")
     params = tuple(params)
+    reads = tuple(reads)
+    independent = tuple(independent)
+    if not {source.name for source in independent} <= {source.name for source in reads}:
+        raise ValueError(f"{id}: independent= names a collector missing from reads=")
     if configured_by is not None and configured_by not in {p.name for p in params}:
         raise ValueError(f"{id}: configured_by names no parameter: {configured_by}")
 
@@ -106,12 +118,14 @@ def check(
             description=description,
             remediation=remediation,
             params=params,
-            reads=tuple(reads),
+            reads=reads,
             function=function,
             configured_by=configured_by,
             rationale=rationale,
             cfn_property=cfn_property,
             reads_tags=reads_tags,
+            independent=independent,
+            partial_evidence=partial_evidence,
             compliance=compliance,
         )
         return function

@@ -158,7 +158,11 @@ def stages(scope: RegionScope) -> list[Stage | UnreadableResource]:
         )
         if isinstance(response, ReadError):
             return [
-                UnreadableResource(ref=stage_ref(scope.region, api.api_id, "*"), error=response)
+                UnreadableResource(
+                    ref=stage_ref(scope.region, api.api_id, "*"),
+                    error=response,
+                    what="the API's stages",
+                )
             ]
         listed: list[Stage | UnreadableResource] = []
         for item in response.get("item", []):
@@ -306,11 +310,13 @@ def _api_resource(item: Mapping[str, Any]) -> ApiResource:
     actions=ACTIONS,
     requires=[rest_apis],
 )
-def resources(scope: RegionScope) -> dict[str, Mapping[str, ApiResource] | ReadError]:
+def resources(scope: RegionScope) -> dict[str, Mapping[str, ApiResource] | UnreadableResource]:
     """GetResources (methods embedded) per REST API in scope: {api id: {path: resource}}."""
-    api_ids = [api.api_id for api in scope.get(rest_apis)]
+    apis = scope.get(rest_apis)
 
-    def read(api_id: str) -> Mapping[str, ApiResource] | ReadError:
+    def read(api: RestApi) -> Mapping[str, ApiResource] | UnreadableResource:
+        api_id = api.api_id
+
         def paths() -> dict[str, ApiResource]:
             items = scope.pages(
                 "apigateway",
@@ -322,18 +328,24 @@ def resources(scope: RegionScope) -> dict[str, Mapping[str, ApiResource] | ReadE
             )
             return {item["path"]: _api_resource(item) for item in items if item.get("path")}
 
-        return scope.attempt(paths)
+        found = scope.attempt(paths)
+        if isinstance(found, ReadError):
+            return UnreadableResource(ref=api.ref, error=found, what="the API's resources")
+        return found
 
-    return dict(zip(api_ids, scope.map(read, api_ids), strict=True))
+    api_ids = [api.api_id for api in apis]
+    return dict(zip(api_ids, scope.map(read, apis), strict=True))
 
 
 @collector(
     name="apigateway.cors_origins",
     resource_type="AWS::ApiGateway::RestApi",
     actions=ACTIONS,
-    requires=[resources],
+    requires=[rest_apis, resources],
 )
-def cors_origins(scope: RegionScope) -> dict[str, Mapping[str, tuple[str, ...]] | ReadError]:
+def cors_origins(
+    scope: RegionScope,
+) -> dict[str, Mapping[str, tuple[str, ...]] | UnreadableResource]:
     """The Access-Control-Allow-Origin values each resource's OPTIONS method sets, by API id
     and path (resources without OPTIONS are left out).
 
@@ -342,6 +354,7 @@ def cors_origins(scope: RegionScope) -> dict[str, Mapping[str, tuple[str, ...]] 
     integration response for that status, so no origin).
     """
     listed = scope.get(resources)
+    apis = {api.api_id: api for api in scope.get(rest_apis)}
 
     def origins_of(api_id: str, resource: ApiResource) -> tuple[str, ...] | ReadError:
         by_status = resource.options_origins
@@ -366,16 +379,20 @@ def cors_origins(scope: RegionScope) -> dict[str, Mapping[str, tuple[str, ...]] 
                 by_status[status] = (response.get("responseParameters") or {}).get(ALLOW_ORIGIN)
         return tuple(origin for origin in by_status.values() if origin is not None)
 
-    def read(api_id: str) -> Mapping[str, tuple[str, ...]] | ReadError:
+    def read(api_id: str) -> Mapping[str, tuple[str, ...]] | UnreadableResource:
         paths = listed[api_id]
-        if isinstance(paths, ReadError):
+        if isinstance(paths, UnreadableResource):
             return paths
         found = {}
         for path, resource in paths.items():
             if "OPTIONS" in resource.verbs:
                 origins = origins_of(api_id, resource)
                 if isinstance(origins, ReadError):
-                    return origins
+                    return UnreadableResource(
+                        ref=apis[api_id].ref,
+                        error=origins,
+                        what="the integration responses of its OPTIONS methods",
+                    )
                 found[path] = origins
         return found
 

@@ -10,6 +10,9 @@ from typing import Any
 from scanner.inventory import RegionScope, collector
 from scanner.model import ReadError, ResourceRef, UnreadableResource
 
+DRIFT = "the stack's drift"
+"""What a stack listed as unreadable by drift detection hides."""
+
 STACK_TYPE = "AWS::CloudFormation::Stack"
 
 
@@ -152,14 +155,14 @@ def _detect(scope: RegionScope, stack: Stack) -> StackDrift | UnreadableResource
         lambda: scope.call("cloudformation", "detect_stack_drift", StackName=stack.stack_id)
     )
     if isinstance(started, ReadError):
-        return UnreadableResource(ref=stack.ref, error=started)
+        return UnreadableResource(ref=stack.ref, error=started, what=DRIFT)
     detection_id = started["StackDriftDetectionId"]
     status = _wait(scope, detection_id)
     if isinstance(status, ReadError):
-        return UnreadableResource(ref=stack.ref, error=status)
+        return UnreadableResource(ref=stack.ref, error=status, what=DRIFT)
     drifts = scope.attempt(lambda: _resource_drifts(scope, stack.stack_id))
     if isinstance(drifts, ReadError):
-        return UnreadableResource(ref=stack.ref, error=drifts)
+        return UnreadableResource(ref=stack.ref, error=drifts, what=DRIFT)
     failed = status.get("DetectionStatus") == "DETECTION_FAILED"
     return StackDrift(
         stack_name=stack.stack_name,

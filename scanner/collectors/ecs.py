@@ -160,7 +160,9 @@ def _cluster(raw: Mapping[str, Any], *, tags: bool) -> EcsCluster:
 
 def _unreadable_cluster(arn: str, error: ReadError) -> UnreadableResource:
     return UnreadableResource(
-        ref=ResourceRef(type="AWS::ECS::Cluster", id=last_segment(arn), arn=arn), error=error
+        ref=ResourceRef(type="AWS::ECS::Cluster", id=last_segment(arn), arn=arn),
+        error=error,
+        what="cluster settings",
     )
 
 
@@ -201,7 +203,7 @@ def _services_of(scope: RegionScope, cluster: EcsCluster) -> list[EcsService | U
         )
     )
     if isinstance(arns, ReadError):
-        return [UnreadableResource(ref=cluster.ref, error=arns)]
+        return [UnreadableResource(ref=cluster.ref, error=arns, what="the cluster's services")]
     listed: list[EcsService | UnreadableResource] = []
     for chunk in chunks(arns, DESCRIBE_SERVICES_MAX):
         response = _attempt(scope, "describe_services", cluster=cluster.arn, services=list(chunk))
@@ -241,7 +243,7 @@ def _service(raw: Mapping[str, Any], cluster: EcsCluster) -> EcsService:
 
 def _unreadable_service(cluster: EcsCluster, arn: str, error: ReadError) -> UnreadableResource:
     ref = ResourceRef(type="AWS::ECS::Service", id=f"{cluster.name}/{last_segment(arn)}", arn=arn)
-    return UnreadableResource(ref=ref, error=error)
+    return UnreadableResource(ref=ref, error=error, what="the service")
 
 
 @collector(
@@ -269,7 +271,9 @@ def task_definitions(scope: RegionScope) -> list[TaskDefinition | UnreadableReso
     def describe(arn: str) -> TaskDefinition | UnreadableResource:
         response = _attempt(scope, "describe_task_definition", taskDefinition=arn)
         if isinstance(response, ReadError):
-            return UnreadableResource(ref=task_definition_ref(arn), error=response)
+            return UnreadableResource(
+                ref=task_definition_ref(arn), error=response, what="task definition"
+            )
         raw = response["taskDefinition"]
         return TaskDefinition(
             family=raw["family"],

@@ -9,6 +9,9 @@ from typing import Any
 from scanner.inventory import RegionScope, collector
 from scanner.model import ReadError, ResourceRef, UnreadableResource
 
+SECURITY_GROUPS = "the data store's security groups"
+"""What a mount target listed as unreadable hides from the controls that read it."""
+
 NFS_PORT = 2049
 
 GONE_STATES = frozenset({"deleting", "deleted"})
@@ -107,14 +110,14 @@ def _file_system(item: Mapping[str, Any]) -> FileSystem:
     actions=["elasticfilesystem:DescribeMountTargets"],
     requires=[file_systems],
 )
-def mount_targets(scope: RegionScope) -> dict[str, tuple[MountTarget, ...] | ReadError]:
+def mount_targets(scope: RegionScope) -> dict[str, tuple[MountTarget, ...] | UnreadableResource]:
     """Mount targets per file system id (DescribeMountTargets per file system)."""
-    ids = [fs.file_system_id for fs in scope.get(file_systems)]
+    listed = scope.get(file_systems)
 
-    def read(file_system_id: str) -> tuple[MountTarget, ...] | ReadError:
+    def read(fs: FileSystem) -> tuple[MountTarget, ...] | UnreadableResource:
         def listing() -> tuple[MountTarget, ...]:
             pages = scope.pages(
-                "efs", "describe_mount_targets", "MountTargets", FileSystemId=file_system_id
+                "efs", "describe_mount_targets", "MountTargets", FileSystemId=fs.file_system_id
             )
             return tuple(
                 _mount_target(item)
@@ -122,9 +125,13 @@ def mount_targets(scope: RegionScope) -> dict[str, tuple[MountTarget, ...] | Rea
                 if item.get("LifeCycleState") not in GONE_STATES
             )
 
-        return scope.attempt(listing)
+        found = scope.attempt(listing)
+        if isinstance(found, ReadError):
+            return UnreadableResource(ref=fs.ref, error=found, what="mount targets")
+        return found
 
-    return dict(zip(ids, scope.map(read, ids), strict=True))
+    ids = [fs.file_system_id for fs in listed]
+    return dict(zip(ids, scope.map(read, listed), strict=True))
 
 
 def _mount_target(item: Mapping[str, Any]) -> MountTarget:
@@ -159,8 +166,8 @@ def mount_target_security_groups(scope: RegionScope) -> list[MountTarget | Unrea
     by_fs = scope.get(mount_targets)
     for fs in scope.get(file_systems):
         found = by_fs.get(fs.file_system_id, ())
-        if isinstance(found, ReadError):
-            listed.append(UnreadableResource(ref=fs.ref, error=found))
+        if isinstance(found, UnreadableResource):
+            listed.append(found)
         else:
             targets.extend(found)
 
@@ -171,7 +178,7 @@ def mount_target_security_groups(scope: RegionScope) -> list[MountTarget | Unrea
             )
         )
         if isinstance(response, ReadError):
-            return UnreadableResource(ref=target.ref, error=response)
+            return UnreadableResource(ref=target.ref, error=response, what=SECURITY_GROUPS)
         return replace(target, security_group_ids=tuple(response.get("SecurityGroups") or ()))
 
     listed.extend(scope.map(read, targets))
@@ -184,17 +191,20 @@ def mount_target_security_groups(scope: RegionScope) -> list[MountTarget | Unrea
     actions=["elasticfilesystem:DescribeBackupPolicy"],
     requires=[file_systems],
 )
-def backup_policies(scope: RegionScope) -> dict[str, str | None | ReadError]:
+def backup_policies(scope: RegionScope) -> dict[str, str | None | UnreadableResource]:
     """Backup policy status per file system id: ``ENABLED``, ``ENABLING``, ``DISABLED``,
     ``DISABLING``; None when the file system has no backup policy (PolicyNotFound)."""
-    ids = [fs.file_system_id for fs in scope.get(file_systems)]
+    listed = scope.get(file_systems)
 
-    def read(file_system_id: str) -> str | None | ReadError:
+    def read(fs: FileSystem) -> str | None | UnreadableResource:
         response = scope.attempt(
-            lambda: scope.call("efs", "describe_backup_policy", FileSystemId=file_system_id)
+            lambda: scope.call("efs", "describe_backup_policy", FileSystemId=fs.file_system_id)
         )
         if isinstance(response, ReadError):
-            return None if response.code == "PolicyNotFound" else response
+            if response.code == "PolicyNotFound":
+                return None
+            return UnreadableResource(ref=fs.ref, error=response, what="backup policy")
         return str((response.get("BackupPolicy") or {}).get("Status") or "") or None
 
-    return dict(zip(ids, scope.map(read, ids), strict=True))
+    ids = [fs.file_system_id for fs in listed]
+    return dict(zip(ids, scope.map(read, listed), strict=True))

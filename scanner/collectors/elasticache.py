@@ -85,7 +85,7 @@ def replication_groups(scope: RegionScope) -> list[ReplicationGroup | Unreadable
             return group  # its name carries the suffix and no control judges its tags
         tags = _tags(scope, group.arn or group.group_id)  # AWS always returns the ARN
         if isinstance(tags, ReadError):
-            return UnreadableResource(ref=group.ref, error=tags)
+            return UnreadableResource(ref=group.ref, error=tags, what="replication group tags")
         return replace(group, tags=tags) if scope.scope.includes(group.name, tags) else None
 
     return [item for item in scope.map(read, listing) if item is not None]

@@ -165,20 +165,22 @@ def _read_role(scope: RegionScope, name: str, arn_hint: str) -> _Listing | Unrea
     """The role's ARN, its inline policies, and its attached policies (ARN -> name)."""
     role = scope.attempt(lambda: scope.call("iam", "get_role", RoleName=name))
     if isinstance(role, ReadError):
-        return UnreadableResource(ref=_role_ref(name, arn_hint), error=role)
+        return UnreadableResource(ref=_role_ref(name, arn_hint), error=role, what="the task role")
     arn = role["Role"]["Arn"]
     inline_names = scope.attempt(
         lambda: list(scope.pages("iam", "list_role_policies", "PolicyNames", RoleName=name))
     )
     if isinstance(inline_names, ReadError):
-        return UnreadableResource(ref=_role_ref(name, arn), error=inline_names)
+        return UnreadableResource(
+            ref=_role_ref(name, arn), error=inline_names, what="the task role"
+        )
     attached = scope.attempt(
         lambda: list(
             scope.pages("iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name)
         )
     )
     if isinstance(attached, ReadError):
-        return UnreadableResource(ref=_role_ref(name, arn), error=attached)
+        return UnreadableResource(ref=_role_ref(name, arn), error=attached, what="the task role")
     inline = tuple(
         RolePolicy(
             name=policy, kind="inline", arn=None, document=_inline_document(scope, name, policy)

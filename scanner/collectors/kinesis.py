@@ -9,6 +9,9 @@ from typing import Any
 from scanner.inventory import RegionScope, collector
 from scanner.model import ReadError, ResourceRef, UnreadableResource
 
+SUMMARY = "stream summary"
+"""What a stream listed as unreadable hides (DescribeStreamSummary or its tags)."""
+
 RESOURCE_TYPE = "AWS::Kinesis::Stream"
 
 SKIPPED_STATUSES = frozenset({"DELETING"})
@@ -113,7 +116,11 @@ def streams(scope: RegionScope) -> list[Stream | UnreadableResource]:
         if scope.scope.read_tags or scope.scope.needs_tags_of(item.name):
             found = scope.attempt(lambda: _tags(scope, item))
             if isinstance(found, ReadError):
-                return None if _gone(found) else UnreadableResource(ref=item.ref, error=found)
+                return (
+                    None
+                    if _gone(found)
+                    else UnreadableResource(ref=item.ref, error=found, what=SUMMARY)
+                )
             tags = found
         if not scope.scope.includes(item.name, tags):
             return None
@@ -121,7 +128,11 @@ def streams(scope: RegionScope) -> list[Stream | UnreadableResource]:
             lambda: scope.call("kinesis", "describe_stream_summary", **item.selector)
         )
         if isinstance(response, ReadError):
-            return None if _gone(response) else UnreadableResource(ref=item.ref, error=response)
+            return (
+                None
+                if _gone(response)
+                else UnreadableResource(ref=item.ref, error=response, what=SUMMARY)
+            )
         return _stream(response["StreamDescriptionSummary"], item, tags)
 
     described = scope.map(read, listing)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
 
 from scanner.errors import CollectorError
-from scanner.inventory import RegionScope, collector
+from scanner.inventory import Collector, RegionScope, collector
 from scanner.model import ReadError, ResourceRef, UnreadableResource
 
 AWS_MANAGED_ALIAS_PREFIX = "alias/aws/"
@@ -61,16 +63,6 @@ class KeyDirectory:
         # One lock so two checks asking for the same key never describe it twice.
         self._lock = threading.Lock()
 
-    def lookup(self, ref: str) -> KmsKey | ReadError:
-        return self.lookup_many([ref])[ref]
-
-    def manager_of(self, ref: str) -> str | ReadError:
-        """``AWS`` or ``CUSTOMER`` for a key id, key ARN, alias name or alias ARN."""
-        if is_aws_managed_alias(ref):
-            return "AWS"  # no request needed: the alias prefix is reserved for AWS
-        key = self.lookup(ref)
-        return key if isinstance(key, ReadError) else key.manager
-
     def lookup_many(self, refs: Iterable[str]) -> dict[str, KmsKey | ReadError]:
         refs = list(refs)
         with self._lock:
@@ -103,7 +95,49 @@ class KeyDirectory:
 
 @collector(name="kms.key_directory", resource_type="AWS::KMS::Key", actions=["kms:DescribeKey"])
 def key_directory(scope: RegionScope) -> KeyDirectory:
+    """The region's DescribeKey cache, for collectors only: checks read described keys."""
     return KeyDirectory(scope)
+
+
+@dataclass(frozen=True)
+class KeyReferences:
+    """The KMS keys that collected resources reference, described, by every name they are
+    referenced by (key id, key ARN, alias name or alias ARN)."""
+
+    described: Mapping[str, KmsKey | ReadError]
+
+    def manager_of(self, ref: str) -> str | ReadError:
+        """``AWS`` or ``CUSTOMER``; an ``alias/aws/...`` reference is AWS's by name alone."""
+        if is_aws_managed_alias(ref):
+            return "AWS"
+        key = self.described[ref]
+        return key if isinstance(key, ReadError) else key.manager
+
+
+def keys_used_by(*listings: Collector[Any], aws_aliases: bool = False) -> Collector[KeyReferences]:
+    """Every key that a record of ``listings`` encrypts with (``kms_key_id``), described
+    during the prefetch; a key referenced by several resources is described once. An
+    ``alias/aws/...`` reference is described only with ``aws_aliases`` (its manager is known
+    by name). A listing that could not be read adds no keys (its checks report it)."""
+    names = ",".join(listing.name for listing in listings)
+    suffix = ",aws_aliases" if aws_aliases else ""
+
+    def fetch(scope: RegionScope) -> KeyReferences:
+        refs: set[str] = set()
+        for listing in listings:
+            records = scope.attempt(partial(scope.get, listing))
+            if not isinstance(records, ReadError):
+                refs.update(ref for r in records if (ref := getattr(r, "kms_key_id", None)))
+        wanted = [ref for ref in refs if aws_aliases or not is_aws_managed_alias(ref)]
+        return KeyReferences(scope.get(key_directory).lookup_many(wanted))
+
+    return Collector(
+        name=f"kms.keys_used_by({names}{suffix})",
+        resource_type="AWS::KMS::Key",
+        actions=("kms:DescribeKey",),
+        fetch=fetch,
+        requires=(*listings, key_directory),
+    )
 
 
 @collector(name="kms.aliases", resource_type="AWS::KMS::Alias", actions=["kms:ListAliases"])
@@ -155,7 +189,7 @@ def keys(scope: RegionScope) -> list[KmsKey | UnreadableResource]:
 
 def _unreadable(key_id: str, arn: str, error: ReadError) -> UnreadableResource:
     return UnreadableResource(
-        ref=ResourceRef(type="AWS::KMS::Key", id=key_id, arn=arn), error=error
+        ref=ResourceRef(type="AWS::KMS::Key", id=key_id, arn=arn), error=error, what="key metadata"
     )
 
 
@@ -173,21 +207,20 @@ def _tags(scope: RegionScope, key_id: str) -> dict[str, str] | ReadError:
     actions=["kms:GetKeyRotationStatus"],
     requires=[keys],
 )
-def rotation_status(scope: RegionScope) -> dict[str, bool | ReadError]:
+def rotation_status(scope: RegionScope) -> dict[str, bool | UnreadableResource]:
     """KeyRotationEnabled for every key that automatic rotation applies to."""
-    eligible = [
-        key.key_id for key in scope.get(keys) if isinstance(key, KmsKey) and rotation_applies(key)
-    ]
+    eligible = [key for key in scope.get(keys) if isinstance(key, KmsKey) and rotation_applies(key)]
 
-    def read(key_id: str) -> bool | ReadError:
-        response = scope.attempt(lambda: scope.call("kms", "get_key_rotation_status", KeyId=key_id))
-        return (
-            response
-            if isinstance(response, ReadError)
-            else bool(response.get("KeyRotationEnabled"))
+    def read(key: KmsKey) -> bool | UnreadableResource:
+        response = scope.attempt(
+            lambda: scope.call("kms", "get_key_rotation_status", KeyId=key.key_id)
         )
+        if isinstance(response, ReadError):
+            return UnreadableResource(ref=key.ref, error=response, what="rotation status")
+        return bool(response.get("KeyRotationEnabled"))
 
-    return dict(zip(eligible, scope.map(read, eligible), strict=True))
+    ids = [key.key_id for key in eligible]
+    return dict(zip(ids, scope.map(read, eligible), strict=True))
 
 
 def rotation_applies(key: KmsKey) -> bool:

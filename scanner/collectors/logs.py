@@ -41,7 +41,7 @@ def log_groups(scope: RegionScope) -> list[LogGroup | UnreadableResource]:
             return group  # its name carries the suffix and no control judges its tags
         tags = _tags(scope, group)
         if isinstance(tags, ReadError):
-            return UnreadableResource(ref=group.ref, error=tags)
+            return UnreadableResource(ref=group.ref, error=tags, what="log group tags")
         return replace(group, tags=tags) if scope.scope.includes(group.name, tags) else None
 
     return [item for item in scope.map(read, listing) if item is not None]

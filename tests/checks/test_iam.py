@@ -172,7 +172,7 @@ def test_unreadable_evidence_is_error_unless_a_wildcard_was_read(account: DemoAc
             "locked": (Status.ERROR, "AccessDenied on iam:GetRolePolicy"),
             "opaque:1": (
                 Status.ERROR,
-                "could not read the task definition, so its task role is unknown: "
+                "could not read task definition: "
                 "AccessDeniedException on ecs:DescribeTaskDefinition",
             ),
         },

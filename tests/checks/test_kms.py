@@ -170,4 +170,4 @@ def test_key_in_use_of_an_unreadable_resource_is_error(account: DemoAccount) -> 
 
     [finding] = result.findings
     assert (finding.status, finding.resource_id) == (Status.ERROR, group)
-    assert finding.message.startswith("could not read the key it encrypts with: AccessDenied")
+    assert finding.message.startswith("could not read log group tags: AccessDenied")
