@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from scanner.collectors import apigateway
-from scanner.collectors.apigateway import ApiResource, Stage, UsagePlan
 from scanner.compliance import APIGATEWAY_1, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import (
@@ -16,6 +14,8 @@ from scanner.model import (
     passed,
     unreadable,
 )
+from scanner.records import apigateway
+from scanner.records.apigateway import ApiResource, Stage, UsagePlan
 from scanner.registry import Param, Params, check
 
 ROUTE_PATTERN = r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /\S*$"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import cloudformation
-from scanner.collectors.cloudformation import STACK_TYPE
 from scanner.compliance import Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import (
@@ -18,6 +16,8 @@ from scanner.model import (
     passed,
     unreadable,
 )
+from scanner.records import cloudformation
+from scanner.records.cloudformation import STACK_TYPE
 from scanner.registry import Param, Params, check
 from scanner.textsafe import count
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from scanner.collectors import ec2, efs, elasticache, rds
 from scanner.compliance import EC2_18, EC2_19, Compliance
 from scanner.inventory import CheckInputs, Collector
 from scanner.model import (
@@ -17,6 +16,7 @@ from scanner.model import (
     passed,
     unreadable,
 )
+from scanner.records import ec2, efs, elasticache, rds
 from scanner.registry import Params, check
 
 T = TypeVar("T")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import ecs
 from scanner.compliance import ECS_12, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, Severity, failed, passed
+from scanner.records import ecs
 from scanner.registry import Params, check
 
 INSIGHTS_ON = frozenset({"enabled", "enhanced"})

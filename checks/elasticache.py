@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import elasticache
 from scanner.compliance import (
     ELASTICACHE_1,
     ELASTICACHE_3,
@@ -15,6 +14,7 @@ from scanner.compliance import (
 )
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
+from scanner.records import elasticache
 from scanner.registry import Param, Params, check
 from scanner.windows import ALLOWED_WINDOWS, verdict
 

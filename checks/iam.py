@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from scanner.collectors import iam
 from scanner.compliance import IAM_1, KMS_2, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import (
@@ -18,6 +17,7 @@ from scanner.model import (
     passed,
     unreadable,
 )
+from scanner.records import iam
 from scanner.registry import Params, check
 
 WILDCARD_ACTIONS = frozenset({"*", "*:*"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from checks.kms import THE_AWS_KEY, key_manager_verdict
-from scanner.collectors import kinesis, kms
 from scanner.compliance import KINESIS_1, KINESIS_3, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import (
@@ -14,6 +13,7 @@ from scanner.model import (
     failed,
     passed,
 )
+from scanner.records import kinesis, kms
 from scanner.registry import Param, Params, check
 
 STREAM_KEYS = kms.keys_used_by(kinesis.streams)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.collectors import efs, elasticache, kinesis, kms, logs, rds, secretsmanager
 from scanner.compliance import KMS_4, Compliance
 from scanner.inventory import CheckInputs, Collector
 from scanner.model import (
@@ -17,6 +16,7 @@ from scanner.model import (
     passed,
     unreadable,
 )
+from scanner.records import efs, elasticache, kinesis, kms, logs, rds, secretsmanager
 from scanner.registry import Params, check
 
 THE_AWS_KEY = "the AWS-managed key"

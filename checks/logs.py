@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import logs
 from scanner.compliance import CLOUDWATCH_16, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, Severity, failed, passed
+from scanner.records import logs
 from scanner.registry import Param, Params, check
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from checks.kms import key_manager_verdict
-from scanner.collectors import kms, rds
 from scanner.compliance import RDS_2, RDS_3, RDS_7, RDS_8, RDS_11, RDS_15, RDS_27, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, Severity, failed, passed
+from scanner.records import kms, rds
 from scanner.registry import Param, Params, check
 from scanner.windows import ALLOWED_WINDOWS, verdict
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from checks.kms import THE_AWS_KEY, key_manager_verdict
-from scanner.collectors import kms, secretsmanager
 from scanner.compliance import SECRETSMANAGER_1, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, Severity, failed, passed
+from scanner.records import kms, secretsmanager
 from scanner.registry import Params, check
 
 SECRET_KEYS = kms.keys_used_by(secretsmanager.secrets)

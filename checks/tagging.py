@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.collectors import (
+from scanner.compliance import Compliance
+from scanner.inventory import CheckInputs, Collector
+from scanner.model import (
+    Outcome,
+    Severity,
+    failed,
+    passed,
+)
+from scanner.records import (
     apigateway,
     ec2,
     ecs,
@@ -15,14 +23,6 @@ from scanner.collectors import (
     logs,
     rds,
     secretsmanager,
-)
-from scanner.compliance import Compliance
-from scanner.inventory import CheckInputs, Collector
-from scanner.model import (
-    Outcome,
-    Severity,
-    failed,
-    passed,
 )
 from scanner.registry import Param, Params, check
 

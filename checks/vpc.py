@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import ec2
 from scanner.compliance import Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
+from scanner.records import ec2
 from scanner.registry import Param, Params, check
 
 

@@ -1,13 +1,15 @@
 """Collectors and the per-(account, region) inventory that memoises what they fetch.
 
-A collector is a function ``fetch(scope) -> T`` wrapped in a ``Collector`` that declares the
-IAM actions it needs. The inventory runs each collector at most once per scan and region, no
-matter how many checks read it; checks see its value, never a boto3 client.
-"""
+A collector is a ``Collector`` declaration (name, IAM actions, what it requires) in a records
+module, and a function ``fetch(scope) -> T`` in a collectors module that reads AWS. The
+inventory runs each collector at most once per scan and region, no matter how many checks
+read it; checks see its value, never a boto3 client."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
 import logging
 import threading
 from collections.abc import (
@@ -58,22 +60,38 @@ DENIED_CODES = frozenset(
 
 @dataclass(frozen=True, eq=False)
 class Collector(Generic[V_co]):
-    """A named, memoised fetch of one kind of resource in one account and region."""
+    """A named, memoised fetch of one kind of resource in one account and region.
+
+    A declaration: checks name it in ``reads=`` and receive its value. ``fetch`` names the
+    function that reads AWS (``"scanner.collectors.kms:keys"``), imported only when the
+    inventory first runs it, so that declaring or reading a collector never imports the code
+    that fetches it.
+    """
 
     name: str
     resource_type: str
     """Type named in ERROR findings when the whole collection could not be read."""
     actions: tuple[str, ...]
     """IAM actions this collector calls (``kms:ListKeys``)."""
-    fetch: Callable[[RegionScope], V_co]
+    fetch: str | Callable[..., V_co]
+    """``"module:function"`` (or the function itself), called as ``function(scope,
+    *fetch_args)``."""
     requires: tuple[Collector[Any], ...] = ()
     """Collectors whose values ``fetch`` reads through ``scope.get``."""
+    fetch_args: tuple[Any, ...] = ()
+    """Further arguments of ``fetch``, for a collector made by a factory."""
 
     def all_actions(self) -> frozenset[str]:
         actions = set(self.actions)
         for dependency in self.requires:
             actions |= dependency.all_actions()
         return frozenset(actions)
+
+    def run(self, scope: RegionScope) -> V_co:
+        """Fetch the value (the inventory memoises it)."""
+        function = _function(self.fetch) if isinstance(self.fetch, str) else self.fetch
+        value: V_co = function(scope, *self.fetch_args)
+        return value
 
     def unreadable(self, error: ReadError) -> Outcome:
         """ERROR outcome standing for every resource this collector could not list."""
@@ -88,25 +106,33 @@ class Collector(Generic[V_co]):
         return f"Collector({self.name})"
 
 
-def collector(
+@functools.cache
+def _function(reference: str) -> Callable[..., Any]:
+    """The function a ``"module:function"`` reference names."""
+    module, _, name = reference.partition(":")
+    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return function
+
+
+def declare(
     name: str,
     *,
     resource_type: str,
     actions: Iterable[str],
+    fetch: str,
     requires: Iterable[Collector[Any]] = (),
-) -> Callable[[Callable[[RegionScope], T]], Collector[T]]:
-    """Declare a collector beside its fetch function."""
-
-    def wrap(fetch: Callable[[RegionScope], T]) -> Collector[T]:
-        return Collector(
-            name=name,
-            resource_type=resource_type,
-            actions=tuple(actions),
-            fetch=fetch,
-            requires=tuple(requires),
-        )
-
-    return wrap
+    fetch_args: Iterable[Any] = (),
+) -> Collector[Any]:
+    """Declare a collector (in a records module, ``scanner/records/<service>.py``); annotate
+    the name it is bound to with its value type: ``keys: Collector[list[KmsKey]] = ...``."""
+    return Collector(
+        name=name,
+        resource_type=resource_type,
+        actions=tuple(actions),
+        fetch=fetch,
+        requires=tuple(requires),
+        fetch_args=tuple(fetch_args),
+    )
 
 
 class Record(Protocol):
@@ -291,7 +317,7 @@ class Inventory:
                 raise self._errors[source.name]
             if source.name not in self._values:
                 try:
-                    self._values[source.name] = source.fetch(RegionScope(self))
+                    self._values[source.name] = source.run(RegionScope(self))
                 except CollectorError as exc:
                     if exc.collector is None:
                         exc.collector = source

@@ -67,6 +67,47 @@ def test_every_check_judges_prefetched_records_with_the_network_blocked(
     assert silent == [], "every check judges the demo account"
 
 
+ALLOWED_IMPORTS = (
+    "__future__",
+    "collections.abc",
+    "dataclasses",
+    "typing",
+    "fnmatch",
+    "json",
+    "re",
+    "checks",
+    "scanner.records",
+    "scanner.compliance",
+    "scanner.inventory",
+    "scanner.model",
+    "scanner.registry",
+    "scanner.textsafe",
+    "scanner.windows",
+)
+"""What a check module may import: records, the engine's declarations, pure helpers."""
+
+
+def _imports(path: Path) -> Iterator[str]:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield node.module or ""
+
+
+def test_check_modules_import_records_and_declarations_only() -> None:
+    """No check module imports boto3, botocore or a collector module's fetching code."""
+    outside = {
+        f"{path.name}: {module}"
+        for path in CHECKS.glob("*.py")
+        for module in _imports(path)
+        if not any(
+            module == allowed or module.startswith(f"{allowed}.") for allowed in ALLOWED_IMPORTS
+        )
+    }
+    assert outside == set()
+
+
 def _body_lines(function: ast.FunctionDef) -> int:
     """Lines of a function's body, its docstring left out."""
     body = function.body

@@ -3,77 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from scanner.inventory import RegionScope, collector
-from scanner.model import ReadError, ResourceRef, UnreadableResource
-
-SECURITY_GROUPS = "the data store's security groups"
-"""What a mount target listed as unreadable hides from the controls that read it."""
-
-NFS_PORT = 2049
+from scanner.inventory import RegionScope
+from scanner.model import ReadError, UnreadableResource
+from scanner.records import efs as declared
+from scanner.records.efs import SECURITY_GROUPS, FileSystem, MountTarget
 
 GONE_STATES = frozenset({"deleting", "deleted"})
 """Life cycle states of file systems and mount targets that are going away: not judged."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class FileSystem:
-    file_system_id: str
-    arn: str | None
-    name: str
-    """The Name tag (``Name``), else the file system id."""
-    tags: Mapping[str, str] | None
-    encrypted: bool
-    kms_key_id: str | None
-    """The key exactly as DescribeFileSystems returned it (an ARN); only when encrypted."""
-    performance_mode: str
-    """``generalPurpose`` or ``maxIO``."""
-    throughput_mode: str
-    """``bursting``, ``provisioned`` or ``elastic``."""
-    provisioned_throughput_mibps: float | None
-    life_cycle_state: str
-    availability_zone_name: str | None
-    """Set for One Zone file systems only."""
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type="AWS::EFS::FileSystem", id=self.file_system_id, arn=self.arn)
-
-
-@dataclass(frozen=True, kw_only=True)
-class MountTarget:
-    mount_target_id: str
-    file_system_id: str
-    subnet_id: str
-    vpc_id: str | None
-    availability_zone: str | None
-    ip_address: str | None
-    life_cycle_state: str
-    security_group_ids: tuple[str, ...] = ()
-    """Filled only in the records of ``efs.mount_target_security_groups``
-    (DescribeMountTargets does not return them); empty in ``efs.mount_targets``."""
-    port: int = NFS_PORT
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type="AWS::EFS::MountTarget", id=self.mount_target_id)
-
-    @property
-    def name(self) -> str:
-        return self.mount_target_id
-
-    @property
-    def tags(self) -> Mapping[str, str] | None:
-        return None  # mount targets carry no tags
-
-
-@collector(
-    name="efs.file_systems",
-    resource_type="AWS::EFS::FileSystem",
-    actions=["elasticfilesystem:DescribeFileSystems"],
-)
 def file_systems(scope: RegionScope) -> list[FileSystem]:
     """Every file system the baseline scope admits (tags come with DescribeFileSystems)."""
     listed = []
@@ -104,15 +45,9 @@ def _file_system(item: Mapping[str, Any]) -> FileSystem:
     )
 
 
-@collector(
-    name="efs.mount_targets",
-    resource_type="AWS::EFS::MountTarget",
-    actions=["elasticfilesystem:DescribeMountTargets"],
-    requires=[file_systems],
-)
 def mount_targets(scope: RegionScope) -> dict[str, tuple[MountTarget, ...] | UnreadableResource]:
     """Mount targets per file system id (DescribeMountTargets per file system)."""
-    listed = scope.get(file_systems)
+    listed = scope.get(declared.file_systems)
 
     def read(fs: FileSystem) -> tuple[MountTarget, ...] | UnreadableResource:
         def listing() -> tuple[MountTarget, ...]:
@@ -146,16 +81,6 @@ def _mount_target(item: Mapping[str, Any]) -> MountTarget:
     )
 
 
-@collector(
-    name="efs.mount_target_security_groups",
-    resource_type="AWS::EFS::MountTarget",
-    # AWS also authorises the call on the mount target's network interface.
-    actions=[
-        "elasticfilesystem:DescribeMountTargetSecurityGroups",
-        "ec2:DescribeNetworkInterfaceAttribute",
-    ],
-    requires=[file_systems, mount_targets],
-)
 def mount_target_security_groups(scope: RegionScope) -> list[MountTarget | UnreadableResource]:
     """Every mount target of the in-scope file systems with ``security_group_ids`` filled
     (port 2049). A file system whose mount targets could not be listed appears as an
@@ -163,8 +88,8 @@ def mount_target_security_groups(scope: RegionScope) -> list[MountTarget | Unrea
     read, as one with the mount target's ref."""
     listed: list[MountTarget | UnreadableResource] = []
     targets: list[MountTarget] = []
-    by_fs = scope.get(mount_targets)
-    for fs in scope.get(file_systems):
+    by_fs = scope.get(declared.mount_targets)
+    for fs in scope.get(declared.file_systems):
         found = by_fs.get(fs.file_system_id, ())
         if isinstance(found, UnreadableResource):
             listed.append(found)
@@ -185,16 +110,10 @@ def mount_target_security_groups(scope: RegionScope) -> list[MountTarget | Unrea
     return listed
 
 
-@collector(
-    name="efs.backup_policies",
-    resource_type="AWS::EFS::FileSystem",
-    actions=["elasticfilesystem:DescribeBackupPolicy"],
-    requires=[file_systems],
-)
 def backup_policies(scope: RegionScope) -> dict[str, str | None | UnreadableResource]:
     """Backup policy status per file system id: ``ENABLED``, ``ENABLING``, ``DISABLED``,
     ``DISABLING``; None when the file system has no backup policy (PolicyNotFound)."""
-    listed = scope.get(file_systems)
+    listed = scope.get(declared.file_systems)
 
     def read(fs: FileSystem) -> str | None | UnreadableResource:
         response = scope.attempt(

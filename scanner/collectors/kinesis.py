@@ -3,58 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from scanner.inventory import RegionScope, collector
-from scanner.model import ReadError, ResourceRef, UnreadableResource
-
-SUMMARY = "stream summary"
-"""What a stream listed as unreadable hides (DescribeStreamSummary or its tags)."""
-
-RESOURCE_TYPE = "AWS::Kinesis::Stream"
+from scanner.inventory import RegionScope
+from scanner.model import ReadError, UnreadableResource
+from scanner.records.kinesis import SUMMARY, ListedStream, Stream
 
 SKIPPED_STATUSES = frozenset({"DELETING"})
 """A stream being deleted is not judged: it cannot be changed and disappears on its own."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Stream:
-    name: str
-    arn: str
-    status: str
-    """``CREATING``, ``ACTIVE`` or ``UPDATING`` (``DELETING`` streams are not listed)."""
-    encryption_type: str
-    """``KMS`` or ``NONE``."""
-    kms_key_id: str | None
-    """``KeyId`` exactly as AWS returned it (alias name or ARN, key id or ARN), only when
-    ``encryption_type`` is ``KMS``; ``alias/aws/kinesis`` is the AWS-managed key."""
-    retention_hours: int
-    stream_mode: str | None
-    """``PROVISIONED`` or ``ON_DEMAND``."""
-    open_shard_count: int | None
-    tags: Mapping[str, str] | None = None
-    """Read only when the baseline scope filters on tags."""
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type=RESOURCE_TYPE, id=self.name, arn=self.arn)
-
-
-@dataclass(frozen=True)
-class ListedStream:
-    name: str
-    arn: str | None = None
-    status: str | None = None
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type=RESOURCE_TYPE, id=self.name, arn=self.arn)
-
-    @property
-    def selector(self) -> dict[str, str]:
-        """How to name the stream in a per-stream call: the ARN when known (AWS's advice)."""
-        return {"StreamARN": self.arn} if self.arn else {"StreamName": self.name}
 
 
 def list_streams(scope: RegionScope) -> list[ListedStream]:
@@ -93,15 +49,6 @@ def list_streams(scope: RegionScope) -> list[ListedStream]:
     return list(listed.values())
 
 
-@collector(
-    name="kinesis.streams",
-    resource_type=RESOURCE_TYPE,
-    actions=[
-        "kinesis:ListStreams",
-        "kinesis:DescribeStreamSummary",
-        "kinesis:ListTagsForStream",
-    ],
-)
 def streams(scope: RegionScope) -> list[Stream | UnreadableResource]:
     """Every in-scope stream with its encryption and retention; DELETING streams are skipped.
 

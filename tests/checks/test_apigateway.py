@@ -11,7 +11,6 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from checks.apigateway import approved_origin
-from scanner.collectors import apigateway
 from scanner.config import Baseline, build_plan, parse_baseline
 from scanner.demo.apigateway import (
     APP_ORIGIN,
@@ -24,6 +23,7 @@ from scanner.demo.base import DemoAccount
 from scanner.errors import ConfigError
 from scanner.inventory import Inventory, Scope
 from scanner.model import Finding, ReadError, Status, UnreadableResource
+from scanner.records import apigateway
 from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, findings_of, scan
 
