@@ -6,8 +6,8 @@ they are not filtered again by their own names or tags."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from scanner.inventory import RegionScope
 from scanner.model import ReadError, ResourceRef, UnreadableResource
@@ -16,10 +16,11 @@ from scanner.records.ecs import (
     EcsCluster,
     EcsService,
     TaskDefinition,
-    chunks,
     last_segment,
     task_definition_ref,
 )
+
+T = TypeVar("T")
 
 DESCRIBE_CLUSTERS_MAX = 100
 """DescribeClusters accepts at most 100 clusters per call."""
@@ -35,6 +36,11 @@ LIST_SERVICES_PAGE = 100
 
 GONE = "MISSING"
 """A ``failures[].reason`` for a resource deleted between the listing and the describe."""
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _tags(raw: list[dict[str, str]] | None) -> dict[str, str]:

@@ -4,14 +4,11 @@ scanner/collectors/ecs.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
 from scanner.inventory import Collector, declare
 from scanner.model import ResourceRef, UnreadableResource
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,11 +78,6 @@ def last_segment(arn: str) -> str:
 
 def task_definition_ref(arn: str) -> ResourceRef:
     return ResourceRef(type="AWS::ECS::TaskDefinition", id=last_segment(arn), arn=arn)
-
-
-def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 clusters: Collector[list[EcsCluster | UnreadableResource]] = declare(
