@@ -268,3 +268,17 @@ def test_a_crashing_check_is_one_error_and_the_scan_goes_on(
     assert crash.message == "internal error in check: KeyError: 'secret-looking detail'"
     assert {f.status for f in result.findings if f.check_id == rotation.id} >= {Status.PASS}
     assert "Traceback" not in caplog.text  # the traceback is for debug logging only
+
+
+def test_independent_collectors_must_be_read() -> None:
+    with pytest.raises(ValueError, match="independent= names a collector missing from reads="):
+        check(
+            id="test.misdeclared",
+            severity=Severity.LOW,
+            title="misdeclared",
+            description="declares an independent collector it does not read",
+            remediation="none",
+            reads=[LISTING],
+            independent=[DETAILS],
+            compliance=REGISTRY["kms.cmk_rotation_enabled"].compliance,
+        )
