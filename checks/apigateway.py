@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
-from scanner.collectors import apigateway
-from scanner.collectors.apigateway import ApiResource, Stage, UsagePlan
 from scanner.compliance import APIGATEWAY_1, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import (
@@ -14,18 +12,13 @@ from scanner.model import (
     Severity,
     failed,
     passed,
-    readable,
     unreadable,
 )
+from scanner.records import apigateway
+from scanner.records.apigateway import ApiResource, Stage, UsagePlan
 from scanner.registry import Param, Params, check
 
 ROUTE_PATTERN = r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /\S*$"
-
-
-def _stages(inputs: CheckInputs) -> Iterator[Stage | Outcome]:
-    """The stages in scope; an API whose stages could not be read becomes ERROR."""
-    stages = inputs[apigateway.stages]
-    return readable(stages, "the API's stages")
 
 
 def _limit(value: float | None) -> float | None:
@@ -76,10 +69,7 @@ def _limit(value: float | None) -> float | None:
 )
 def stage_throttling(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     max_rate, max_burst = params["max_rate"], params["max_burst"]
-    for stage in _stages(inputs):
-        if isinstance(stage, Outcome):
-            yield stage
-            continue
+    for stage in inputs[apigateway.stages]:
         settings = stage.default_settings
         if settings is None:
             yield failed(
@@ -144,10 +134,7 @@ def stage_throttling(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     ),
 )
 def stage_execution_logging(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
-    for stage in _stages(inputs):
-        if isinstance(stage, Outcome):
-            yield stage
-            continue
+    for stage in inputs[apigateway.stages]:
         level = stage.default_settings.logging_level if stage.default_settings else None
         if level in ("INFO", "ERROR"):
             yield passed(stage.ref, f"stage {stage.stage_id} logs at {level}", loggingLevel=level)
@@ -186,10 +173,8 @@ def stage_execution_logging(inputs: CheckInputs, params: Params) -> Iterator[Out
     ),
 )
 def stage_access_logging(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
-    for stage in _stages(inputs):
-        if isinstance(stage, Outcome):
-            yield stage
-        elif stage.access_log_destination:
+    for stage in inputs[apigateway.stages]:
+        if stage.access_log_destination:
             yield passed(
                 stage.ref,
                 f"stage {stage.stage_id} writes access logs to {stage.access_log_destination}",
@@ -222,8 +207,14 @@ def _plan_problems(
     return problems
 
 
+def _has_key(keys: Mapping[str, object], plan: UsagePlan) -> bool | ReadError | None:
+    """Whether the plan has an API key (None: not read), or why that could not be read."""
+    found = keys.get(plan.plan_id)
+    return found if isinstance(found, bool | ReadError) else None
+
+
 def _judge_stage(
-    stage: Stage, plans: list[UsagePlan], keys: Mapping[str, bool | ReadError], params: Params
+    stage: Stage, plans: Sequence[UsagePlan], keys: Mapping[str, object], params: Params
 ) -> Outcome:
     covering = [p for p in plans if (stage.api_id, stage.stage_name) in p.api_stages]
     if not covering:
@@ -238,7 +229,7 @@ def _judge_stage(
         for p in covering
     ]
     verdicts = [
-        (p, _plan_problems(p, keys.get(p.plan_id), params["max_quota"], params["quota_period"]))
+        (p, _plan_problems(p, _has_key(keys, p), params["max_quota"], params["quota_period"]))
         for p in covering
     ]
     for plan, problems in verdicts:
@@ -250,7 +241,7 @@ def _judge_stage(
                 usagePlans=evidence,
             )
     for plan, problems in verdicts:
-        key_error = keys.get(plan.plan_id)
+        key_error = _has_key(keys, plan)
         if not problems and isinstance(key_error, ReadError):
             return unreadable(stage.ref, key_error, f"the API keys of usage plan {plan.label}")
     reasons = "; ".join(f"plan {p.label} {', '.join(problems)}" for p, problems in verdicts)
@@ -280,6 +271,7 @@ def _judge_stage(
         "AWS::ApiGateway::UsagePlan ApiStages, Throttle, Quota; AWS::ApiGateway::UsagePlanKey"
     ),
     reads=[apigateway.stages, apigateway.usage_plans, apigateway.usage_plan_keys],
+    partial_evidence=True,  # a plan whose API keys cannot be read is ERROR for its stages
     params=[
         Param(
             name="max_quota",
@@ -298,8 +290,8 @@ def _judge_stage(
 )
 def usage_plan_quota(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     plans, keys = inputs[apigateway.usage_plans], inputs[apigateway.usage_plan_keys]
-    for stage in _stages(inputs):
-        yield stage if isinstance(stage, Outcome) else _judge_stage(stage, plans, keys, params)
+    for stage in inputs[apigateway.stages]:
+        yield _judge_stage(stage, plans, keys, params)
 
 
 def _route(route: str) -> tuple[str, str]:
@@ -354,22 +346,14 @@ def required_routes(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     required = [_route(route) for route in params["routes"]]
     if not required:
         return
-    apis = inputs[apigateway.rest_apis]
     found = inputs[apigateway.resources]
-    for api in apis:
+    for api in inputs[apigateway.rest_apis]:
         routes = found[api.api_id]
-        if isinstance(routes, ReadError):
-            yield unreadable(api.ref, routes, "the API's resources")
-            continue
         wanted = [f"{verb} {path}" for verb, path in required]
         missing = [f"{verb} {path}" for verb, path in required if not _exposes(routes, verb, path)]
         if missing:
-            yield failed(
-                api.ref,
-                f"API {api.name} lacks {', '.join(missing)}",
-                missing=missing,
-                required=wanted,
-            )
+            message = f"API {api.name} lacks {', '.join(missing)}"
+            yield failed(api.ref, message, missing=missing, required=wanted)
         else:
             yield passed(api.ref, f"API {api.name} exposes {', '.join(wanted)}", required=wanted)
 
@@ -455,21 +439,12 @@ def cors_restricted(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
         return
     found, cors = inputs[apigateway.resources], inputs[apigateway.cors_origins]
     for api in inputs[apigateway.rest_apis]:
-        resources, origins = found[api.api_id], cors[api.api_id]
-        if isinstance(resources, ReadError):
-            yield unreadable(api.ref, resources, "the API's resources")
-            continue
-        if isinstance(origins, ReadError):
-            yield unreadable(api.ref, origins, "the integration responses of its OPTIONS methods")
-            continue
-        problems = _cors_problems(resources, origins, allowed)
+        origins = cors[api.api_id]
+        problems = _cors_problems(found[api.api_id], origins, allowed)
         evidence = {"origins": dict(origins), "allowed_origins": sorted(allowed)}
         if problems:
             named = "; ".join(f"{path} {problem}" for path, problem in problems.items())
             yield failed(api.ref, f"API {api.name}: {named}", problems=problems, **evidence)
         else:
-            yield passed(
-                api.ref,
-                f"API {api.name}: every resource's OPTIONS allows only approved origins",
-                **evidence,
-            )
+            message = f"API {api.name}: every resource's OPTIONS allows only approved origins"
+            yield passed(api.ref, message, **evidence)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import cloudformation
-from scanner.collectors.cloudformation import STACK_TYPE
 from scanner.compliance import Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import (
@@ -14,11 +12,12 @@ from scanner.model import (
     ReadError,
     ResourceRef,
     Severity,
-    UnreadableResource,
     failed,
     passed,
     unreadable,
 )
+from scanner.records import cloudformation
+from scanner.records.cloudformation import STACK_TYPE
 from scanner.registry import Param, Params, check
 from scanner.textsafe import count
 
@@ -123,6 +122,7 @@ DRIFTED = ("MODIFIED", "DELETED")
     ),
     cfn_property="the drifted resource's properties in the stack's template",
     reads=[cloudformation.stack_drifts],
+    partial_evidence=True,  # a detection that failed part way: drifted resources and an ERROR
     params=[
         Param(
             name="detect",
@@ -137,9 +137,6 @@ DRIFTED = ("MODIFIED", "DELETED")
 )
 def stack_drift(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for stack in inputs[cloudformation.stack_drifts]:
-        if isinstance(stack, UnreadableResource):
-            yield unreadable(stack.ref, stack.error, "the stack's drift")
-            continue
         drifted = [r for r in stack.resources if r.status in DRIFTED]
         for resource in drifted:
             what = f"{resource.resource_type} {resource.logical_id}"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from scanner.collectors import ec2, efs, elasticache, rds
 from scanner.compliance import EC2_18, EC2_19, Compliance
 from scanner.inventory import CheckInputs, Collector
 from scanner.model import (
@@ -13,11 +12,11 @@ from scanner.model import (
     ReadError,
     ResourceRef,
     Severity,
-    UnreadableResource,
     failed,
     passed,
     unreadable,
 )
+from scanner.records import ec2, efs, elasticache, rds
 from scanner.registry import Params, check
 
 T = TypeVar("T")
@@ -53,6 +52,8 @@ DATASTORE_SOURCES: tuple[Collector[Any], ...] = (
         "the store's port"
     ),
     reads=[ec2.security_groups, *DATASTORE_SOURCES],
+    independent=DATASTORE_SOURCES,
+    partial_evidence=True,  # a group a store names but the listing lacks is ERROR
     compliance=Compliance(
         stricter_than=(EC2_18, EC2_19),
         note=(
@@ -70,25 +71,13 @@ def datastore_sg_least_privilege(inputs: CheckInputs, params: Params) -> Iterato
             if store not in stores:  # several mount targets of one file system share groups
                 stores.append(store)
 
-    for source in DATASTORE_SOURCES:
-        records = inputs.try_get(source)
-        if isinstance(records, ReadError):
-            yield source.unreadable(records)
-            continue
-        for record in records:  # a store whose details could not be read: groups unknown
-            if isinstance(record, UnreadableResource):
-                yield unreadable(record.ref, record.error, "the data store's security groups")
-    db_clusters = inputs.try_get(rds.clusters)
-    for cluster in _readable(db_clusters):
+    for cluster in inputs[rds.clusters]:
         attach(cluster.security_group_ids, cluster.port, f"DB cluster {cluster.cluster_id}")
-    cache_clusters = inputs.try_get(elasticache.cache_clusters)
-    cache_groups = elasticache.security_groups_by_group(_readable(cache_clusters))
-    replication_groups = inputs.try_get(elasticache.replication_groups)
-    for replication_group in _readable(replication_groups):
+    cache_groups = elasticache.security_groups_by_group(inputs[elasticache.cache_clusters])
+    for replication_group in inputs[elasticache.replication_groups]:
         group_id = replication_group.group_id
         attach(cache_groups.get(group_id, ()), replication_group.port, f"cache {group_id}")
-    targets = inputs.try_get(efs.mount_target_security_groups)
-    for target in _readable(targets):
+    for target in inputs[efs.mount_target_security_groups]:
         attach(target.security_group_ids, target.port, f"EFS {target.file_system_id}")
 
     groups = {group.group_id: group for group in inputs[ec2.security_groups]}
@@ -123,13 +112,6 @@ def datastore_sg_least_privilege(inputs: CheckInputs, params: Params) -> Iterato
                 "only the store's port from security groups",
                 **evidence,
             )
-
-
-def _readable(records: Sequence[T | UnreadableResource] | ReadError) -> list[T]:
-    """The readable records (failures are reported by the loop over the sources)."""
-    if isinstance(records, ReadError):
-        return []
-    return [record for record in records if not isinstance(record, UnreadableResource)]
 
 
 def _rule_problem(rule: ec2.IngressRule, ports: set[int]) -> str | None:

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import ecs
 from scanner.compliance import ECS_12, Compliance
 from scanner.inventory import CheckInputs
-from scanner.model import Outcome, Severity, UnreadableResource, failed, passed, unreadable
+from scanner.model import Outcome, Severity, failed, passed
+from scanner.records import ecs
 from scanner.registry import Params, check
 
 INSIGHTS_ON = frozenset({"enabled", "enhanced"})
-
-UNREADABLE_WHAT = {
-    "AWS::ECS::Cluster": "the cluster's services",
-    "AWS::ECS::Service": "the service",
-}
-"""What could not be read, by the type of an unreadable resource passed on by a collector."""
 
 
 @check(
@@ -43,9 +37,6 @@ UNREADABLE_WHAT = {
 )
 def container_insights_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for cluster in inputs[ecs.clusters]:
-        if isinstance(cluster, UnreadableResource):
-            yield unreadable(cluster.ref, cluster.error, "cluster settings")
-            continue
         value = cluster.container_insights
         if value in INSIGHTS_ON:
             yield passed(
@@ -97,10 +88,6 @@ def container_insights_enabled(inputs: CheckInputs, params: Params) -> Iterator[
 )
 def task_roles_defined(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for definition in inputs[ecs.task_definitions]:
-        if isinstance(definition, UnreadableResource):
-            what = UNREADABLE_WHAT.get(definition.ref.type, "task definition")
-            yield unreadable(definition.ref, definition.error, what)
-            continue
         missing = [
             field
             for field, value in (

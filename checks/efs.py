@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import ec2, efs, kms
+from checks.kms import key_manager_verdict
 from scanner.compliance import EFS_1, EFS_7, EFS_8, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
+from scanner.records import ec2, efs, kms
 from scanner.registry import Param, Params, check
+
+FILE_SYSTEM_KEYS = kms.keys_used_by(efs.file_systems)
+"""The keys file systems encrypt with, described during the prefetch."""
 
 
 @check(
@@ -31,14 +35,15 @@ from scanner.registry import Param, Params, check
         "independently of the file system."
     ),
     cfn_property="AWS::EFS::FileSystem Encrypted: true, KmsKeyId: <customer-managed key>",
-    reads=[efs.file_systems, kms.key_directory],
+    reads=[efs.file_systems, FILE_SYSTEM_KEYS],
+    partial_evidence=True,  # a key that cannot be described is ERROR for the file system
     compliance=Compliance(
         stricter_than=(EFS_1, EFS_8),
         note="also requires a customer-managed key: aws/elasticfilesystem fails here only",
     ),
 )
 def encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
-    keys = inputs[kms.key_directory]
+    keys = inputs[FILE_SYSTEM_KEYS]
     for fs in inputs[efs.file_systems]:
         if not fs.encrypted:
             yield failed(
@@ -55,26 +60,10 @@ def encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
                 KmsKeyId=None,
             )
             continue
-        manager = keys.manager_of(fs.kms_key_id)
-        evidence = {"Encrypted": True, "KmsKeyId": fs.kms_key_id}
-        if isinstance(manager, ReadError):
-            yield unreadable(fs.ref, manager, f"key {fs.kms_key_id}")
-        elif manager == "CUSTOMER":
-            yield passed(
-                fs.ref,
-                f"file system {fs.file_system_id} is encrypted with customer-managed key "
-                f"{fs.kms_key_id}",
-                KeyManager=manager,
-                **evidence,
-            )
-        else:
-            yield failed(
-                fs.ref,
-                f"file system {fs.file_system_id} is encrypted with AWS-managed key "
-                f"{fs.kms_key_id}, not a customer-managed one",
-                KeyManager=manager,
-                **evidence,
-            )
+        subject = f"file system {fs.file_system_id}"
+        yield key_manager_verdict(
+            fs.ref, subject, fs.kms_key_id, keys, Encrypted=True, KmsKeyId=fs.kms_key_id
+        )
 
 
 @check(
@@ -98,6 +87,7 @@ def encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
     ),
     cfn_property="AWS::EFS::MountTarget SubnetId: <a private subnet>",
     reads=[efs.file_systems, efs.mount_targets, ec2.routing],
+    partial_evidence=True,  # a subnet whose routing cannot be read is ERROR for the file system
     compliance=Compliance.none(
         "EFS.6 judges whether the subnet assigns public IPs on launch, not its route to an"
         " internet gateway: another requirement"
@@ -108,9 +98,6 @@ def mount_targets_in_private_subnets(inputs: CheckInputs, params: Params) -> Ite
     network = inputs[ec2.routing]
     for fs in inputs[efs.file_systems]:
         targets = targets_by_fs.get(fs.file_system_id, ())
-        if isinstance(targets, ReadError):
-            yield unreadable(fs.ref, targets, "mount targets")
-            continue
         if not targets:
             continue  # nothing mounts it: not judged
         routes = {t.mount_target_id: network.internet_route(t.subnet_id) for t in targets}
@@ -162,22 +149,13 @@ def backup_policy_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outco
     policies = inputs[efs.backup_policies]
     for fs in inputs[efs.file_systems]:
         status = policies.get(fs.file_system_id)
-        if isinstance(status, ReadError):
-            yield unreadable(fs.ref, status, "backup policy")
-        elif status == "ENABLED":
-            yield passed(
-                fs.ref, f"file system {fs.file_system_id} backup policy is ENABLED", Status=status
-            )
+        name = f"file system {fs.file_system_id}"
+        if status == "ENABLED":
+            yield passed(fs.ref, f"{name} backup policy is ENABLED", Status=status)
         elif status is None:
-            yield failed(
-                fs.ref, f"file system {fs.file_system_id} has no backup policy", Status=None
-            )
+            yield failed(fs.ref, f"{name} has no backup policy", Status=None)
         else:
-            yield failed(
-                fs.ref,
-                f"file system {fs.file_system_id} backup policy is {status}, not ENABLED",
-                Status=status,
-            )
+            yield failed(fs.ref, f"{name} backup policy is {status}, not ENABLED", Status=status)
 
 
 @check(
@@ -223,12 +201,6 @@ def throughput_and_performance_mode(inputs: CheckInputs, params: Params) -> Iter
     for fs in inputs[efs.file_systems]:
         seen = {"PerformanceMode": fs.performance_mode, "ThroughputMode": fs.throughput_mode}
         wrong = [f"{k} is {seen[k]}, baseline {wanted[k]}" for k in seen if seen[k] != wanted[k]]
-        if wrong:
-            yield failed(fs.ref, f"file system {fs.file_system_id}: {'; '.join(wrong)}", **seen)
-        else:
-            yield passed(
-                fs.ref,
-                f"file system {fs.file_system_id}: {fs.performance_mode}, {fs.throughput_mode} "
-                "as the baseline",
-                **seen,
-            )
+        modes = f"{fs.performance_mode}, {fs.throughput_mode} as the baseline"
+        message = f"file system {fs.file_system_id}: {'; '.join(wrong) or modes}"
+        yield (failed if wrong else passed)(fs.ref, message, **seen)

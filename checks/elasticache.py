@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import elasticache
-from scanner.collectors.elasticache import ReplicationGroup
 from scanner.compliance import (
     ELASTICACHE_1,
     ELASTICACHE_3,
@@ -15,7 +13,8 @@ from scanner.compliance import (
     Compliance,
 )
 from scanner.inventory import CheckInputs
-from scanner.model import Outcome, ReadError, Severity, failed, passed, readable, unreadable
+from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
+from scanner.records import elasticache
 from scanner.registry import Param, Params, check
 from scanner.windows import ALLOWED_WINDOWS, verdict
 
@@ -24,10 +23,8 @@ def _days(days: int) -> str:
     return f"{days} day" if days == 1 else f"{days} days"
 
 
-def _groups(inputs: CheckInputs) -> Iterator[ReplicationGroup | Outcome]:
-    """Each replication group, or an ERROR outcome for one whose tags could not be read."""
-    groups = inputs[elasticache.replication_groups]
-    return readable(groups, "replication group tags")
+BOTH_MUST_BE_ON = {True: "", False: " (both must be enabled)"}
+"""What a multi_az FAIL message adds."""
 
 
 @check(
@@ -49,27 +46,17 @@ def _groups(inputs: CheckInputs) -> Iterator[ReplicationGroup | Outcome]:
     compliance=Compliance(same_as=(ELASTICACHE_4,)),
 )
 def encryption_at_rest(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
-    for group in _groups(inputs):
-        if isinstance(group, Outcome):
-            yield group
-            continue
+    for group in inputs[elasticache.replication_groups]:
         evidence = {
             "AtRestEncryptionEnabled": group.at_rest_encryption,
             "KmsKeyId": group.kms_key_id,
         }
+        name = f"replication group {group.group_id}"
         if group.at_rest_encryption:
             key = f"key {group.kms_key_id}" if group.kms_key_id else "the default ElastiCache key"
-            yield passed(
-                group.ref,
-                f"replication group {group.group_id} is encrypted at rest with {key}",
-                **evidence,
-            )
+            yield passed(group.ref, f"{name} is encrypted at rest with {key}", **evidence)
         else:
-            yield failed(
-                group.ref,
-                f"replication group {group.group_id} is not encrypted at rest",
-                **evidence,
-            )
+            yield failed(group.ref, f"{name} is not encrypted at rest", **evidence)
 
 
 @check(
@@ -91,10 +78,7 @@ def encryption_at_rest(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
     compliance=Compliance(same_as=(ELASTICACHE_5,)),
 )
 def encryption_in_transit(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
-    for group in _groups(inputs):
-        if isinstance(group, Outcome):
-            yield group
-            continue
+    for group in inputs[elasticache.replication_groups]:
         evidence = {
             "TransitEncryptionEnabled": group.transit_encryption,
             "TransitEncryptionMode": group.transit_encryption_mode,
@@ -146,27 +130,18 @@ def encryption_in_transit(inputs: CheckInputs, params: Params) -> Iterator[Outco
     ),
 )
 def multi_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
-    for group in _groups(inputs):
-        if isinstance(group, Outcome):
-            yield group
-            continue
-        observed = (
-            f"MultiAZ is {group.multi_az_status}, "
-            f"AutomaticFailover is {group.automatic_failover_status}"
-        )
+    for group in inputs[elasticache.replication_groups]:
         evidence = {
             "MultiAZ": group.multi_az_status,
             "AutomaticFailover": group.automatic_failover_status,
             "MemberClusters": list(group.member_clusters),
         }
-        if group.multi_az and group.automatic_failover:
-            yield passed(group.ref, f"replication group {group.group_id}: {observed}", **evidence)
-        else:
-            yield failed(
-                group.ref,
-                f"replication group {group.group_id}: {observed} (both must be enabled)",
-                **evidence,
-            )
+        ok = group.multi_az and group.automatic_failover
+        message = (
+            f"replication group {group.group_id}: MultiAZ is {group.multi_az_status}, "
+            f"AutomaticFailover is {group.automatic_failover_status}{BOTH_MUST_BE_ON[ok]}"
+        )
+        yield (passed if ok else failed)(group.ref, message, **evidence)
 
 
 @check(
@@ -200,10 +175,7 @@ def multi_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
 )
 def snapshot_retention(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     min_days = int(params["min_days"])
-    for group in _groups(inputs):
-        if isinstance(group, Outcome):
-            yield group
-            continue
+    for group in inputs[elasticache.replication_groups]:
         days, window = group.snapshot_retention_limit, group.snapshot_window
         evidence = {"SnapshotRetentionLimit": days, "SnapshotWindow": window, "min_days": min_days}
         problems = []
@@ -246,6 +218,7 @@ def snapshot_retention(inputs: CheckInputs, params: Params) -> Iterator[Outcome]
     ),
     cfn_property="AWS::ElastiCache::ReplicationGroup PreferredMaintenanceWindow",
     reads=[elasticache.replication_groups, elasticache.cache_clusters],
+    partial_evidence=True,  # a member cluster the listing lacks is ERROR for its group
     params=[ALLOWED_WINDOWS],
     configured_by=ALLOWED_WINDOWS.name,
     compliance=Compliance.none("no framework requirement names maintenance windows"),
@@ -258,10 +231,7 @@ def maintenance_window_approved(inputs: CheckInputs, params: Params) -> Iterator
         cluster.cache_cluster_id: cluster.maintenance_window
         for cluster in inputs[elasticache.cache_clusters]
     }
-    for group in _groups(inputs):
-        if isinstance(group, Outcome):
-            yield group
-            continue
+    for group in inputs[elasticache.replication_groups]:
         listed = [member for member in group.member_clusters if member in windows]
         verdicts = {member: verdict(windows[member], allowed) for member in listed}
         evidence = {

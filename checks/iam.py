@@ -7,28 +7,20 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from scanner.collectors import iam
 from scanner.compliance import IAM_1, KMS_2, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import (
     Outcome,
     ReadError,
     Severity,
-    UnreadableResource,
     failed,
     passed,
     unreadable,
 )
+from scanner.records import iam
 from scanner.registry import Params, check
 
 WILDCARD_ACTIONS = frozenset({"*", "*:*"})
-
-UNREADABLE_WHAT = {
-    "AWS::ECS::TaskDefinition": "the task definition, so its task role is unknown",
-    "AWS::ECS::Service": "the service, so its task role is unknown",
-    "AWS::ECS::Cluster": "the cluster's services, so their task roles are unknown",
-}
-"""What could not be read, for the ECS resources the task-role collector passes on."""
 
 
 def _values(value: Any) -> list[str]:
@@ -96,6 +88,7 @@ def wildcard_grants(document: Mapping[str, Any]) -> list[str]:
         "AWS::IAM::Role Policies[].PolicyDocument.Statement with named Action and Resource"
     ),
     reads=[iam.task_roles],
+    partial_evidence=True,  # a policy document that cannot be read is ERROR for its role
     compliance=Compliance(
         stricter_than=(IAM_1,),
         note=(
@@ -114,10 +107,6 @@ def _judge_task_roles(
     """One outcome per task role: FAIL naming each policy's grants that ``grants_of`` finds,
     else ERROR for a policy that could not be read, else PASS (none of them allows ``never``)."""
     for role in inputs[iam.task_roles]:
-        if isinstance(role, UnreadableResource):
-            what = UNREADABLE_WHAT.get(role.ref.type, "the task role")
-            yield unreadable(role.ref, role.error, what)
-            continue
         broad: dict[str, list[str]] = {}
         errors: dict[str, ReadError] = {}
         for policy in role.policies:
@@ -236,6 +225,7 @@ def unscoped_data_grants(document: Mapping[str, Any]) -> list[str]:
         'key and file system ARNs (!GetAtt / !Ref), not "*"'
     ),
     reads=[iam.task_roles],
+    partial_evidence=True,  # a policy document that cannot be read is ERROR for its role
     compliance=Compliance(
         stricter_than=(KMS_2,),
         note=(

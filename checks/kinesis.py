@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import kinesis, kms
+from checks.kms import THE_AWS_KEY, key_manager_verdict
 from scanner.compliance import KINESIS_1, KINESIS_3, Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import (
     Outcome,
-    ReadError,
     Severity,
-    UnreadableResource,
     failed,
     passed,
-    unreadable,
 )
+from scanner.records import kinesis, kms
 from scanner.registry import Param, Params, check
+
+STREAM_KEYS = kms.keys_used_by(kinesis.streams)
+"""The keys streams encrypt with, described during the prefetch."""
 
 
 @check(
@@ -40,43 +41,24 @@ from scanner.registry import Param, Params, check
         "AWS::Kinesis::Stream StreamEncryption: {EncryptionType: KMS, KeyId: <customer-managed "
         "key>}"
     ),
-    reads=[kinesis.streams, kms.key_directory],
+    reads=[kinesis.streams, STREAM_KEYS],
+    partial_evidence=True,  # a key that cannot be described is ERROR for the stream
     compliance=Compliance(
         stricter_than=(KINESIS_1,),
         note="also requires a customer-managed key: alias/aws/kinesis fails here only",
     ),
 )
 def stream_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    keys = inputs[STREAM_KEYS]
     for stream in inputs[kinesis.streams]:
-        if isinstance(stream, UnreadableResource):
-            yield unreadable(stream.ref, stream.error, "stream summary")
-            continue
-        if stream.encryption_type != "KMS" or not stream.kms_key_id:
-            yield failed(
-                stream.ref,
-                f"stream {stream.name} is not encrypted (EncryptionType {stream.encryption_type})",
-                EncryptionType=stream.encryption_type,
-            )
+        kind = stream.encryption_type
+        if kind != "KMS" or not stream.kms_key_id:
+            message = f"stream {stream.name} is not encrypted (EncryptionType {kind})"
+            yield failed(stream.ref, message, EncryptionType=kind)
             continue
         evidence = {"EncryptionType": "KMS", "KeyId": stream.kms_key_id}
-        manager = inputs[kms.key_directory].manager_of(stream.kms_key_id)
-        if isinstance(manager, ReadError):
-            yield unreadable(stream.ref, manager, f"key {stream.kms_key_id} of the stream")
-        elif manager == "CUSTOMER":
-            yield passed(
-                stream.ref,
-                f"stream {stream.name} is encrypted with customer-managed key {stream.kms_key_id}",
-                KeyManager=manager,
-                **evidence,
-            )
-        else:
-            yield failed(
-                stream.ref,
-                f"stream {stream.name} is encrypted with the AWS-managed key "
-                f"{stream.kms_key_id}, not a customer-managed one",
-                KeyManager=manager,
-                **evidence,
-            )
+        subject, key = f"stream {stream.name}", stream.kms_key_id
+        yield key_manager_verdict(stream.ref, subject, key, keys, aws_key=THE_AWS_KEY, **evidence)
 
 
 @check(
@@ -115,9 +97,6 @@ def stream_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[O
 def retention_period(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     minimum = int(params["min_hours"])
     for stream in inputs[kinesis.streams]:
-        if isinstance(stream, UnreadableResource):
-            yield unreadable(stream.ref, stream.error, "stream summary")
-            continue
         hours = stream.retention_hours
         evidence = {"RetentionPeriodHours": hours, "min_hours": minimum}
         if hours >= minimum:

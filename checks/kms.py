@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.collectors import efs, elasticache, kinesis, kms, logs, rds, secretsmanager
 from scanner.compliance import KMS_4, Compliance
 from scanner.inventory import CheckInputs, Collector
 from scanner.model import (
@@ -13,12 +12,38 @@ from scanner.model import (
     ReadError,
     ResourceRef,
     Severity,
-    UnreadableResource,
     failed,
     passed,
     unreadable,
 )
+from scanner.records import efs, elasticache, kinesis, kms, logs, rds, secretsmanager
 from scanner.registry import Params, check
+
+THE_AWS_KEY = "the AWS-managed key"
+"""How some services' messages name an AWS-managed key (``key_manager_verdict(aws_key=)``)."""
+
+
+def key_manager_verdict(
+    resource: ResourceRef,
+    subject: str,
+    key_ref: str,
+    keys: kms.KeyReferences,
+    *,
+    aws_key: str = "AWS-managed key",
+    **evidence: Any,
+) -> Outcome:
+    """The verdict of the ``*_encrypted_with_cmk`` controls on a resource (``subject``: "stream
+    s1") that encrypts with ``key_ref``: PASS for a customer-managed key, FAIL for an
+    AWS-managed one, ERROR when the key could not be described."""
+    manager = keys.manager_of(key_ref)
+    if isinstance(manager, ReadError):
+        return unreadable(resource, manager, f"key {key_ref}")
+    evidence["KeyManager"] = manager
+    if manager == "CUSTOMER":
+        message = f"{subject} is encrypted with customer-managed key {key_ref}"
+        return passed(resource, message, **evidence)
+    message = f"{subject} is encrypted with {aws_key} {key_ref}, not a customer-managed one"
+    return failed(resource, message, **evidence)
 
 
 @check(
@@ -43,15 +68,9 @@ from scanner.registry import Params, check
 def cmk_rotation_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     status = inputs[kms.rotation_status]
     for key in inputs[kms.keys]:
-        if isinstance(key, UnreadableResource):
-            yield unreadable(key.ref, key.error, "key metadata")
-            continue
         if key.key_id not in status:
             continue  # rotation does not apply to this key
-        enabled = status[key.key_id]
-        if not isinstance(enabled, bool):
-            yield unreadable(key.ref, enabled, "rotation status")
-        elif enabled:
+        if status[key.key_id]:
             yield passed(key.ref, f"key {key.label} rotates automatically", KeyRotationEnabled=True)
         else:
             yield failed(
@@ -69,6 +88,9 @@ ENCRYPTED_RESOURCES: tuple[Collector[Any], ...] = (
     logs.log_groups,
 )
 """Collectors whose records carry ``kms_key_id``: the resources that encrypt with a key."""
+
+KEYS_IN_USE = kms.keys_used_by(*ENCRYPTED_RESOURCES, aws_aliases=True)
+"""Every key those resources encrypt with, AWS-managed ones included, described."""
 
 
 @check(
@@ -89,7 +111,9 @@ ENCRYPTED_RESOURCES: tuple[Collector[Any], ...] = (
         " it for good."
     ),
     cfn_property="AWS::KMS::Key Enabled: true",
-    reads=[kms.key_directory, *ENCRYPTED_RESOURCES],
+    reads=[KEYS_IN_USE, *ENCRYPTED_RESOURCES],
+    independent=ENCRYPTED_RESOURCES,
+    partial_evidence=True,  # a key that cannot be described is ERROR for the key
     compliance=Compliance.none(
         "KMS.3 fails any key pending deletion, used or not, and passes disabled keys; this"
         " judges only keys in use and fails disabled ones: neither implies the other"
@@ -98,19 +122,13 @@ ENCRYPTED_RESOURCES: tuple[Collector[Any], ...] = (
 def key_in_use_enabled(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     users: dict[str, list[str]] = {}
     for source in ENCRYPTED_RESOURCES:
-        records = inputs.try_get(source)
-        if isinstance(records, ReadError):
-            yield source.unreadable(records)
-            continue
-        for record in records:
-            if isinstance(record, UnreadableResource):  # the key it uses is unknown
-                yield unreadable(record.ref, record.error, "the key it encrypts with")
-                continue
-            key_ref = getattr(record, "kms_key_id", None)
-            if key_ref:
+        for record in inputs[source]:
+            if key_ref := getattr(record, "kms_key_id", None):
                 users.setdefault(key_ref, []).append(record.ref.id)
+    described = inputs[KEYS_IN_USE].described
     keys: dict[str, tuple[kms.KmsKey, list[str]]] = {}
-    for key_ref, key in inputs[kms.key_directory].lookup_many(users).items():
+    for key_ref in users:
+        key = described[key_ref]
         if isinstance(key, ReadError):
             ref = ResourceRef(type="AWS::KMS::Key", id=key_ref.split(":key/")[-1])
             yield unreadable(ref, key, f"the state of the key used by {', '.join(users[key_ref])}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import logs
 from scanner.compliance import CLOUDWATCH_16, Compliance
 from scanner.inventory import CheckInputs
-from scanner.model import Outcome, Severity, UnreadableResource, failed, passed, unreadable
+from scanner.model import Outcome, Severity, failed, passed
+from scanner.records import logs
 from scanner.registry import Param, Params, check
 
 
@@ -50,9 +50,6 @@ def _days(days: int) -> str:
 def retention_set(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     min_days = int(params["min_days"])
     for group in inputs[logs.log_groups]:
-        if isinstance(group, UnreadableResource):
-            yield unreadable(group.ref, group.error, "log group tags")
-            continue
         days = group.retention_days
         evidence = {"retentionInDays": days, "min_days": min_days}
         if days is None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import kms, rds
+from checks.kms import key_manager_verdict
 from scanner.compliance import RDS_2, RDS_3, RDS_7, RDS_8, RDS_11, RDS_15, RDS_27, Compliance
 from scanner.inventory import CheckInputs
-from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
+from scanner.model import Outcome, Severity, failed, passed
+from scanner.records import kms, rds
 from scanner.registry import Param, Params, check
 from scanner.windows import ALLOWED_WINDOWS, verdict
 
@@ -33,19 +34,16 @@ def main_log(engine: str) -> str | None:
     return MAIN_LOGS.get(engine) or MAIN_LOGS.get(engine.split("-", 1)[0])
 
 
-def _clusters_and_standalone(inputs: CheckInputs) -> Iterator[Judged | Outcome]:
+DATABASE_KEYS = kms.keys_used_by(rds.clusters, rds.instances)
+"""The keys clusters and instances encrypt with, described during the prefetch."""
+
+
+def _clusters_and_standalone(inputs: CheckInputs) -> Iterator[Judged]:
     """Every cluster, then every standalone instance (members are judged through their
-    cluster); a listing that could not be read yields its ERROR outcome instead."""
-    clusters = inputs.try_get(rds.clusters)
-    if isinstance(clusters, ReadError):
-        yield rds.clusters.unreadable(clusters)
-    else:
-        yield from clusters
-    instances = inputs.try_get(rds.instances)
-    if isinstance(instances, ReadError):
-        yield rds.instances.unreadable(instances)
-    else:
-        yield from (instance for instance in instances if instance.standalone)
+    cluster). The checks declare both listings ``independent``: one that could not be read
+    is the engine's ERROR and the other is still judged."""
+    yield from inputs[rds.clusters]
+    yield from (instance for instance in inputs[rds.instances] if instance.standalone)
 
 
 @check(
@@ -69,18 +67,18 @@ def _clusters_and_standalone(inputs: CheckInputs) -> Iterator[Judged | Outcome]:
         "decide who may restore its snapshots."
     ),
     cfn_property="AWS::RDS::DBCluster StorageEncrypted: true, KmsKeyId: <customer-managed key>",
-    reads=[rds.clusters, rds.instances, kms.key_directory],
+    reads=[rds.clusters, rds.instances, DATABASE_KEYS],
+    independent=[rds.clusters, rds.instances],
+    partial_evidence=True,  # a key that cannot be described is ERROR for the database
     compliance=Compliance(
         stricter_than=(RDS_3, RDS_27),
         note="also requires a customer-managed key: aws/rds fails here only",
     ),
 )
 def storage_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
-    keys = inputs[kms.key_directory]
+    keys = inputs[DATABASE_KEYS]
     for db in _clusters_and_standalone(inputs):
-        if isinstance(db, Outcome):
-            yield db
-        elif not db.storage_encrypted:
+        if not db.storage_encrypted:
             yield failed(db.ref, f"{db.label} is not encrypted", StorageEncrypted=False)
         elif not db.kms_key_id:
             # AWS always names the key of encrypted storage; none means the default aws/rds.
@@ -90,19 +88,10 @@ def storage_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[
                 StorageEncrypted=True,
                 KmsKeyId=None,
             )
-        elif isinstance(manager := keys.manager_of(db.kms_key_id), ReadError):
-            yield unreadable(db.ref, manager, f"key {db.kms_key_id}")
         else:
-            evidence = {"StorageEncrypted": True, "KmsKeyId": db.kms_key_id, "KeyManager": manager}
-            if manager == "CUSTOMER":
-                message = f"{db.label} is encrypted with customer-managed key {db.kms_key_id}"
-                yield passed(db.ref, message, **evidence)
-            else:
-                message = (
-                    f"{db.label} is encrypted with AWS-managed key {db.kms_key_id}, "
-                    "not a customer-managed one"
-                )
-                yield failed(db.ref, message, **evidence)
+            yield key_manager_verdict(
+                db.ref, db.label, db.kms_key_id, keys, StorageEncrypted=True, KmsKeyId=db.kms_key_id
+            )
 
 
 @check(
@@ -159,6 +148,7 @@ def not_publicly_accessible(inputs: CheckInputs, params: Params) -> Iterator[Out
         "AWS::RDS::DBCluster BackupRetentionPeriod (AWS::RDS::DBInstance for a standalone instance)"
     ),
     reads=[rds.clusters, rds.instances],
+    independent=[rds.clusters, rds.instances],
     params=[
         Param(
             name="min_days",
@@ -178,9 +168,6 @@ def not_publicly_accessible(inputs: CheckInputs, params: Params) -> Iterator[Out
 def backup_retention(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     min_days = params["min_days"]
     for db in _clusters_and_standalone(inputs):
-        if isinstance(db, Outcome):
-            yield db
-            continue
         if isinstance(db, rds.DbInstance) and db.read_replica_source:
             continue
         days = db.backup_retention_days
@@ -219,6 +206,7 @@ def backup_retention(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
         " instance)"
     ),
     reads=[rds.clusters, rds.instances],
+    independent=[rds.clusters, rds.instances],
     compliance=Compliance.none(
         "RDS.9 requires more logs per engine (audit, error, general and slow query for"
         " MySQL) than the main log judged here, so passing here does not pass it"
@@ -226,9 +214,6 @@ def backup_retention(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
 )
 def log_exports(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for db in _clusters_and_standalone(inputs):
-        if isinstance(db, Outcome):
-            yield db
-            continue
         wanted = main_log(db.engine)
         if wanted is None:
             continue
@@ -310,13 +295,12 @@ def cluster_multi_az(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
         "instance)"
     ),
     reads=[rds.clusters, rds.instances],
+    independent=[rds.clusters, rds.instances],
     compliance=Compliance(same_as=(RDS_7, RDS_8)),
 )
 def deletion_protection(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     for db in _clusters_and_standalone(inputs):
-        if isinstance(db, Outcome):
-            yield db
-        elif db.deletion_protection:
+        if db.deletion_protection:
             yield passed(db.ref, f"{db.label} has deletion protection", DeletionProtection=True)
         else:
             yield failed(
@@ -349,6 +333,7 @@ def deletion_protection(inputs: CheckInputs, params: Params) -> Iterator[Outcome
         "instance)"
     ),
     reads=[rds.clusters, rds.instances],
+    independent=[rds.clusters, rds.instances],
     params=[ALLOWED_WINDOWS],
     configured_by=ALLOWED_WINDOWS.name,
     compliance=Compliance.none("no framework requirement names maintenance windows"),
@@ -358,9 +343,6 @@ def maintenance_window_approved(inputs: CheckInputs, params: Params) -> Iterator
     if not allowed:
         return
     for db in _clusters_and_standalone(inputs):
-        if isinstance(db, Outcome):
-            yield db
-            continue
         ok, phrase = verdict(db.maintenance_window, allowed)
         evidence = {"PreferredMaintenanceWindow": db.maintenance_window, "allowed_windows": allowed}
         message = f"{db.label}: maintenance window {phrase}"

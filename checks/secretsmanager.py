@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import kms, secretsmanager
+from checks.kms import THE_AWS_KEY, key_manager_verdict
 from scanner.compliance import SECRETSMANAGER_1, Compliance
 from scanner.inventory import CheckInputs
-from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
+from scanner.model import Outcome, Severity, failed, passed
+from scanner.records import kms, secretsmanager
 from scanner.registry import Params, check
+
+SECRET_KEYS = kms.keys_used_by(secretsmanager.secrets)
+"""The keys secrets encrypt with, described during the prefetch."""
 
 
 @check(
@@ -30,40 +34,22 @@ from scanner.registry import Params, check
         "a customer-managed key's policy narrows that."
     ),
     cfn_property="AWS::SecretsManager::Secret KmsKeyId: <customer-managed key>",
-    reads=[secretsmanager.secrets, kms.key_directory],
+    reads=[secretsmanager.secrets, SECRET_KEYS],
+    partial_evidence=True,  # a key that cannot be described is ERROR for the secret
     compliance=Compliance.none(
         "no Security Hub control judges which key encrypts a secret (every secret is encrypted)"
     ),
 )
 def secret_encrypted_with_cmk(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
+    keys = inputs[SECRET_KEYS]
     for secret in inputs[secretsmanager.secrets]:
-        if secret.kms_key_id is None:
-            yield failed(
-                secret.ref,
-                f"secret {secret.name} uses the default AWS-managed key "
-                f"{secretsmanager.DEFAULT_KEY_ALIAS} (no KmsKeyId set)",
-                KmsKeyId=None,
-                KeyManager="AWS",
-            )
+        subject, key = f"secret {secret.name}", secret.kms_key_id
+        if key is None:
+            default = secretsmanager.DEFAULT_KEY_ALIAS
+            message = f"{subject} uses the default AWS-managed key {default} (no KmsKeyId set)"
+            yield failed(secret.ref, message, KmsKeyId=None, KeyManager="AWS")
             continue
-        manager = inputs[kms.key_directory].manager_of(secret.kms_key_id)
-        if isinstance(manager, ReadError):
-            yield unreadable(secret.ref, manager, f"key {secret.kms_key_id} of the secret")
-        elif manager == "CUSTOMER":
-            yield passed(
-                secret.ref,
-                f"secret {secret.name} is encrypted with customer-managed key {secret.kms_key_id}",
-                KmsKeyId=secret.kms_key_id,
-                KeyManager=manager,
-            )
-        else:
-            yield failed(
-                secret.ref,
-                f"secret {secret.name} is encrypted with the AWS-managed key "
-                f"{secret.kms_key_id}, not a customer-managed one",
-                KmsKeyId=secret.kms_key_id,
-                KeyManager=manager,
-            )
+        yield key_manager_verdict(secret.ref, subject, key, keys, aws_key=THE_AWS_KEY, KmsKeyId=key)
 
 
 @check(

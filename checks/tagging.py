@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.collectors import (
+from scanner.compliance import Compliance
+from scanner.inventory import CheckInputs, Collector
+from scanner.model import (
+    Outcome,
+    Severity,
+    failed,
+    passed,
+)
+from scanner.records import (
     apigateway,
     ec2,
     ecs,
@@ -15,17 +23,6 @@ from scanner.collectors import (
     logs,
     rds,
     secretsmanager,
-)
-from scanner.compliance import Compliance
-from scanner.inventory import CheckInputs, Collector
-from scanner.model import (
-    Outcome,
-    ReadError,
-    Severity,
-    UnreadableResource,
-    failed,
-    passed,
-    unreadable,
 )
 from scanner.registry import Param, Params, check
 
@@ -64,6 +61,7 @@ NAMED_RESOURCES: tuple[Collector[Any], ...] = (
         "the resource's name property, or Tags: [{Key: Name, Value: <name with the suffix>}]"
     ),
     reads=NAMED_RESOURCES,
+    independent=NAMED_RESOURCES,
     reads_tags=True,  # for the Name tag
     params=[
         Param(
@@ -79,14 +77,7 @@ NAMED_RESOURCES: tuple[Collector[Any], ...] = (
 def environment_suffix(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     suffix = params["suffix"]
     for source in NAMED_RESOURCES:
-        records = inputs.try_get(source)
-        if isinstance(records, ReadError):
-            yield source.unreadable(records)
-            continue
-        for record in records:
-            if isinstance(record, UnreadableResource):
-                yield unreadable(record.ref, record.error, "its name and tags")
-                continue
+        for record in inputs[source]:
             if getattr(record, "is_default", False):
                 continue  # the default VPC is AWS's, not the stack's
             name_tag = (record.tags or {}).get("Name", "")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import ec2
 from scanner.compliance import Compliance
 from scanner.inventory import CheckInputs
 from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
+from scanner.records import ec2
 from scanner.registry import Param, Params, check
 
 
@@ -59,6 +59,7 @@ def _misrouted(network: ec2.Network, subnet: ec2.Subnet) -> str | None:
         "private subnet's route table"
     ),
     reads=[ec2.vpcs, ec2.network],
+    partial_evidence=True,  # a subnet whose routing cannot be read is ERROR for its VPC
     params=[
         Param(
             name="min_nat_gateways",

@@ -1,13 +1,15 @@
 """Collectors and the per-(account, region) inventory that memoises what they fetch.
 
-A collector is a function ``fetch(scope) -> T`` wrapped in a ``Collector`` that declares the
-IAM actions it needs. The inventory runs each collector at most once per scan and region, no
-matter how many checks read it; checks see its value, never a boto3 client.
-"""
+A collector is a ``Collector`` declaration (name, IAM actions, what it requires) in a records
+module, and a function ``fetch(scope) -> T`` in a collectors module that reads AWS. The
+inventory runs each collector at most once per scan and region, no matter how many checks
+read it; checks see its value, never a boto3 client."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
 import logging
 import threading
 from collections.abc import (
@@ -21,7 +23,7 @@ from collections.abc import (
 )
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 import botocore.exceptions
 
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 U = TypeVar("U")
+K = TypeVar("K")
+V_co = TypeVar("V_co", covariant=True)
 
 DENIED_CODES = frozenset(
     {
@@ -55,23 +59,39 @@ DENIED_CODES = frozenset(
 
 
 @dataclass(frozen=True, eq=False)
-class Collector(Generic[T]):
-    """A named, memoised fetch of one kind of resource in one account and region."""
+class Collector(Generic[V_co]):
+    """A named, memoised fetch of one kind of resource in one account and region.
+
+    A declaration: checks name it in ``reads=`` and receive its value. ``fetch`` names the
+    function that reads AWS (``"scanner.collectors.kms:keys"``), imported only when the
+    inventory first runs it, so that declaring or reading a collector never imports the code
+    that fetches it.
+    """
 
     name: str
     resource_type: str
     """Type named in ERROR findings when the whole collection could not be read."""
     actions: tuple[str, ...]
     """IAM actions this collector calls (``kms:ListKeys``)."""
-    fetch: Callable[[RegionScope], T]
+    fetch: str | Callable[..., V_co]
+    """``"module:function"`` (or the function itself), called as ``function(scope,
+    *fetch_args)``."""
     requires: tuple[Collector[Any], ...] = ()
     """Collectors whose values ``fetch`` reads through ``scope.get``."""
+    fetch_args: tuple[Any, ...] = ()
+    """Further arguments of ``fetch``, for a collector made by a factory."""
 
     def all_actions(self) -> frozenset[str]:
         actions = set(self.actions)
         for dependency in self.requires:
             actions |= dependency.all_actions()
         return frozenset(actions)
+
+    def run(self, scope: RegionScope) -> V_co:
+        """Fetch the value (the inventory memoises it)."""
+        function = _function(self.fetch) if isinstance(self.fetch, str) else self.fetch
+        value: V_co = function(scope, *self.fetch_args)
+        return value
 
     def unreadable(self, error: ReadError) -> Outcome:
         """ERROR outcome standing for every resource this collector could not list."""
@@ -86,25 +106,33 @@ class Collector(Generic[T]):
         return f"Collector({self.name})"
 
 
-def collector(
+@functools.cache
+def _function(reference: str) -> Callable[..., Any]:
+    """The function a ``"module:function"`` reference names."""
+    module, _, name = reference.partition(":")
+    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return function
+
+
+def declare(
     name: str,
     *,
     resource_type: str,
     actions: Iterable[str],
+    fetch: str,
     requires: Iterable[Collector[Any]] = (),
-) -> Callable[[Callable[[RegionScope], T]], Collector[T]]:
-    """Declare a collector beside its fetch function."""
-
-    def wrap(fetch: Callable[[RegionScope], T]) -> Collector[T]:
-        return Collector(
-            name=name,
-            resource_type=resource_type,
-            actions=tuple(actions),
-            fetch=fetch,
-            requires=tuple(requires),
-        )
-
-    return wrap
+    fetch_args: Iterable[Any] = (),
+) -> Collector[Any]:
+    """Declare a collector (in a records module, ``scanner/records/<service>.py``); annotate
+    the name it is bound to with its value type: ``keys: Collector[list[KmsKey]] = ...``."""
+    return Collector(
+        name=name,
+        resource_type=resource_type,
+        actions=tuple(actions),
+        fetch=fetch,
+        requires=tuple(requires),
+        fetch_args=tuple(fetch_args),
+    )
 
 
 class Record(Protocol):
@@ -289,7 +317,7 @@ class Inventory:
                 raise self._errors[source.name]
             if source.name not in self._values:
                 try:
-                    self._values[source.name] = source.fetch(RegionScope(self))
+                    self._values[source.name] = source.run(RegionScope(self))
                 except CollectorError as exc:
                     if exc.collector is None:
                         exc.collector = source
@@ -313,10 +341,15 @@ class Inventory:
             return value
 
     def try_get(self, source: Collector[T]) -> T | ReadError:
+        value = self.read(source)
+        return value.error if isinstance(value, CollectorError) else value
+
+    def read(self, source: Collector[T]) -> T | CollectorError:
+        """The collector's value, or the failure naming the collector that failed."""
         try:
             return self.get(source)
         except CollectorError as exc:
-            return exc.error
+            return exc
 
     def map(self, fetch: Callable[[T], U], items: Sequence[T]) -> list[U]:
         if self._item_pool is None or len(items) < 2:
@@ -383,6 +416,8 @@ def to_json(value: Any) -> Any:
     """Make collector data JSON-safe: ReadErrors become strings, tuples lists."""
     if isinstance(value, ReadError):
         return f"<unreadable: {value}>"
+    if isinstance(value, UnreadableResource):
+        return to_json(value.error)
     if isinstance(value, Mapping):
         return {str(key): to_json(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -395,24 +430,78 @@ def to_json(value: Any) -> Any:
 
 
 class CheckInputs:
-    """A check's read-only window on the inventory: only the collectors it declared."""
+    """A check's read-only window on the inventory: only the collectors it declared, with
+    unreadable evidence taken out.
 
-    def __init__(self, inventory: Inventory, allowed: Iterable[Collector[Any]]) -> None:
-        self._inventory = inventory
-        self._allowed = {source.name for source in allowed}
+    The engine, not the check, reports what could not be read (``unreadable``): one ERROR
+    per collector that failed as a whole, and one per resource that a collector lists as an
+    ``UnreadableResource`` (in a listing, or as the value of a lookup keyed by resource). Such
+    a resource is then hidden from every collector the check reads, so the check judges
+    readable records only. A failed collector in ``independent`` reads as empty (its ERROR
+    stands for its resources) and the check still judges the others; any other failed
+    collector means the check cannot judge at all (``complete`` is False).
+    """
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        allowed: Iterable[Collector[Any]],
+        independent: Iterable[Collector[Any]] = (),
+    ) -> None:
         self.region = inventory.region
         self.account_id = inventory.account_id
+        alone = {source.name for source in independent}
+        self._values: dict[str, Any] = {}
+        self.complete = True
+        failures: dict[str, Outcome] = {}
+        hidden: dict[ResourceRef, Outcome] = {}
+        for source in allowed:
+            value = inventory.read(source)
+            if isinstance(value, CollectorError):
+                # An independent listing's ERROR stands for its own resources: it names that
+                # listing; otherwise the collector that failed first (a dependency) is named.
+                named = source if source.name in alone else (value.collector or source)
+                failures.setdefault(named.name, named.unreadable(value.error))
+                self.complete = self.complete and source.name in alone
+                self._values[source.name] = []
+                continue
+            items = value.values() if isinstance(value, Mapping) else value
+            if isinstance(items, Iterable) and not isinstance(items, str):
+                for item in items:
+                    if isinstance(item, UnreadableResource):
+                        hidden.setdefault(item.ref, item.outcome())
+            self._values[source.name] = value
+        self.unreadable: list[Outcome] = [*failures.values(), *hidden.values()]
+        """ERROR outcomes for the evidence the check cannot see."""
+        if hidden:
+            self._values = {name: _without(value, hidden) for name, value in self._values.items()}
 
-    def _check(self, source: Collector[Any]) -> None:
-        if source.name not in self._allowed:
+    @overload
+    def __getitem__(self, source: Collector[Sequence[T | UnreadableResource]]) -> Sequence[T]: ...
+
+    @overload
+    def __getitem__(
+        self, source: Collector[Mapping[K, T | UnreadableResource]]
+    ) -> Mapping[K, T]: ...
+
+    @overload
+    def __getitem__(self, source: Collector[T]) -> T: ...
+
+    def __getitem__(self, source: Collector[Any]) -> Any:
+        """The collector's readable value: its unreadable resources taken out."""
+        if source.name not in self._values:
             raise LookupError(f"check did not declare collector {source.name} in reads=")
+        return self._values[source.name]
 
-    def __getitem__(self, source: Collector[T]) -> T:
-        """The collector's value; a failed collection raises and becomes ERROR findings."""
-        self._check(source)
-        return self._inventory.get(source)
 
-    def try_get(self, source: Collector[T]) -> T | ReadError:
-        """The collector's value or its ReadError, for checks that read several services."""
-        self._check(source)
-        return self._inventory.try_get(source)
+def _without(value: Any, hidden: Collection[ResourceRef]) -> Any:
+    """A collector value without the unreadable resources (and those read alongside them)."""
+
+    def shown(item: Any) -> bool:
+        return not isinstance(item, UnreadableResource) and getattr(item, "ref", None) not in hidden
+
+    if isinstance(value, Mapping):
+        return {key: item for key, item in value.items() if shown(item)}
+    if isinstance(value, list | tuple):
+        return [item for item in value if shown(item)]
+    return value

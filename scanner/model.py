@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -76,10 +76,16 @@ class Outcome:
 
 @dataclass(frozen=True, kw_only=True)
 class UnreadableResource:
-    """A listed resource whose details could not be read; checks report it as ERROR."""
+    """A listed resource whose details could not be read: the engine reports it as ERROR for
+    every check that reads its collector, and no check sees it."""
 
     ref: ResourceRef
     error: ReadError
+    what: str
+    """What could not be read, for the message: ``could not read {what}: {error}``."""
+
+    def outcome(self) -> Outcome:
+        return unreadable(self.ref, self.error, self.what)
 
 
 def passed(resource: ResourceRef, message: str, **evidence: Any) -> Outcome:
@@ -98,16 +104,6 @@ def unreadable(resource: ResourceRef, error: ReadError, what: str = "evidence") 
         message=f"could not read {what}: {error}",
         evidence={"error_code": error.code, "action": error.action},
     )
-
-
-def readable(records: Iterable[T | UnreadableResource], what: str) -> Iterator[T | Outcome]:
-    """Each record, or for one listed as unreadable its ERROR outcome (``could not read
-    {what}``): the check yields the Outcomes as they come and judges the rest."""
-    for record in records:
-        if isinstance(record, UnreadableResource):
-            yield unreadable(record.ref, record.error, what)
-        else:
-            yield record
 
 
 @dataclass(frozen=True, kw_only=True)

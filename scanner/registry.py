@@ -68,6 +68,12 @@ class CheckSpec:
     """The CloudFormation resource property (or template part) that fixes it at the source."""
     reads_tags: bool = False
     """The check judges tags, which collectors otherwise read only when the scope needs them."""
+    independent: tuple[Collector[Any], ...] = ()
+    """Collectors of ``reads`` whose records the check judges each on its own: one that
+    failed reads as empty (its ERROR stands for its resources) and the others are judged."""
+    partial_evidence: bool = False
+    """The check judges per-resource read errors (``ReadError`` values inside records) itself.
+    Without it the engine reports every unreadable resource and the check never sees one."""
     compliance: Compliance
     """The framework requirements it evidences, or why none matches (required: a control that
     forgets to say fails at import)."""
@@ -101,12 +107,18 @@ def check(
     rationale: str = "",
     cfn_property: str = "",
     reads_tags: bool = False,
+    independent: Iterable[Collector[Any]] = (),
+    partial_evidence: bool = False,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a control. The function receives its declared collectors and parameters."""
 
     if not CHECK_ID.match(id):
         raise ValueError(f"malformed check id {id!r}")
     params = tuple(params)
+    reads = tuple(reads)
+    independent = tuple(independent)
+    if not {source.name for source in independent} <= {source.name for source in reads}:
+        raise ValueError(f"{id}: independent= names a collector missing from reads=")
     if configured_by is not None and configured_by not in {p.name for p in params}:
         raise ValueError(f"{id}: configured_by names no parameter: {configured_by}")
 
@@ -124,12 +136,14 @@ def check(
             description=description,
             remediation=remediation,
             params=params,
-            reads=tuple(reads),
+            reads=reads,
             function=function,
             configured_by=configured_by,
             rationale=rationale,
             cfn_property=cfn_property,
             reads_tags=reads_tags,
+            independent=independent,
+            partial_evidence=partial_evidence,
             compliance=compliance,
         )
         return function
@@ -137,7 +151,10 @@ def check(
     return register
 
 
-def _source(function: Callable[..., Any]) -> str:
+def _source(function: str | Callable[..., Any]) -> str:
+    """``module.function`` of a check, or of a collector's fetch (``"module:function"``)."""
+    if isinstance(function, str):
+        return function.replace(":", ".")
     return f"{function.__module__}.{function.__qualname__}"
 
 
@@ -184,7 +201,7 @@ def _refuse_shared_collector_names() -> None:
     pending = [source for spec in REGISTRY.values() for source in spec.reads]
     for source in pending:  # in registration order, growing with the requires of each
         known = seen.setdefault(source.name, source)
-        if known is not source:
+        if known != source:  # a factory (kms.keys_used_by) declares equal collectors anew
             raise DuplicateCheckError(
                 f"collector name {source.name} is declared twice: by {_source(known.fetch)} "
                 f"and by {_source(source.fetch)}"

@@ -13,7 +13,7 @@ from typing import Any
 
 from scanner import __version__
 from scanner.accounts import Target
-from scanner.errors import EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_OK, CollectorError
+from scanner.errors import EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_OK
 from scanner.inventory import (
     DENIED_CODES,
     AccountReads,
@@ -188,25 +188,33 @@ def _collectors_of(specs: Iterable[CheckSpec]) -> list[Collector[Any]]:
 
 
 def _run_check(spec: CheckSpec, params: Mapping[str, Any], inventory: Inventory) -> list[Finding]:
-    """Run one check in one region; a failed collector or a crash becomes ERROR findings."""
-    inputs = CheckInputs(inventory, spec.reads)
-    try:
-        outcomes = list(spec.function(inputs, params))
-    except CollectorError as exc:
-        failed_source = exc.collector or spec.reads[0]
-        outcomes = [failed_source.unreadable(exc.error)]
-    except Exception as exc:  # a bug in one check must not stop the scan
-        log.exception("check %s crashed in %s", spec.id, inventory.region)
-        outcomes = [
-            Outcome(
-                status=Status.ERROR,
-                resource=ResourceRef(type="driftscan::Check", id="*"),
-                message=f"internal error in check: {type(exc).__name__}: "
-                f"{clip(str(exc), EXCERPT_CHARACTERS)}",
-                evidence={"error_code": "InternalError"},
-            )
-        ]
+    """Run one check in one region. The engine reports unreadable evidence (see CheckInputs);
+    a crash in the check becomes one ERROR finding for it and the scan goes on."""
+    inputs = CheckInputs(inventory, spec.reads, spec.independent)
+    outcomes = list(inputs.unreadable)
+    if inputs.complete:
+        try:
+            outcomes += spec.function(inputs, params)
+        except Exception as exc:  # a bug in one check must not stop the scan
+            log.debug("check %s crashed in %s", spec.id, inventory.region, exc_info=True)
+            outcomes = [*inputs.unreadable, crashed(exc)]
     return [_finding(spec, outcome, inventory.account_id, inventory.region) for outcome in outcomes]
+
+
+CRASH_CODE = "InternalError"
+"""The error code of the ERROR finding that stands for a check that crashed."""
+
+
+def crashed(exc: Exception) -> Outcome:
+    """The ERROR outcome of a check that raised: names the exception, never its traceback
+    (that is logged at debug level, ``-vv``)."""
+    return Outcome(
+        status=Status.ERROR,
+        resource=ResourceRef(type="driftscan::Check", id="*"),
+        message=f"internal error in check: {type(exc).__name__}: "
+        f"{clip(str(exc), EXCERPT_CHARACTERS)}",
+        evidence={"error_code": CRASH_CODE},
+    )
 
 
 def _unreachable(plan: ScanPlan, account_id: str, error: ReadError) -> list[Finding]:

@@ -215,9 +215,16 @@ def retention_set(inputs, params):
     return []
 """
 SHADOWING_COLLECTOR = """
-@collector(name="logs.log_groups", resource_type="AWS::Logs::LogGroup", actions=[])
-def log_groups(scope):
+def fetch_log_groups(scope):
     return []
+
+
+log_groups = declare(
+    "logs.log_groups",
+    resource_type="AWS::Logs::LogGroup",
+    actions=[],
+    fetch="duplicate_plugin:fetch_log_groups",
+)
 
 
 @check(id="shadow.its_own_groups", reads=[log_groups], **DECLARATION)
@@ -237,7 +244,7 @@ def its_own_groups(inputs, params):
         (
             SHADOWING_COLLECTOR,
             "collector name logs.log_groups is declared twice: by "
-            "scanner.collectors.logs.log_groups and by duplicate_plugin.log_groups",
+            "scanner.collectors.logs.log_groups and by duplicate_plugin.fetch_log_groups",
         ),
     ],
     ids=["check id", "collector name"],
@@ -248,9 +255,9 @@ def test_a_plugin_redeclaring_a_name_is_refused_naming_both(
     """A second control of one id, or a second collector of one name (the inventory's
     memo key: checks would read the other's records), stops every command."""
     (tmp_path / "duplicate_plugin.py").write_text(
-        "from scanner.collectors import logs\n"
+        "from scanner.records import logs\n"
         "from scanner.compliance import Compliance\n"
-        "from scanner.inventory import collector\n"
+        "from scanner.inventory import declare\n"
         "from scanner.model import Severity\n"
         "from scanner.registry import check\n"
         "DECLARATION = dict(severity=Severity.LOW, title='t', description='d', "

@@ -1,1 +1,2 @@
-"""Collectors: one module per AWS service, each a set of ``@collector`` fetch functions."""
+"""Fetch functions, one module per AWS service: the I/O behind the collectors that
+``scanner/records/<service>.py`` declares. Checks never import these modules."""

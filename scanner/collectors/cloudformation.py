@@ -4,43 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from scanner.inventory import RegionScope, collector
-from scanner.model import ReadError, ResourceRef, UnreadableResource
-
-STACK_TYPE = "AWS::CloudFormation::Stack"
-
-
-@dataclass(frozen=True, kw_only=True)
-class StackOutput:
-    value: str | None
-    export_name: str | None
-    """ExportName when the output is exported for Fn::ImportValue; else None."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Stack:
-    stack_name: str
-    stack_id: str
-    """The stack's ARN."""
-    status: str
-    outputs: Mapping[str, StackOutput]
-    """OutputKey -> value and export name."""
-    name: str
-    tags: Mapping[str, str] | None = None
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type=STACK_TYPE, id=self.stack_name, arn=self.stack_id)
-
-
-@collector(
-    name="cloudformation.stacks",
-    resource_type=STACK_TYPE,
-    actions=["cloudformation:DescribeStacks"],
+from scanner.inventory import RegionScope
+from scanner.model import ReadError, UnreadableResource
+from scanner.records import cloudformation as declared
+from scanner.records.cloudformation import (
+    DRIFT,
+    PropertyDifference,
+    ResourceDrift,
+    Stack,
+    StackDrift,
+    StackOutput,
 )
+
+
 def stacks(scope: RegionScope) -> list[Stack]:
     """Every live stack in the region that the baseline scope admits.
 
@@ -69,12 +47,14 @@ def _stack(raw: Mapping[str, Any]) -> Stack:
     )
 
 
-# --- drift detection -------------------------------------------------------------------------
-
 DETECTION_TIMEOUT_SECONDS = 300.0
 """How long to wait for one stack's drift detection before reporting it as ERROR."""
+
+
 POLL_SECONDS = 5.0
 """Interval between DescribeStackDriftDetectionStatus calls."""
+
+
 DETECTABLE = frozenset(
     {
         "CREATE_COMPLETE",
@@ -89,53 +69,6 @@ DETECTABLE = frozenset(
 created, updated or deleted, or failed on create) have no settled template to compare."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class PropertyDifference:
-    path: str
-    """``/SecurityGroupIngress/0/CidrIp``."""
-    expected: str | None
-    actual: str | None
-    kind: str
-    """``ADD``, ``REMOVE`` or ``NOT_EQUAL``."""
-
-    def __str__(self) -> str:
-        return f"{self.path} expected {self.expected}, actual {self.actual} ({self.kind})"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ResourceDrift:
-    logical_id: str
-    physical_id: str | None
-    resource_type: str
-    status: str
-    """``IN_SYNC``, ``MODIFIED``, ``DELETED`` or ``NOT_CHECKED``."""
-    differences: tuple[PropertyDifference, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class StackDrift:
-    stack_name: str
-    stack_id: str
-    detection_id: str
-    failure: str | None
-    """DetectionStatusReason when detection failed for some resources (DETECTION_FAILED)."""
-    resources: tuple[ResourceDrift, ...]
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type=STACK_TYPE, id=self.stack_name, arn=self.stack_id)
-
-
-@collector(
-    name="cloudformation.stack_drifts",
-    resource_type=STACK_TYPE,
-    actions=[
-        "cloudformation:DetectStackDrift",
-        "cloudformation:DescribeStackDriftDetectionStatus",
-        "cloudformation:DescribeStackResourceDrifts",
-    ],
-    requires=[stacks],
-)
 def stack_drifts(scope: RegionScope) -> list[StackDrift | UnreadableResource]:
     """Start drift detection on every settled stack in scope, wait for it, read the result.
 
@@ -143,7 +76,7 @@ def stack_drifts(scope: RegionScope) -> list[StackDrift | UnreadableResource]:
     (it changes no resource). CloudFormation then reads each resource with the caller's
     permissions.
     """
-    settled = [stack for stack in scope.get(stacks) if stack.status in DETECTABLE]
+    settled = [stack for stack in scope.get(declared.stacks) if stack.status in DETECTABLE]
     return scope.map(lambda stack: _detect(scope, stack), settled)
 
 
@@ -152,14 +85,14 @@ def _detect(scope: RegionScope, stack: Stack) -> StackDrift | UnreadableResource
         lambda: scope.call("cloudformation", "detect_stack_drift", StackName=stack.stack_id)
     )
     if isinstance(started, ReadError):
-        return UnreadableResource(ref=stack.ref, error=started)
+        return UnreadableResource(ref=stack.ref, error=started, what=DRIFT)
     detection_id = started["StackDriftDetectionId"]
     status = _wait(scope, detection_id)
     if isinstance(status, ReadError):
-        return UnreadableResource(ref=stack.ref, error=status)
+        return UnreadableResource(ref=stack.ref, error=status, what=DRIFT)
     drifts = scope.attempt(lambda: _resource_drifts(scope, stack.stack_id))
     if isinstance(drifts, ReadError):
-        return UnreadableResource(ref=stack.ref, error=drifts)
+        return UnreadableResource(ref=stack.ref, error=drifts, what=DRIFT)
     failed = status.get("DetectionStatus") == "DETECTION_FAILED"
     return StackDrift(
         stack_name=stack.stack_name,

@@ -2,99 +2,40 @@
 
 Scope: the baseline scope applies to clusters (name, and tags when the scope names tags).
 A cluster's services, and the task definitions they run, are in scope with their cluster;
-they are not filtered again by their own names or tags.
-"""
+they are not filtered again by their own names or tags."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from scanner.inventory import RegionScope, collector
+from scanner.inventory import RegionScope
 from scanner.model import ReadError, ResourceRef, UnreadableResource
+from scanner.records import ecs as declared
+from scanner.records.ecs import (
+    EcsCluster,
+    EcsService,
+    TaskDefinition,
+    last_segment,
+    task_definition_ref,
+)
 
 T = TypeVar("T")
 
 DESCRIBE_CLUSTERS_MAX = 100
 """DescribeClusters accepts at most 100 clusters per call."""
+
+
 DESCRIBE_SERVICES_MAX = 10
 """DescribeServices rejects more than 10 services per call (moto accepts any number)."""
+
 
 LIST_SERVICES_PAGE = 100
 """ListServices returns 10 services per page unless asked for up to 100."""
 
+
 GONE = "MISSING"
 """A ``failures[].reason`` for a resource deleted between the listing and the describe."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class EcsCluster:
-    name: str
-    arn: str
-    status: str
-    container_insights: str | None
-    """The ``containerInsights`` cluster setting (``enabled``, ``enhanced``, ``disabled``), or
-    None when DescribeClusters(include=SETTINGS) returned no such setting."""
-    tags: Mapping[str, str] | None = None
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type="AWS::ECS::Cluster", id=self.name, arn=self.arn)
-
-
-@dataclass(frozen=True, kw_only=True)
-class EcsService:
-    name: str
-    arn: str
-    cluster_name: str
-    cluster_arn: str
-    status: str
-    task_definition_arns: tuple[str, ...]
-    """The service's ``taskDefinition`` (the revision its primary deployment runs); for a
-    service with an EXTERNAL deployment controller, which has none, its task sets' task
-    definitions. Other in-flight deployments' revisions are not read."""
-    tags: Mapping[str, str] | None = None
-    """Not read: services are in scope with their cluster."""
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(
-            type="AWS::ECS::Service", id=f"{self.cluster_name}/{self.name}", arn=self.arn
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class TaskDefinition:
-    """Only what the controls need: container definitions (environment variables, secrets)
-    may hold secret values and are never kept."""
-
-    family: str
-    revision: int
-    arn: str
-    execution_role_arn: str | None
-    task_role_arn: str | None
-    services: tuple[str, ...]
-    """``cluster/service`` of every in-scope service that runs this revision."""
-    tags: Mapping[str, str] | None = None
-    """Not read: task definitions are in scope with the services that run them."""
-
-    @property
-    def name(self) -> str:
-        return f"{self.family}:{self.revision}"
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type="AWS::ECS::TaskDefinition", id=self.name, arn=self.arn)
-
-
-def last_segment(arn: str) -> str:
-    """``arn:...:cluster/name`` -> ``name``; a bare name stays as it is."""
-    return arn.rsplit("/", 1)[-1]
-
-
-def task_definition_ref(arn: str) -> ResourceRef:
-    return ResourceRef(type="AWS::ECS::TaskDefinition", id=last_segment(arn), arn=arn)
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -117,11 +58,6 @@ def _attempt(scope: RegionScope, operation: str, **params: Any) -> dict[str, Any
     return scope.attempt(lambda: scope.call("ecs", operation, **params))
 
 
-@collector(
-    name="ecs.clusters",
-    resource_type="AWS::ECS::Cluster",
-    actions=["ecs:ListClusters", "ecs:DescribeClusters"],
-)
 def clusters(scope: RegionScope) -> list[EcsCluster | UnreadableResource]:
     """Every active cluster in scope, with its settings (and tags when the scope needs them).
 
@@ -160,16 +96,12 @@ def _cluster(raw: Mapping[str, Any], *, tags: bool) -> EcsCluster:
 
 def _unreadable_cluster(arn: str, error: ReadError) -> UnreadableResource:
     return UnreadableResource(
-        ref=ResourceRef(type="AWS::ECS::Cluster", id=last_segment(arn), arn=arn), error=error
+        ref=ResourceRef(type="AWS::ECS::Cluster", id=last_segment(arn), arn=arn),
+        error=error,
+        what="cluster settings",
     )
 
 
-@collector(
-    name="ecs.services",
-    resource_type="AWS::ECS::Service",
-    actions=["ecs:ListServices", "ecs:DescribeServices"],
-    requires=[clusters],
-)
 def services(scope: RegionScope) -> list[EcsService | UnreadableResource]:
     """Every active service of every in-scope cluster.
 
@@ -178,7 +110,7 @@ def services(scope: RegionScope) -> list[EcsService | UnreadableResource]:
     """
     readable: list[EcsCluster] = []
     listed: list[EcsService | UnreadableResource] = []
-    for cluster in scope.get(clusters):
+    for cluster in scope.get(declared.clusters):
         if isinstance(cluster, UnreadableResource):
             listed.append(cluster)
         else:
@@ -201,7 +133,7 @@ def _services_of(scope: RegionScope, cluster: EcsCluster) -> list[EcsService | U
         )
     )
     if isinstance(arns, ReadError):
-        return [UnreadableResource(ref=cluster.ref, error=arns)]
+        return [UnreadableResource(ref=cluster.ref, error=arns, what="the cluster's services")]
     listed: list[EcsService | UnreadableResource] = []
     for chunk in chunks(arns, DESCRIBE_SERVICES_MAX):
         response = _attempt(scope, "describe_services", cluster=cluster.arn, services=list(chunk))
@@ -241,15 +173,9 @@ def _service(raw: Mapping[str, Any], cluster: EcsCluster) -> EcsService:
 
 def _unreadable_service(cluster: EcsCluster, arn: str, error: ReadError) -> UnreadableResource:
     ref = ResourceRef(type="AWS::ECS::Service", id=f"{cluster.name}/{last_segment(arn)}", arn=arn)
-    return UnreadableResource(ref=ref, error=error)
+    return UnreadableResource(ref=ref, error=error, what="the service")
 
 
-@collector(
-    name="ecs.task_definitions",
-    resource_type="AWS::ECS::TaskDefinition",
-    actions=["ecs:DescribeTaskDefinition"],
-    requires=[services],
-)
 def task_definitions(scope: RegionScope) -> list[TaskDefinition | UnreadableResource]:
     """Each distinct task definition an in-scope service runs, described once.
 
@@ -258,7 +184,7 @@ def task_definitions(scope: RegionScope) -> list[TaskDefinition | UnreadableReso
     """
     runners: dict[str, list[str]] = {}
     listed: list[TaskDefinition | UnreadableResource] = []
-    for service in scope.get(services):
+    for service in scope.get(declared.services):
         if isinstance(service, UnreadableResource):
             listed.append(service)
             continue
@@ -269,7 +195,9 @@ def task_definitions(scope: RegionScope) -> list[TaskDefinition | UnreadableReso
     def describe(arn: str) -> TaskDefinition | UnreadableResource:
         response = _attempt(scope, "describe_task_definition", taskDefinition=arn)
         if isinstance(response, ReadError):
-            return UnreadableResource(ref=task_definition_ref(arn), error=response)
+            return UnreadableResource(
+                ref=task_definition_ref(arn), error=response, what="task definition"
+            )
         raw = response["taskDefinition"]
         return TaskDefinition(
             family=raw["family"],

@@ -3,74 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from scanner.inventory import RegionScope, collector
-from scanner.model import ReadError, ResourceRef, UnreadableResource
-
-NFS_PORT = 2049
+from scanner.inventory import RegionScope
+from scanner.model import ReadError, UnreadableResource
+from scanner.records import efs as declared
+from scanner.records.efs import SECURITY_GROUPS, FileSystem, MountTarget
 
 GONE_STATES = frozenset({"deleting", "deleted"})
 """Life cycle states of file systems and mount targets that are going away: not judged."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class FileSystem:
-    file_system_id: str
-    arn: str | None
-    name: str
-    """The Name tag (``Name``), else the file system id."""
-    tags: Mapping[str, str] | None
-    encrypted: bool
-    kms_key_id: str | None
-    """The key exactly as DescribeFileSystems returned it (an ARN); only when encrypted."""
-    performance_mode: str
-    """``generalPurpose`` or ``maxIO``."""
-    throughput_mode: str
-    """``bursting``, ``provisioned`` or ``elastic``."""
-    provisioned_throughput_mibps: float | None
-    life_cycle_state: str
-    availability_zone_name: str | None
-    """Set for One Zone file systems only."""
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type="AWS::EFS::FileSystem", id=self.file_system_id, arn=self.arn)
-
-
-@dataclass(frozen=True, kw_only=True)
-class MountTarget:
-    mount_target_id: str
-    file_system_id: str
-    subnet_id: str
-    vpc_id: str | None
-    availability_zone: str | None
-    ip_address: str | None
-    life_cycle_state: str
-    security_group_ids: tuple[str, ...] = ()
-    """Filled only in the records of ``efs.mount_target_security_groups``
-    (DescribeMountTargets does not return them); empty in ``efs.mount_targets``."""
-    port: int = NFS_PORT
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type="AWS::EFS::MountTarget", id=self.mount_target_id)
-
-    @property
-    def name(self) -> str:
-        return self.mount_target_id
-
-    @property
-    def tags(self) -> Mapping[str, str] | None:
-        return None  # mount targets carry no tags
-
-
-@collector(
-    name="efs.file_systems",
-    resource_type="AWS::EFS::FileSystem",
-    actions=["elasticfilesystem:DescribeFileSystems"],
-)
 def file_systems(scope: RegionScope) -> list[FileSystem]:
     """Every file system the baseline scope admits (tags come with DescribeFileSystems)."""
     listed = []
@@ -101,20 +45,14 @@ def _file_system(item: Mapping[str, Any]) -> FileSystem:
     )
 
 
-@collector(
-    name="efs.mount_targets",
-    resource_type="AWS::EFS::MountTarget",
-    actions=["elasticfilesystem:DescribeMountTargets"],
-    requires=[file_systems],
-)
-def mount_targets(scope: RegionScope) -> dict[str, tuple[MountTarget, ...] | ReadError]:
+def mount_targets(scope: RegionScope) -> dict[str, tuple[MountTarget, ...] | UnreadableResource]:
     """Mount targets per file system id (DescribeMountTargets per file system)."""
-    ids = [fs.file_system_id for fs in scope.get(file_systems)]
+    listed = scope.get(declared.file_systems)
 
-    def read(file_system_id: str) -> tuple[MountTarget, ...] | ReadError:
+    def read(fs: FileSystem) -> tuple[MountTarget, ...] | UnreadableResource:
         def listing() -> tuple[MountTarget, ...]:
             pages = scope.pages(
-                "efs", "describe_mount_targets", "MountTargets", FileSystemId=file_system_id
+                "efs", "describe_mount_targets", "MountTargets", FileSystemId=fs.file_system_id
             )
             return tuple(
                 _mount_target(item)
@@ -122,9 +60,13 @@ def mount_targets(scope: RegionScope) -> dict[str, tuple[MountTarget, ...] | Rea
                 if item.get("LifeCycleState") not in GONE_STATES
             )
 
-        return scope.attempt(listing)
+        found = scope.attempt(listing)
+        if isinstance(found, ReadError):
+            return UnreadableResource(ref=fs.ref, error=found, what="mount targets")
+        return found
 
-    return dict(zip(ids, scope.map(read, ids), strict=True))
+    ids = [fs.file_system_id for fs in listed]
+    return dict(zip(ids, scope.map(read, listed), strict=True))
 
 
 def _mount_target(item: Mapping[str, Any]) -> MountTarget:
@@ -139,16 +81,6 @@ def _mount_target(item: Mapping[str, Any]) -> MountTarget:
     )
 
 
-@collector(
-    name="efs.mount_target_security_groups",
-    resource_type="AWS::EFS::MountTarget",
-    # AWS also authorises the call on the mount target's network interface.
-    actions=[
-        "elasticfilesystem:DescribeMountTargetSecurityGroups",
-        "ec2:DescribeNetworkInterfaceAttribute",
-    ],
-    requires=[file_systems, mount_targets],
-)
 def mount_target_security_groups(scope: RegionScope) -> list[MountTarget | UnreadableResource]:
     """Every mount target of the in-scope file systems with ``security_group_ids`` filled
     (port 2049). A file system whose mount targets could not be listed appears as an
@@ -156,11 +88,11 @@ def mount_target_security_groups(scope: RegionScope) -> list[MountTarget | Unrea
     read, as one with the mount target's ref."""
     listed: list[MountTarget | UnreadableResource] = []
     targets: list[MountTarget] = []
-    by_fs = scope.get(mount_targets)
-    for fs in scope.get(file_systems):
+    by_fs = scope.get(declared.mount_targets)
+    for fs in scope.get(declared.file_systems):
         found = by_fs.get(fs.file_system_id, ())
-        if isinstance(found, ReadError):
-            listed.append(UnreadableResource(ref=fs.ref, error=found))
+        if isinstance(found, UnreadableResource):
+            listed.append(found)
         else:
             targets.extend(found)
 
@@ -171,30 +103,27 @@ def mount_target_security_groups(scope: RegionScope) -> list[MountTarget | Unrea
             )
         )
         if isinstance(response, ReadError):
-            return UnreadableResource(ref=target.ref, error=response)
+            return UnreadableResource(ref=target.ref, error=response, what=SECURITY_GROUPS)
         return replace(target, security_group_ids=tuple(response.get("SecurityGroups") or ()))
 
     listed.extend(scope.map(read, targets))
     return listed
 
 
-@collector(
-    name="efs.backup_policies",
-    resource_type="AWS::EFS::FileSystem",
-    actions=["elasticfilesystem:DescribeBackupPolicy"],
-    requires=[file_systems],
-)
-def backup_policies(scope: RegionScope) -> dict[str, str | None | ReadError]:
+def backup_policies(scope: RegionScope) -> dict[str, str | None | UnreadableResource]:
     """Backup policy status per file system id: ``ENABLED``, ``ENABLING``, ``DISABLED``,
     ``DISABLING``; None when the file system has no backup policy (PolicyNotFound)."""
-    ids = [fs.file_system_id for fs in scope.get(file_systems)]
+    listed = scope.get(declared.file_systems)
 
-    def read(file_system_id: str) -> str | None | ReadError:
+    def read(fs: FileSystem) -> str | None | UnreadableResource:
         response = scope.attempt(
-            lambda: scope.call("efs", "describe_backup_policy", FileSystemId=file_system_id)
+            lambda: scope.call("efs", "describe_backup_policy", FileSystemId=fs.file_system_id)
         )
         if isinstance(response, ReadError):
-            return None if response.code == "PolicyNotFound" else response
+            if response.code == "PolicyNotFound":
+                return None
+            return UnreadableResource(ref=fs.ref, error=response, what="backup policy")
         return str((response.get("BackupPolicy") or {}).get("Status") or "") or None
 
-    return dict(zip(ids, scope.map(read, ids), strict=True))
+    ids = [fs.file_system_id for fs in listed]
+    return dict(zip(ids, scope.map(read, listed), strict=True))

@@ -1,76 +1,18 @@
 """IAM roles that ECS task definitions run as, with every policy document they carry.
 
 IAM is global: a role or policy used in several scanned regions is read once per account,
-through the client of the first region that needs it.
-"""
+through the client of the first region that needs it."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
-from scanner.collectors import ecs
-from scanner.inventory import RegionScope, collector
+from scanner.inventory import RegionScope
 from scanner.model import ReadError, ResourceRef, UnreadableResource
-
-
-@dataclass(frozen=True, kw_only=True)
-class RolePolicy:
-    name: str
-    """Inline policy name, or the managed policy's name."""
-    kind: str
-    """``inline`` or ``managed``."""
-    arn: str | None
-    """The managed policy's ARN; None for inline policies."""
-    document: Mapping[str, Any] | ReadError
-    """The policy document (for a managed policy, its default version)."""
-
-    @property
-    def label(self) -> str:
-        if self.kind == "inline":
-            return f"inline policy {self.name}"
-        return f"managed policy {self.name} ({self.arn})"
-
-
-@dataclass(frozen=True, kw_only=True)
-class IamRole:
-    name: str
-    arn: str
-    policies: tuple[RolePolicy, ...]
-    task_definitions: tuple[str, ...]
-    """``family:revision`` of the task definitions that name this role as their task role."""
-    tags: Mapping[str, str] | None = None
-    """Not read: task roles are in scope with the task definitions that use them."""
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type="AWS::IAM::Role", id=self.name, arn=self.arn)
-
-
-def role_name(role_arn: str) -> str:
-    """The role name: the ARN's last path segment (``arn:aws:iam::1:role/path/name``)."""
-    return role_arn.rsplit("/", 1)[-1]
-
-
-def decode_document(raw: Any, action: str) -> Mapping[str, Any] | ReadError:
-    """A policy document as a dict.
-
-    boto3 URL-decodes and parses IAM policy documents itself, but leaves the string as AWS
-    sent it (URL-encoded JSON) when its own parse fails; both forms are accepted.
-    """
-    if isinstance(raw, Mapping):
-        return raw
-    try:
-        text = str(raw).strip()
-        document = json.loads(text if text.startswith("{") else unquote(text))
-    except ValueError as exc:
-        return ReadError(code="MalformedPolicyDocument", action=action, detail=str(exc)[:300])
-    if not isinstance(document, Mapping):
-        return ReadError(code="MalformedPolicyDocument", action=action, detail="not an object")
-    return document
+from scanner.records import ecs
+from scanner.records.iam import IamRole, RolePolicy, decode_document, role_name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,19 +29,6 @@ def _role_ref(name: str, arn: str | None) -> ResourceRef:
     return ResourceRef(type="AWS::IAM::Role", id=name, arn=arn)
 
 
-@collector(
-    name="iam.task_roles",
-    resource_type="AWS::IAM::Role",
-    actions=[
-        "iam:GetRole",
-        "iam:ListRolePolicies",
-        "iam:GetRolePolicy",
-        "iam:ListAttachedRolePolicies",
-        "iam:GetPolicy",
-        "iam:GetPolicyVersion",
-    ],
-    requires=[ecs.task_definitions],
-)
 def task_roles(scope: RegionScope) -> list[IamRole | UnreadableResource]:
     """The task role of every task definition an in-scope ECS service runs.
 
@@ -165,20 +94,22 @@ def _read_role(scope: RegionScope, name: str, arn_hint: str) -> _Listing | Unrea
     """The role's ARN, its inline policies, and its attached policies (ARN -> name)."""
     role = scope.attempt(lambda: scope.call("iam", "get_role", RoleName=name))
     if isinstance(role, ReadError):
-        return UnreadableResource(ref=_role_ref(name, arn_hint), error=role)
+        return UnreadableResource(ref=_role_ref(name, arn_hint), error=role, what="the task role")
     arn = role["Role"]["Arn"]
     inline_names = scope.attempt(
         lambda: list(scope.pages("iam", "list_role_policies", "PolicyNames", RoleName=name))
     )
     if isinstance(inline_names, ReadError):
-        return UnreadableResource(ref=_role_ref(name, arn), error=inline_names)
+        return UnreadableResource(
+            ref=_role_ref(name, arn), error=inline_names, what="the task role"
+        )
     attached = scope.attempt(
         lambda: list(
             scope.pages("iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name)
         )
     )
     if isinstance(attached, ReadError):
-        return UnreadableResource(ref=_role_ref(name, arn), error=attached)
+        return UnreadableResource(ref=_role_ref(name, arn), error=attached, what="the task role")
     inline = tuple(
         RolePolicy(
             name=policy, kind="inline", arn=None, document=_inline_document(scope, name, policy)

@@ -3,55 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from scanner.inventory import RegionScope, collector
-from scanner.model import ReadError, ResourceRef, UnreadableResource
-
-RESOURCE_TYPE = "AWS::Kinesis::Stream"
+from scanner.inventory import RegionScope
+from scanner.model import ReadError, UnreadableResource
+from scanner.records.kinesis import SUMMARY, ListedStream, Stream
 
 SKIPPED_STATUSES = frozenset({"DELETING"})
 """A stream being deleted is not judged: it cannot be changed and disappears on its own."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Stream:
-    name: str
-    arn: str
-    status: str
-    """``CREATING``, ``ACTIVE`` or ``UPDATING`` (``DELETING`` streams are not listed)."""
-    encryption_type: str
-    """``KMS`` or ``NONE``."""
-    kms_key_id: str | None
-    """``KeyId`` exactly as AWS returned it (alias name or ARN, key id or ARN), only when
-    ``encryption_type`` is ``KMS``; ``alias/aws/kinesis`` is the AWS-managed key."""
-    retention_hours: int
-    stream_mode: str | None
-    """``PROVISIONED`` or ``ON_DEMAND``."""
-    open_shard_count: int | None
-    tags: Mapping[str, str] | None = None
-    """Read only when the baseline scope filters on tags."""
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type=RESOURCE_TYPE, id=self.name, arn=self.arn)
-
-
-@dataclass(frozen=True)
-class ListedStream:
-    name: str
-    arn: str | None = None
-    status: str | None = None
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type=RESOURCE_TYPE, id=self.name, arn=self.arn)
-
-    @property
-    def selector(self) -> dict[str, str]:
-        """How to name the stream in a per-stream call: the ARN when known (AWS's advice)."""
-        return {"StreamARN": self.arn} if self.arn else {"StreamName": self.name}
 
 
 def list_streams(scope: RegionScope) -> list[ListedStream]:
@@ -90,15 +49,6 @@ def list_streams(scope: RegionScope) -> list[ListedStream]:
     return list(listed.values())
 
 
-@collector(
-    name="kinesis.streams",
-    resource_type=RESOURCE_TYPE,
-    actions=[
-        "kinesis:ListStreams",
-        "kinesis:DescribeStreamSummary",
-        "kinesis:ListTagsForStream",
-    ],
-)
 def streams(scope: RegionScope) -> list[Stream | UnreadableResource]:
     """Every in-scope stream with its encryption and retention; DELETING streams are skipped.
 
@@ -113,7 +63,11 @@ def streams(scope: RegionScope) -> list[Stream | UnreadableResource]:
         if scope.scope.read_tags or scope.scope.needs_tags_of(item.name):
             found = scope.attempt(lambda: _tags(scope, item))
             if isinstance(found, ReadError):
-                return None if _gone(found) else UnreadableResource(ref=item.ref, error=found)
+                return (
+                    None
+                    if _gone(found)
+                    else UnreadableResource(ref=item.ref, error=found, what=SUMMARY)
+                )
             tags = found
         if not scope.scope.includes(item.name, tags):
             return None
@@ -121,7 +75,11 @@ def streams(scope: RegionScope) -> list[Stream | UnreadableResource]:
             lambda: scope.call("kinesis", "describe_stream_summary", **item.selector)
         )
         if isinstance(response, ReadError):
-            return None if _gone(response) else UnreadableResource(ref=item.ref, error=response)
+            return (
+                None
+                if _gone(response)
+                else UnreadableResource(ref=item.ref, error=response, what=SUMMARY)
+            )
         return _stream(response["StreamDescriptionSummary"], item, tags)
 
     described = scope.map(read, listing)

@@ -3,47 +3,21 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import partial
+from typing import Any
 
 from scanner.errors import CollectorError
-from scanner.inventory import RegionScope, collector
+from scanner.inventory import Collector, RegionScope
 from scanner.model import ReadError, ResourceRef, UnreadableResource
-
-AWS_MANAGED_ALIAS_PREFIX = "alias/aws/"
-"""AWS reserves this alias prefix for AWS-managed keys; customers cannot create one."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class KmsKey:
-    key_id: str
-    arn: str
-    manager: str
-    """``CUSTOMER`` or ``AWS``."""
-    state: str
-    """``Enabled``, ``Disabled``, ``PendingDeletion``, ..."""
-    spec: str
-    origin: str
-    aliases: tuple[str, ...] = ()
-    tags: Mapping[str, str] | None = None
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type="AWS::KMS::Key", id=self.key_id, arn=self.arn)
-
-    @property
-    def is_customer_managed(self) -> bool:
-        return self.manager == "CUSTOMER"
-
-    @property
-    def label(self) -> str:
-        """The key id with its first alias, for messages."""
-        return f"{self.key_id} ({self.aliases[0]})" if self.aliases else self.key_id
-
-
-def is_aws_managed_alias(ref: str) -> bool:
-    """``alias/aws/...`` or its ARN form: an AWS-managed key by name alone."""
-    return ref.startswith(AWS_MANAGED_ALIAS_PREFIX) or f":{AWS_MANAGED_ALIAS_PREFIX}" in ref
+from scanner.records import kms as declared
+from scanner.records.kms import (
+    KeyReferences,
+    KmsKey,
+    is_aws_managed_alias,
+    rotation_applies,
+)
 
 
 def _region_of(ref: str, default: str) -> str:
@@ -60,16 +34,6 @@ class KeyDirectory:
         self._cache: dict[str, KmsKey | ReadError] = {}
         # One lock so two checks asking for the same key never describe it twice.
         self._lock = threading.Lock()
-
-    def lookup(self, ref: str) -> KmsKey | ReadError:
-        return self.lookup_many([ref])[ref]
-
-    def manager_of(self, ref: str) -> str | ReadError:
-        """``AWS`` or ``CUSTOMER`` for a key id, key ARN, alias name or alias ARN."""
-        if is_aws_managed_alias(ref):
-            return "AWS"  # no request needed: the alias prefix is reserved for AWS
-        key = self.lookup(ref)
-        return key if isinstance(key, ReadError) else key.manager
 
     def lookup_many(self, refs: Iterable[str]) -> dict[str, KmsKey | ReadError]:
         refs = list(refs)
@@ -101,12 +65,25 @@ class KeyDirectory:
         )
 
 
-@collector(name="kms.key_directory", resource_type="AWS::KMS::Key", actions=["kms:DescribeKey"])
 def key_directory(scope: RegionScope) -> KeyDirectory:
+    """The region's DescribeKey cache, for collectors only: checks read described keys."""
     return KeyDirectory(scope)
 
 
-@collector(name="kms.aliases", resource_type="AWS::KMS::Alias", actions=["kms:ListAliases"])
+def keys_used_by(
+    scope: RegionScope, listings: tuple[Collector[Any], ...], aws_aliases: bool
+) -> KeyReferences:
+    """The fetch of ``scanner.records.kms.keys_used_by``: the keys the records of
+    ``listings`` reference, described through the region's DescribeKey cache."""
+    refs: set[str] = set()
+    for listing in listings:
+        records = scope.attempt(partial(scope.get, listing))
+        if not isinstance(records, ReadError):
+            refs.update(ref for r in records if (ref := getattr(r, "kms_key_id", None)))
+    wanted = [ref for ref in refs if aws_aliases or not is_aws_managed_alias(ref)]
+    return KeyReferences(scope.get(declared.key_directory).lookup_many(wanted))
+
+
 def aliases(scope: RegionScope) -> dict[str, tuple[str, ...]]:
     """Alias names per target key id."""
     by_key: dict[str, list[str]] = {}
@@ -116,19 +93,13 @@ def aliases(scope: RegionScope) -> dict[str, tuple[str, ...]]:
     return {key: tuple(sorted(names)) for key, names in by_key.items()}
 
 
-@collector(
-    name="kms.keys",
-    resource_type="AWS::KMS::Key",
-    actions=["kms:ListKeys", "kms:ListResourceTags"],
-    requires=[key_directory, aliases],
-)
 def keys(scope: RegionScope) -> list[KmsKey | UnreadableResource]:
     """Every key in the region that the baseline scope admits, described."""
     listing = {key["KeyId"]: key["KeyArn"] for key in scope.pages("kms", "list_keys", "Keys")}
     # Described by ARN, as other services reference keys: a key is then described once.
-    described = scope.get(key_directory).lookup_many(listing.values())
+    described = scope.get(declared.key_directory).lookup_many(listing.values())
     try:
-        alias_map = scope.get(aliases)
+        alias_map = scope.get(declared.aliases)
     except CollectorError:
         if scope.scope.name_suffix:
             raise  # a key's name is its aliases: without them the scope cannot decide
@@ -155,7 +126,7 @@ def keys(scope: RegionScope) -> list[KmsKey | UnreadableResource]:
 
 def _unreadable(key_id: str, arn: str, error: ReadError) -> UnreadableResource:
     return UnreadableResource(
-        ref=ResourceRef(type="AWS::KMS::Key", id=key_id, arn=arn), error=error
+        ref=ResourceRef(type="AWS::KMS::Key", id=key_id, arn=arn), error=error, what="key metadata"
     )
 
 
@@ -167,38 +138,19 @@ def _tags(scope: RegionScope, key_id: str) -> dict[str, str] | ReadError:
     return scope.attempt(read)
 
 
-@collector(
-    name="kms.rotation_status",
-    resource_type="AWS::KMS::Key",
-    actions=["kms:GetKeyRotationStatus"],
-    requires=[keys],
-)
-def rotation_status(scope: RegionScope) -> dict[str, bool | ReadError]:
+def rotation_status(scope: RegionScope) -> dict[str, bool | UnreadableResource]:
     """KeyRotationEnabled for every key that automatic rotation applies to."""
     eligible = [
-        key.key_id for key in scope.get(keys) if isinstance(key, KmsKey) and rotation_applies(key)
+        key for key in scope.get(declared.keys) if isinstance(key, KmsKey) and rotation_applies(key)
     ]
 
-    def read(key_id: str) -> bool | ReadError:
-        response = scope.attempt(lambda: scope.call("kms", "get_key_rotation_status", KeyId=key_id))
-        return (
-            response
-            if isinstance(response, ReadError)
-            else bool(response.get("KeyRotationEnabled"))
+    def read(key: KmsKey) -> bool | UnreadableResource:
+        response = scope.attempt(
+            lambda: scope.call("kms", "get_key_rotation_status", KeyId=key.key_id)
         )
+        if isinstance(response, ReadError):
+            return UnreadableResource(ref=key.ref, error=response, what="rotation status")
+        return bool(response.get("KeyRotationEnabled"))
 
-    return dict(zip(eligible, scope.map(read, eligible), strict=True))
-
-
-def rotation_applies(key: KmsKey) -> bool:
-    """AWS rotates only enabled, customer-managed, symmetric keys with KMS-made material.
-
-    Decided from DescribeKey alone (KeySpec, Origin), never by asking KMS: imported material
-    (EXTERNAL) and custom key stores cannot rotate automatically.
-    """
-    return (
-        key.is_customer_managed
-        and key.state == "Enabled"
-        and key.spec == "SYMMETRIC_DEFAULT"
-        and key.origin == "AWS_KMS"
-    )
+    ids = [key.key_id for key in eligible]
+    return dict(zip(ids, scope.map(read, eligible), strict=True))

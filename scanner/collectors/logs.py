@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from scanner.inventory import RegionScope, collector
-from scanner.model import ReadError, ResourceRef, UnreadableResource
+from scanner.inventory import RegionScope
+from scanner.model import ReadError, UnreadableResource
+from scanner.records.logs import LogGroup
 
 
-@dataclass(frozen=True, kw_only=True)
-class LogGroup:
-    name: str
-    arn: str | None
-    """The log group ARN without the trailing ``:*`` (DescribeLogGroups' logGroupArn)."""
-    retention_days: int | None
-    """retentionInDays; None when the group never expires (no retention policy)."""
-    kms_key_id: str | None
-    tags: Mapping[str, str] | None = None
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef(type="AWS::Logs::LogGroup", id=self.name, arn=self.arn)
-
-
-@collector(
-    name="logs.log_groups",
-    resource_type="AWS::Logs::LogGroup",
-    actions=["logs:DescribeLogGroups", "logs:ListTagsForResource"],
-)
 def log_groups(scope: RegionScope) -> list[LogGroup | UnreadableResource]:
     """Every log group in the region that the baseline scope admits."""
     listing = [_group(raw) for raw in scope.pages("logs", "describe_log_groups", "logGroups")]
@@ -41,7 +22,7 @@ def log_groups(scope: RegionScope) -> list[LogGroup | UnreadableResource]:
             return group  # its name carries the suffix and no control judges its tags
         tags = _tags(scope, group)
         if isinstance(tags, ReadError):
-            return UnreadableResource(ref=group.ref, error=tags)
+            return UnreadableResource(ref=group.ref, error=tags, what="log group tags")
         return replace(group, tags=tags) if scope.scope.includes(group.name, tags) else None
 
     return [item for item in scope.map(read, listing) if item is not None]

@@ -11,7 +11,6 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from checks.apigateway import approved_origin
-from scanner.collectors import apigateway
 from scanner.config import Baseline, build_plan, parse_baseline
 from scanner.demo.apigateway import (
     APP_ORIGIN,
@@ -23,7 +22,8 @@ from scanner.demo.apigateway import (
 from scanner.demo.base import DemoAccount
 from scanner.errors import ConfigError
 from scanner.inventory import Inventory, Scope
-from scanner.model import Finding, ReadError, Status
+from scanner.model import Finding, ReadError, Status, UnreadableResource
+from scanner.records import apigateway
 from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, findings_of, scan
 
@@ -489,7 +489,8 @@ def test_cors_reads_integration_responses_when_not_embedded(
 
     assert origins["api1"] == {"/a": (f"'{APP_ORIGIN}'",)}  # 204: no integration response
     denied = origins["api2"]
-    assert isinstance(denied, ReadError) and denied.code == "AccessDeniedException"
+    assert isinstance(denied, UnreadableResource) and denied.ref.id == "api2"
+    assert denied.error.code == "AccessDeniedException"
 
 
 def test_reference_stack_passes_or_fails_every_control(account: DemoAccount) -> None:

@@ -8,7 +8,7 @@ import pytest
 from botocore.stub import Stubber
 
 from scanner.cli import run
-from scanner.collectors import cloudformation
+from scanner.collectors import cloudformation as cloudformation_fetch
 from scanner.config import build_plan, parse_baseline
 from scanner.demo.base import DemoAccount
 from scanner.demo.cloudformation import REFERENCE_OUTPUTS, make_stack, reference_cloudformation
@@ -160,7 +160,7 @@ def _stubbed_scan(
 
 @pytest.fixture
 def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cloudformation, "POLL_SECONDS", 0)
+    monkeypatch.setattr(cloudformation_fetch, "POLL_SECONDS", 0)
 
 
 @pytest.mark.usefixtures("fast_polling")
@@ -240,7 +240,7 @@ def test_stack_drift(account: DemoAccount) -> None:
 
 @pytest.mark.usefixtures("fast_polling")
 def test_stack_drift_errors(account: DemoAccount, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cloudformation, "DETECTION_TIMEOUT_SECONDS", 0)
+    monkeypatch.setattr(cloudformation_fetch, "DETECTION_TIMEOUT_SECONDS", 0)
     found = _stubbed_scan(
         account,
         [_stack("slow"), _stack("partial"), _stack("denied")],

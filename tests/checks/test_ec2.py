@@ -63,5 +63,5 @@ def test_a_store_whose_details_cannot_be_read_is_error(account: DemoAccount) -> 
     [finding] = [f for f in result.findings if f.resource_id == group]
     assert finding.status is Status.ERROR
     assert finding.message.startswith(
-        "could not read the data store's security groups: AccessDeniedException"
+        "could not read replication group tags: AccessDeniedException"
     )

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.collectors import efs
 from scanner.demo.base import DemoAccount
 from scanner.demo.efs import make_file_system, make_mount_target, reference_efs
 from scanner.demo.kms import aws_managed_key, make_key
 from scanner.demo.network import Network, make_security_group, make_vpc, reference_network
 from scanner.inventory import Inventory, Scope
 from scanner.model import Finding, Status, UnreadableResource
+from scanner.records import efs
 from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 

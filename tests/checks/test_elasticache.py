@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from botocore.stub import Stubber
 
-from scanner.collectors import elasticache
 from scanner.demo.base import DemoAccount
 from scanner.demo.elasticache import make_replication_group, reference_elasticache
 from scanner.inventory import Inventory, Scope
 from scanner.model import Status
+from scanner.records import elasticache
 from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 

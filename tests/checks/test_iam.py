@@ -7,11 +7,11 @@ from typing import Any
 from urllib.parse import quote
 
 from checks.iam import unscoped_data_grants, wildcard_grants
-from scanner.collectors.iam import decode_document
 from scanner.demo.base import DemoAccount
 from scanner.demo.ecs import make_cluster, make_service, make_task_definition
 from scanner.demo.iam import ADMIN_POLICY, make_role, scoped_policy
 from scanner.model import ReadError, Status
+from scanner.records.iam import decode_document
 from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
@@ -172,7 +172,7 @@ def test_unreadable_evidence_is_error_unless_a_wildcard_was_read(account: DemoAc
             "locked": (Status.ERROR, "AccessDenied on iam:GetRolePolicy"),
             "opaque:1": (
                 Status.ERROR,
-                "could not read the task definition, so its task role is unknown: "
+                "could not read task definition: "
                 "AccessDeniedException on ecs:DescribeTaskDefinition",
             ),
         },

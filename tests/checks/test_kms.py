@@ -8,6 +8,7 @@ from scanner.demo.base import DemoAccount
 from scanner.demo.kinesis import make_stream
 from scanner.demo.kms import aws_managed_key, make_key
 from scanner.demo.logs import make_log_group
+from scanner.demo.rds import make_aurora_cluster
 from scanner.demo.secretsmanager import make_secret
 from scanner.inventory import Scope
 from scanner.model import Status
@@ -170,4 +171,30 @@ def test_key_in_use_of_an_unreadable_resource_is_error(account: DemoAccount) -> 
 
     [finding] = result.findings
     assert (finding.status, finding.resource_id) == (Status.ERROR, group)
-    assert finding.message.startswith("could not read the key it encrypts with: AccessDenied")
+    assert finding.message.startswith("could not read log group tags: AccessDenied")
+
+
+def test_only_the_keys_selected_checks_reference_are_described_once(account: DemoAccount) -> None:
+    """The keys of the selected controls' resources are described during the prefetch, each
+    once however many resources use it; no other listing is read, no other key described."""
+    shared = make_key(account)
+    make_aurora_cluster(account, cluster_id="one", key_arn=shared)
+    make_aurora_cluster(account, cluster_id="two", key_arn=shared)
+    make_stream(account, key_arn=make_key(account))  # a stream's key: no RDS check reads it
+    make_key(account)  # referenced by nothing
+    session = AwsSession(SessionOptions())
+
+    result = scan(account, "rds.storage_encrypted_with_cmk", session=session)
+
+    assert {f.resource_id: f.status for f in result.findings} == {
+        "one": Status.PASS,
+        "two": Status.PASS,
+    }
+    described = [c.params for c in session.requests.calls if c.operation == "DescribeKey"]
+    assert described == [f'{{"KeyId": "{shared}"}}']
+    assert session.requests.operations() == {
+        "GetCallerIdentity",
+        "DescribeDBClusters",
+        "DescribeDBInstances",
+        "DescribeKey",
+    }

@@ -7,7 +7,6 @@ import pytest
 from botocore.stub import Stubber
 
 from checks.rds import main_log
-from scanner.collectors import rds
 from scanner.config import parse_baseline
 from scanner.demo.base import ACCOUNT_ID, DemoAccount
 from scanner.demo.kms import make_key
@@ -15,6 +14,7 @@ from scanner.demo.rds import make_aurora_cluster, make_db_instance, reference_rd
 from scanner.errors import ConfigError
 from scanner.inventory import Inventory, Scope
 from scanner.model import Status
+from scanner.records import rds
 from scanner.registry import get_check
 from scanner.session import AwsSession, SessionOptions
 from scanner.windows import inside, parse

@@ -58,7 +58,7 @@ def test_tags_that_cannot_be_read_are_error(account: DemoAccount) -> None:
 
     [finding] = result.findings
     assert (finding.status, finding.resource_id) == (Status.ERROR, group)
-    assert finding.message.startswith("could not read its name and tags: AccessDeniedException")
+    assert finding.message.startswith("could not read log group tags: AccessDeniedException")
 
 
 def test_name_suffix_scope_reads_the_name_tag_only_where_the_name_lacks_it(

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from scanner.collectors import ec2
 from scanner.demo.base import DemoAccount
 from scanner.demo.network import (
     make_default_vpc_public,
@@ -19,6 +18,7 @@ from scanner.demo.network import (
 )
 from scanner.inventory import Inventory, Scope
 from scanner.model import Finding, ReadError, Status
+from scanner.records import ec2
 from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.collectors import logs
 from scanner.compliance import Compliance
-from scanner.inventory import CheckInputs, RegionScope, collector
-from scanner.model import Outcome, Severity, UnreadableResource, failed, passed, unreadable
+from scanner.inventory import CheckInputs, Collector, RegionScope, declare
+from scanner.model import Outcome, Severity, failed, passed
+from scanner.records import logs
 from scanner.registry import Param, Params, check
 from scanner.textsafe import count
 
 
-@collector(
-    name="example.metric_filters",
-    resource_type="AWS::Logs::MetricFilter",
-    actions=["logs:DescribeMetricFilters"],
-)
-def metric_filters(scope: RegionScope) -> dict[str, tuple[str, ...]]:
-    """Log group name -> the names of its metric filters."""
+def fetch_metric_filters(scope: RegionScope) -> dict[str, tuple[str, ...]]:
+    """Log group name -> the names of its metric filters (runs in the prefetch)."""
     filters: dict[str, tuple[str, ...]] = {}
     for raw in scope.pages("logs", "describe_metric_filters", "metricFilters"):
         group = raw["logGroupName"]
         filters[group] = (*filters.get(group, ()), raw["filterName"])
     return filters
+
+
+metric_filters: Collector[dict[str, tuple[str, ...]]] = declare(
+    "example.metric_filters",
+    resource_type="AWS::Logs::MetricFilter",
+    actions=["logs:DescribeMetricFilters"],
+    fetch="driftscan_example_plugin.checks:fetch_metric_filters",
+)
 
 
 @check(
@@ -47,10 +50,8 @@ def metric_filters(scope: RegionScope) -> dict[str, tuple[str, ...]]:
 )
 def audit_logs_watched(inputs: CheckInputs, params: Params) -> Iterator[Outcome]:
     filters = inputs[metric_filters]
-    for group in inputs[logs.log_groups]:
-        if isinstance(group, UnreadableResource):
-            yield unreadable(group.ref, group.error, "log group tags")
-        elif params["name_contains"] in group.name:
+    for group in inputs[logs.log_groups]:  # the engine reports unreadable ones as ERROR
+        if params["name_contains"] in group.name:
             names = filters.get(group.name, ())
             verdict = passed if names else failed
             message = f"log group {group.name} has {count(len(names), 'metric filter')}"
