@@ -47,7 +47,7 @@ from scanner.errors import (
     DriftscanError,
 )
 from scanner.executors import ExecutorKind, scheduler_address
-from scanner.history import HistoryError, default_path
+from scanner.history import HistoryError, HistoryLocation, default_location
 from scanner.iam_policy import delivery_statements, policy_document
 from scanner.model import Severity
 from scanner.output import ensure_writable, write_file
@@ -494,7 +494,7 @@ def scan(
         ca_bundle=ca_bundle,
         sse_kms_key=sse_kms_key,
         only_changes=only_changes,
-        history=(history or default_path()) if recorded else None,
+        history=(history or default_location()) if recorded else None,
         drift_from=drift_from,
         quiet=quiet,
         lock_timeout=lock_timeout,
@@ -620,7 +620,7 @@ def demo(
         workers=workers,
         jsonl=jsonl,
         csv_raw=csv_raw,
-        history=history,
+        history=HistoryLocation(path=history) if history else None,
         drift_from=drift_from,
         quiet=quiet,
     )
@@ -713,7 +713,7 @@ def export(
     delivered (pending in the spool, or rejected)."""
     if (scan_id is None) == (not last):
         raise ConfigError("export needs one of --scan ID and --last")
-    path = history or default_path()
+    path = history or default_location()
     render = renderer_for(output_format, jsonl=jsonl, csv_raw=csv_raw)
     session = AwsSession(
         SessionOptions(profile=profile, endpoint_url=endpoint_url, timeout=timeout)
@@ -752,7 +752,7 @@ def report(
     Exit codes: 0 written; 2 bad usage, no such scan or store, unwritable output."""
     if (scan_id is None) == (not last):
         raise ConfigError("report needs one of --scan ID and --last")
-    path = history or default_path()
+    path = history or default_location()
     if output is not None:
         ensure_writable(output)
     with open_store(path) as store:
