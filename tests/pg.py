@@ -120,6 +120,7 @@ def history_arg(location: HistoryLocation) -> str:
     return location.url if location.url is not None else str(location.path)
 
 
-def holder(location: HistoryLocation) -> str:
-    """How a lock this process holds on ``location`` names it in a busy run's message."""
-    return str(os.getpid()) + (f" on {socket.gethostname()}" if location.url is not None else "")
+def holder(location: HistoryLocation, pid: int | None = None) -> str:
+    """How a busy run names the process ``pid`` (this one) holding ``location``'s lock."""
+    host = f" on {socket.gethostname()}" if location.url is not None else ""
+    return f"{pid or os.getpid()}{host}"
