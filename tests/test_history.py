@@ -3,6 +3,7 @@ approval per scope, pruning; and the `history` / `snapshot` commands over a stor
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -356,3 +357,30 @@ def test_prune_waits_for_no_running_scan(
         assert time.monotonic() - started >= 0.3
         assert capsys.readouterr().err.endswith("; still held after waiting 0.3 s\n")
     assert run(["history", "prune", "--keep", "1", "--history", path]) == 0
+
+
+def test_report_and_export_read_either_store(
+    history: HistoryLocation, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with history.open() as store:
+        record(store, result("11111111-first", [finding("key-1", Status.FAIL)]))
+        record(store, result("22222222-second", [finding("key-1", Status.PASS)]))
+    assert run(["export", "--last", "--format", "json", "--history", history_arg(history)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [f["status"] for f in document["findings"]] == ["PASS"]
+    page = tmp_path / "report.html"
+    assert (
+        run(["report", "--scan", "1111", "-o", str(page), "--history", history_arg(history)]) == 0
+    )
+    assert "key-1 is FAIL" in page.read_text()
+
+
+def test_the_history_url_variable_names_the_default_store(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with HistoryLocation(url=postgres_url).open() as store:
+        record(store, result("11111111-first"))
+    monkeypatch.setenv("DRIFTSCAN_HISTORY_URL", postgres_url)
+    assert run(["history", "list"]) == 0
+    assert "11111111" in capsys.readouterr().out
+    assert not default_path().exists()
