@@ -1,4 +1,9 @@
-"""The scan history: an embedded SQLite store of every scan's findings and resource snapshots.
+"""The scan history: a store of every scan's findings and resource snapshots.
+
+Commands use a ``Store`` and do not care which: ``HistoryLocation`` (``--history``, a file or
+a ``postgresql://`` URL) opens and locks either. ``SqlStore`` holds every query, written once;
+``HistoryStore`` below is the embedded SQLite store (the default), ``scanner.history_pg``
+the PostgreSQL one, for fleets and ephemeral runners.
 
 A scan is inserted as *incomplete* when it starts and marked complete, together with all its
 findings and snapshots, in one transaction at the end; a scan killed half-way stays listed as
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, Self
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from scanner import __version__
 from scanner.errors import EXIT_USAGE, DriftscanError
@@ -130,12 +135,9 @@ def redact(url: str) -> str:
     user, at, host = parts.netloc.rpartition("@")
     if ":" in user:
         user = user.split(":", 1)[0] + ":***"
-    query = urlencode(
-        [
-            (name, "***" if name == "password" else value)
-            for name, value in parse_qsl(parts.query, keep_blank_values=True)
-        ],
-        safe="*",
+    query = "&".join(
+        "password=***" if pair.partition("=")[0] == "password" else pair
+        for pair in parts.query.split("&")
     )
     return urlunsplit(parts._replace(netloc=user + at + host, query=query))
 

@@ -240,8 +240,8 @@ def test_redact_hides_the_password_of_a_url() -> None:
     assert redact("postgresql://scanner:hunter2@db.example:5432/fleet?sslmode=require") == (
         "postgresql://scanner:***@db.example:5432/fleet?sslmode=require"
     )
-    assert redact("postgresql://db/fleet?user=scanner&password=hunter2") == (
-        "postgresql://db/fleet?user=scanner&password=***"
+    assert redact("postgresql://db/fleet?user=scanner&password=hunter2&sslrootcert=/ca.pem") == (
+        "postgresql://db/fleet?user=scanner&password=***&sslrootcert=/ca.pem"
     )
     assert redact("postgresql://scanner@db/fleet") == "postgresql://scanner@db/fleet"
 
