@@ -16,10 +16,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from moto.server import ThreadedMotoServer
 
+from scanner.accounts import AccountsRequest
 from scanner.cli import run
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.kms import make_key
@@ -30,6 +32,8 @@ from scanner.history import (
     describe_scope,
     scope_key,
 )
+from scanner.pipeline import _lock_scope
+from scanner.session import SessionError
 from tests.pg import history_arg, holder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -340,3 +344,29 @@ def test_a_scan_killed_while_writing_stays_incomplete_and_the_store_consistent(
     capsys.readouterr()
     assert run(["diff", "--history", history_arg(history), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["from"]["id"] == before.scan_id
+
+
+def test_a_scan_locks_the_scope_of_the_accounts_it_was_asked_for() -> None:
+    """On PostgreSQL, scanners of different account groups (or credentials) share a store."""
+
+    class Session:
+        def __init__(self, account: str | None) -> None:
+            self.account = account
+
+        def account_id(self, region: str) -> str:
+            if self.account is None:
+                raise SessionError("no AWS credentials found")
+            return self.account
+
+    plan = SimpleNamespace(regions=("us-east-1",), baseline_digest="sha256:a")
+
+    def locked(accounts: AccountsRequest | None, session: Session) -> list[str]:
+        request = SimpleNamespace(accounts=accounts)
+        return json.loads(_lock_scope(request, plan, session))[0]
+
+    group = AccountsRequest(role_name="audit", account_ids=("222222222222", "111111111111"))
+    organization = AccountsRequest(role_name="audit", organization=True)
+    assert locked(group, Session(ACCOUNT)) == ["111111111111", "222222222222"]
+    assert locked(organization, Session(ACCOUNT)) == ["organization"]
+    assert locked(None, Session("333333333333")) == ["333333333333"]
+    assert locked(None, Session(None)) == []  # the scan fails on it, and records why
