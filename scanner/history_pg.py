@@ -68,15 +68,20 @@ def _connect(url: str, purpose: str) -> psycopg.Connection[Any]:
         raise HistoryError(
             f"history store {redact(url)} is PostgreSQL, which needs the driver: {EXTRA}"
         ) from None
+    db = None
     try:
-        return psycopg.connect(
+        db = psycopg.connect(
             url,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT,
             application_name=f"driftscan pid {os.getpid()} on {socket.gethostname()}"[:63],
-            options=f"-c search_path={SCHEMA}",
         )
+        # A SET, not the connection's `options`: those of the URL (a statement_timeout) stay.
+        db.execute(f"SET search_path TO {SCHEMA}")
+        return db
     except psycopg.Error as exc:
+        if db is not None:
+            db.close()
         raise HistoryError(
             f"cannot {purpose} history store {redact(url)}: {scrub(exc, url)}"
         ) from exc
