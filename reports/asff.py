@@ -15,8 +15,8 @@ import botocore.exceptions
 import botocore.session
 
 from reports.streaming import json_lines, json_object
+from scanner.engine.registry import compliance_of
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
-from scanner.registry import compliance_of
 
 SCHEMA_VERSION = "2018-10-08"
 FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"

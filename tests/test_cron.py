@@ -23,7 +23,7 @@ from moto.server import ThreadedMotoServer
 from scanner.cli import run
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.kms import make_key
-from scanner.history import HistoryStore, ScanRecord
+from scanner.store.history import HistoryStore, ScanRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = 4

@@ -33,9 +33,9 @@ from scanner.delivery.s3 import Objects
 from scanner.delivery.spool import Spool, spool_dir
 from scanner.demo.base import DemoAccount
 from scanner.demo.kms import make_key
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.errors import ConfigError
 from scanner.model import ScanResult
-from scanner.session import AwsSession, SessionOptions
 from tests.test_delivery import _recorded, _two_scans, result_of
 
 BUCKET = "findings-archive"

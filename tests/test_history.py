@@ -13,15 +13,6 @@ from pathlib import Path
 import pytest
 
 from scanner.cli import run
-from scanner.history import (
-    FAILURE_CHARS,
-    SCHEMA_VERSION,
-    HistoryError,
-    HistoryStore,
-    ScanRecord,
-    default_path,
-)
-from scanner.lock import store_lock
 from scanner.model import (
     Finding,
     ResourceSnapshot,
@@ -30,6 +21,15 @@ from scanner.model import (
     Severity,
     Status,
 )
+from scanner.store.history import (
+    FAILURE_CHARS,
+    SCHEMA_VERSION,
+    HistoryError,
+    HistoryStore,
+    ScanRecord,
+    default_path,
+)
+from scanner.store.lock import store_lock
 
 ACCOUNT = "123456789012"
 

@@ -34,7 +34,7 @@ from scanner.textsafe import clip, count
 if TYPE_CHECKING:
     from scanner.delivery.http import RetryPolicy
     from scanner.delivery.spool import Spool
-    from scanner.session import AwsSession
+    from scanner.engine.session import AwsSession
 
 log = logging.getLogger(__name__)
 
