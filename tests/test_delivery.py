@@ -33,7 +33,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from reports.jsonl import line
 from scanner.cli import run
 from scanner.delivery import (
-    EXIT_DELIVERY_PENDING,
     DeliveryFailed,
     DeliveryOptions,
     DeliveryReport,
@@ -58,7 +57,7 @@ from scanner.delivery.webhook import idempotency_key
 from scanner.demo.base import DemoAccount
 from scanner.demo.kms import make_key
 from scanner.engine.session import AwsSession, SessionOptions
-from scanner.errors import ConfigError
+from scanner.errors import EXIT_DELIVERY_PENDING, ConfigError
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
 from scanner.store.history import HistoryStore
 from tests.helpers import fail_operation

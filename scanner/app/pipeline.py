@@ -5,6 +5,7 @@ Kept out of the CLI so the typer commands stay thin and every step is testable.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -21,8 +22,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
-import typer
-
 from reports import OutputFormat, html, renderer_for
 from scanner.app.config import Baseline, build_plan
 from scanner.app.executors import scan_on_dask
@@ -36,7 +35,7 @@ from scanner.engine.accounts import AccountsRequest, resolve_targets
 from scanner.engine.compliance import Framework
 from scanner.engine.runner import DEFAULT_WORKERS, FailOn, Progress, ScanPlan, exit_code, run_scan
 from scanner.engine.session import AwsSession
-from scanner.errors import ConfigError, DriftscanError
+from scanner.errors import DriftscanError
 from scanner.model import ScanResult, Severity, Status
 from scanner.output import ensure_writable, write_file
 from scanner.store import drift
@@ -99,11 +98,8 @@ class ScanRequest:
 
 
 def execute(request: ScanRequest, session: AwsSession, default_region: str | None) -> int:
-    """Run the scan the request describes; return the process exit code."""
-    if request.history is None and (request.fail_on is FailOn.NEW or request.drift_from):
-        raise ConfigError(
-            "--fail-on new and --drift-from read the history store: drop --no-history"
-        )
+    """Run the scan the request describes; return the process exit code. The CLI has checked
+    the request's flags (scanner.cli._checked_plan): this only runs it."""
     plan = build_plan(
         with_cfn_drift(request.baseline) if request.cfn_drift else request.baseline,
         check_ids=request.check_ids,
@@ -122,13 +118,12 @@ def execute(request: ScanRequest, session: AwsSession, default_region: str | Non
         colour=request.output is None and coloured(sys.stdout),
         width=terminal_width(sys.stdout) if request.output is None else None,
         csv_raw=request.csv_raw,
+        trend=None if request.history is None else functools.partial(trend, request.history),
     )
     transports = transports_for(
         request.send,
         request.ca_bundle,
         session,
-        only_changes=request.only_changes,
-        history=request.history,
         sse_kms_key=request.sse_kms_key,
     )
     if request.output is not None:
@@ -136,10 +131,7 @@ def execute(request: ScanRequest, session: AwsSession, default_region: str | Non
     with _interruptible():
         result, new_problems, compared = _scan(request, plan, session)
         if not request.quiet or request.output is not None:
-            if request.output_format is OutputFormat.HTML and request.history is not None:
-                emit([html.render(result, trend(request.history, result))], request.output)
-            else:
-                emit(render(result), request.output)
+            emit(render(result), request.output)
     for problem in new_problems:
         # Beside a report, a first scan's failures are all new: the report already lists them.
         if request.quiet or compared or problem.event != drift.NEW_FAILURE:
@@ -160,16 +152,10 @@ def transports_for(
     ca_bundle: Path | None,
     session: AwsSession,
     *,
-    only_changes: bool,
-    history: Path | None,
     sse_kms_key: str | None = None,
 ) -> list[Transport]:
     """The --send destinations, checked before anything is scanned or read: their form,
-    tokens, the CA bundle, and that --only-changes has destinations and a store."""
-    if only_changes and not send:
-        raise ConfigError("--only-changes chooses what --send delivers: add --send")
-    if only_changes and history is None:
-        raise ConfigError("--only-changes reads the history store: drop --no-history")
+    tokens and the CA bundle."""
     return open_transports(
         send,
         DeliveryOptions(
@@ -412,7 +398,7 @@ def say(message: str, *, level: str = "error", err: bool = True, **fields: Any) 
     else:
         # The message may quote AWS or user text: it must stay one line and move no cursor.
         line = f"driftscan: {printable(message)}" if err else printable(message)
-    typer.echo(line, err=err)
+    print(line, file=sys.stderr if err else sys.stdout, flush=True)
 
 
 def _timestamp() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -14,7 +15,7 @@ from typing import Annotated
 import typer
 from tabulate import tabulate
 
-from reports import OutputFormat, html, renderer_for
+from reports import OutputFormat, renderer_for
 from scanner import __version__
 from scanner.app.config import (
     Baseline,
@@ -50,7 +51,8 @@ from scanner.cli.history import (
     snapshot_app,
 )
 from scanner.cli.history import _open as open_store
-from scanner.delivery import EXIT_DELIVERY_PENDING, parse_destination
+from scanner.delivery import parse_destination
+from scanner.demo.stack import DEMO_BASELINE, DEMO_REGION, demo_account
 from scanner.engine.accounts import DISCOVERY_REGION, AccountsRequest, enabled_regions
 from scanner.engine.compliance import CIS_VERSION, Framework
 from scanner.engine.registry import all_checks, get_check
@@ -64,6 +66,7 @@ from scanner.engine.session import (
     limit_malloc_arenas,
 )
 from scanner.errors import (
+    EXIT_DELIVERY_PENDING,
     EXIT_FAILURES,
     EXIT_INCOMPLETE,
     EXIT_OK,
@@ -629,8 +632,6 @@ def demo(
 
 def _demo_baseline(path: Path | None) -> Baseline:
     """``--baseline``'s file, else the demo's own (it turns on every control)."""
-    from scanner.demo.stack import DEMO_BASELINE
-
     return load_baseline(path) if path else parse_baseline(DEMO_BASELINE, "demo baseline")
 
 
@@ -650,10 +651,11 @@ def _checked_plan(
                 else "drop --no-history"
             )
         )
+    _check_only_changes(
+        request.only_changes, send=request.send, history=request.history is not None
+    )
     regions = request.regions
     if demo:
-        from scanner.demo.stack import DEMO_REGION
-
         if set(regions) - {DEMO_REGION}:
             raise ConfigError(f"the demo account has one region, {DEMO_REGION}: drop --region")
         regions = known_regions = (DEMO_REGION,)
@@ -674,9 +676,15 @@ def _checked_plan(
     return plan
 
 
-def _scan_demo(request: ScanRequest, max_in_flight: int | None, *, drift: bool = False) -> int:
-    from scanner.demo.stack import demo_account
+def _check_only_changes(only_changes: bool, *, send: Sequence[str], history: bool) -> None:
+    """--only-changes chooses what --send delivers, by the history store (scan and export)."""
+    if only_changes and not send:
+        raise ConfigError("--only-changes chooses what --send delivers: add --send")
+    if only_changes and not history:
+        raise ConfigError("--only-changes reads the history store: drop --no-history")
 
+
+def _scan_demo(request: ScanRequest, max_in_flight: int | None, *, drift: bool = False) -> int:
     _checked_plan(request, demo=True)
     with demo_account(drift=drift) as (boto_session, region, changes):
         for change in changes:
@@ -713,6 +721,7 @@ def export(
     delivered (pending in the spool, or rejected)."""
     if (scan_id is None) == (not last):
         raise ConfigError("export needs one of --scan ID and --last")
+    _check_only_changes(only_changes, send=tuple(send or ()), history=True)
     path = history or default_path()
     render = renderer_for(output_format, jsonl=jsonl, csv_raw=csv_raw)
     session = AwsSession(
@@ -722,8 +731,6 @@ def export(
         tuple(send or ()),
         ca_bundle,
         session,
-        only_changes=only_changes,
-        history=path,
         sse_kms_key=sse_kms_key,
     )
     if output is not None:
@@ -760,7 +767,7 @@ def report(
         if record is None:
             raise HistoryError(f"no complete scan in {path} to report")
         result = store.load(record)
-    emit([html.render(result, trend(path, result))], output)
+    emit(renderer_for(OutputFormat.HTML, trend=functools.partial(trend, path))(result), output)
 
 
 @checks_app.command("list")

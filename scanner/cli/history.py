@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, assert_never
+from typing import Annotated
 
 import typer
 from tabulate import tabulate
 
-from reports import OutputFormat, renderer_for
+from reports import DiffFormat, OutputFormat, diff_renderer_for, renderer_for
 from scanner.app.pipeline import emit, terminal_width
 from scanner.cli.base import DriftscanTyper
 from scanner.errors import ConfigError
@@ -56,11 +53,6 @@ LockTimeoutOpt = Annotated[
         "(default: exit 3 at once).",
     ),
 ]
-
-
-class DiffFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
 
 
 def _open(path: Path | None) -> HistoryStore:
@@ -204,7 +196,7 @@ def diff_command(
             store.load(older), store.load(newer), before_approved=bool(older.approved_at)
         )
     width = None if output else terminal_width(sys.stdout)
-    emit([_diff_renderer(output_format, width)(result)], output)
+    emit(diff_renderer_for(output_format, width=width)(result), output)
 
 
 def _pair(
@@ -226,18 +218,6 @@ def _pair(
             "nothing to diff against"
         )
     return previous, newer
-
-
-def _diff_renderer(output_format: DiffFormat, width: int | None) -> Callable[[drift.Diff], str]:
-    from reports import diff_json, diff_table
-
-    match output_format:
-        case DiffFormat.TABLE:
-            return functools.partial(diff_table.render, width=width)
-        case DiffFormat.JSON:
-            return diff_json.render
-        case _:
-            assert_never(output_format)
 
 
 @snapshot_app.command("approve")

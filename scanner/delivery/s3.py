@@ -38,7 +38,8 @@ from botocore.config import Config
 
 from reports import asff, ocsf
 from reports.jsonl import line
-from scanner.delivery import (
+from scanner.delivery import security_lake
+from scanner.delivery.interface import (
     DeliveryFailed,
     Destination,
     Item,
@@ -46,7 +47,6 @@ from scanner.delivery import (
     Outgoing,
     RecordFormat,
     Sent,
-    security_lake,
 )
 from scanner.engine.inventory import read_error
 from scanner.engine.session import AWS_FAILURES, CONNECT_TIMEOUT_SECONDS, AwsSession
