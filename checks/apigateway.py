@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from scanner.compliance import APIGATEWAY_1, Compliance
-from scanner.inventory import CheckInputs
+from scanner.engine.compliance import APIGATEWAY_1, Compliance
+from scanner.engine.inventory import CheckInputs
+from scanner.engine.records import apigateway
+from scanner.engine.records.apigateway import ApiResource, Stage, UsagePlan
+from scanner.engine.registry import Param, Params, check
 from scanner.model import (
     Outcome,
     ReadError,
@@ -14,9 +17,6 @@ from scanner.model import (
     passed,
     unreadable,
 )
-from scanner.records import apigateway
-from scanner.records.apigateway import ApiResource, Stage, UsagePlan
-from scanner.registry import Param, Params, check
 
 ROUTE_PATTERN = r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /\S*$"
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.compliance import Compliance
-from scanner.inventory import CheckInputs
+from scanner.engine.compliance import Compliance
+from scanner.engine.inventory import CheckInputs
+from scanner.engine.records import cloudformation
+from scanner.engine.records.cloudformation import STACK_TYPE
+from scanner.engine.registry import Param, Params, check
 from scanner.model import (
     Outcome,
     ReadError,
@@ -16,9 +19,6 @@ from scanner.model import (
     passed,
     unreadable,
 )
-from scanner.records import cloudformation
-from scanner.records.cloudformation import STACK_TYPE
-from scanner.registry import Param, Params, check
 from scanner.textsafe import count
 
 

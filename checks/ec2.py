@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from scanner.compliance import EC2_18, EC2_19, Compliance
-from scanner.inventory import CheckInputs, Collector
+from scanner.engine.compliance import EC2_18, EC2_19, Compliance
+from scanner.engine.inventory import CheckInputs, Collector
+from scanner.engine.records import ec2, efs, elasticache, rds
+from scanner.engine.registry import Params, check
 from scanner.model import (
     Outcome,
     ReadError,
@@ -16,8 +18,6 @@ from scanner.model import (
     passed,
     unreadable,
 )
-from scanner.records import ec2, efs, elasticache, rds
-from scanner.registry import Params, check
 
 T = TypeVar("T")
 

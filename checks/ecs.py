@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.compliance import ECS_12, Compliance
-from scanner.inventory import CheckInputs
+from scanner.engine.compliance import ECS_12, Compliance
+from scanner.engine.inventory import CheckInputs
+from scanner.engine.records import ecs
+from scanner.engine.registry import Params, check
 from scanner.model import Outcome, Severity, failed, passed
-from scanner.records import ecs
-from scanner.registry import Params, check
 
 INSIGHTS_ON = frozenset({"enabled", "enhanced"})
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from checks.kms import key_manager_verdict
-from scanner.compliance import EFS_1, EFS_7, EFS_8, Compliance
-from scanner.inventory import CheckInputs
+from scanner.engine.compliance import EFS_1, EFS_7, EFS_8, Compliance
+from scanner.engine.inventory import CheckInputs
+from scanner.engine.records import ec2, efs, kms
+from scanner.engine.registry import Param, Params, check
 from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
-from scanner.records import ec2, efs, kms
-from scanner.registry import Param, Params, check
 
 FILE_SYSTEM_KEYS = kms.keys_used_by(efs.file_systems)
 """The keys file systems encrypt with, described during the prefetch."""

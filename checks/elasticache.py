@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.compliance import (
+from scanner.engine.compliance import (
     ELASTICACHE_1,
     ELASTICACHE_3,
     ELASTICACHE_4,
     ELASTICACHE_5,
     Compliance,
 )
-from scanner.inventory import CheckInputs
+from scanner.engine.inventory import CheckInputs
+from scanner.engine.records import elasticache
+from scanner.engine.registry import Param, Params, check
+from scanner.engine.windows import ALLOWED_WINDOWS, verdict
 from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
-from scanner.records import elasticache
-from scanner.registry import Param, Params, check
-from scanner.windows import ALLOWED_WINDOWS, verdict
 
 
 def _days(days: int) -> str:

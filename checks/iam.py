@@ -7,8 +7,10 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from scanner.compliance import IAM_1, KMS_2, Compliance
-from scanner.inventory import CheckInputs
+from scanner.engine.compliance import IAM_1, KMS_2, Compliance
+from scanner.engine.inventory import CheckInputs
+from scanner.engine.records import iam
+from scanner.engine.registry import Params, check
 from scanner.model import (
     Outcome,
     ReadError,
@@ -17,8 +19,6 @@ from scanner.model import (
     passed,
     unreadable,
 )
-from scanner.records import iam
-from scanner.registry import Params, check
 
 WILDCARD_ACTIONS = frozenset({"*", "*:*"})
 

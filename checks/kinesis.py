@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from checks.kms import THE_AWS_KEY, key_manager_verdict
-from scanner.compliance import KINESIS_1, KINESIS_3, Compliance
-from scanner.inventory import CheckInputs
+from scanner.engine.compliance import KINESIS_1, KINESIS_3, Compliance
+from scanner.engine.inventory import CheckInputs
+from scanner.engine.records import kinesis, kms
+from scanner.engine.registry import Param, Params, check
 from scanner.model import (
     Outcome,
     Severity,
     failed,
     passed,
 )
-from scanner.records import kinesis, kms
-from scanner.registry import Param, Params, check
 
 STREAM_KEYS = kms.keys_used_by(kinesis.streams)
 """The keys streams encrypt with, described during the prefetch."""

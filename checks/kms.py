@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.compliance import KMS_4, Compliance
-from scanner.inventory import CheckInputs, Collector
+from scanner.engine.compliance import KMS_4, Compliance
+from scanner.engine.inventory import CheckInputs, Collector
+from scanner.engine.records import efs, elasticache, kinesis, kms, logs, rds, secretsmanager
+from scanner.engine.registry import Params, check
 from scanner.model import (
     Outcome,
     ReadError,
@@ -16,8 +18,6 @@ from scanner.model import (
     passed,
     unreadable,
 )
-from scanner.records import efs, elasticache, kinesis, kms, logs, rds, secretsmanager
-from scanner.registry import Params, check
 
 THE_AWS_KEY = "the AWS-managed key"
 """How some services' messages name an AWS-managed key (``key_manager_verdict(aws_key=)``)."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.compliance import CLOUDWATCH_16, Compliance
-from scanner.inventory import CheckInputs
+from scanner.engine.compliance import CLOUDWATCH_16, Compliance
+from scanner.engine.inventory import CheckInputs
+from scanner.engine.records import logs
+from scanner.engine.registry import Param, Params, check
 from scanner.model import Outcome, Severity, failed, passed
-from scanner.records import logs
-from scanner.registry import Param, Params, check
 
 
 def _days(days: int) -> str:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from checks.kms import key_manager_verdict
-from scanner.compliance import RDS_2, RDS_3, RDS_7, RDS_8, RDS_11, RDS_15, RDS_27, Compliance
-from scanner.inventory import CheckInputs
+from scanner.engine.compliance import RDS_2, RDS_3, RDS_7, RDS_8, RDS_11, RDS_15, RDS_27, Compliance
+from scanner.engine.inventory import CheckInputs
+from scanner.engine.records import kms, rds
+from scanner.engine.registry import Param, Params, check
+from scanner.engine.windows import ALLOWED_WINDOWS, verdict
 from scanner.model import Outcome, Severity, failed, passed
-from scanner.records import kms, rds
-from scanner.registry import Param, Params, check
-from scanner.windows import ALLOWED_WINDOWS, verdict
 
 Judged = rds.DbCluster | rds.DbInstance
 

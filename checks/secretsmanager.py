@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from checks.kms import THE_AWS_KEY, key_manager_verdict
-from scanner.compliance import SECRETSMANAGER_1, Compliance
-from scanner.inventory import CheckInputs
+from scanner.engine.compliance import SECRETSMANAGER_1, Compliance
+from scanner.engine.inventory import CheckInputs
+from scanner.engine.records import kms, secretsmanager
+from scanner.engine.registry import Params, check
 from scanner.model import Outcome, Severity, failed, passed
-from scanner.records import kms, secretsmanager
-from scanner.registry import Params, check
 
 SECRET_KEYS = kms.keys_used_by(secretsmanager.secrets)
 """The keys secrets encrypt with, described during the prefetch."""

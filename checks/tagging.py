@@ -5,15 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.compliance import Compliance
-from scanner.inventory import CheckInputs, Collector
-from scanner.model import (
-    Outcome,
-    Severity,
-    failed,
-    passed,
-)
-from scanner.records import (
+from scanner.engine.compliance import Compliance
+from scanner.engine.inventory import CheckInputs, Collector
+from scanner.engine.records import (
     apigateway,
     ec2,
     ecs,
@@ -24,7 +18,13 @@ from scanner.records import (
     rds,
     secretsmanager,
 )
-from scanner.registry import Param, Params, check
+from scanner.engine.registry import Param, Params, check
+from scanner.model import (
+    Outcome,
+    Severity,
+    failed,
+    passed,
+)
 
 NAMED_RESOURCES: tuple[Collector[Any], ...] = (
     ec2.vpcs,

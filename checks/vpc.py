@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.compliance import Compliance
-from scanner.inventory import CheckInputs
+from scanner.engine.compliance import Compliance
+from scanner.engine.inventory import CheckInputs
+from scanner.engine.records import ec2
+from scanner.engine.registry import Param, Params, check
 from scanner.model import Outcome, ReadError, Severity, failed, passed, unreadable
-from scanner.records import ec2
-from scanner.registry import Param, Params, check
 
 
 def _misrouted(network: ec2.Network, subnet: ec2.Subnet) -> str | None:

@@ -1,35 +1,24 @@
-"""Report formats: each module renders a ScanResult to text and does no I/O.
+"""Report formats: each module renders a ScanResult (or a Diff) to text and does no I/O.
 
-A renderer gives the text in chunks, in order: the machine formats a finding a chunk, so a
-report of many findings is written without ever being whole in memory.
+The interface (what a renderer is, the formats) is ``reports.interface``; this module picks
+the renderer of a format, so the application never names a format's module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from enum import StrEnum
-from typing import Protocol, assert_never
+from collections.abc import Callable, Sequence
+from typing import assert_never
 
+from reports import asff, csv_report, diff_json, diff_table, html, json_findings, ocsf, table
+from reports import jsonl as json_lines
+from reports.interface import LINE_FORMATS, DiffFormat, DiffRenderer, OutputFormat, Renderer
 from scanner.errors import ConfigError
 from scanner.model import ScanResult
 
+__all__ = ["LINE_FORMATS", "DiffFormat", "DiffRenderer", "OutputFormat", "Renderer"]
 
-class Renderer(Protocol):
-    def __call__(self, result: ScanResult) -> Iterable[str]: ...
-
-
-class OutputFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-    OCSF = "ocsf"
-    ASFF = "asff"
-    JSONL = "jsonl"
-    CSV = "csv"
-    HTML = "html"
-
-
-LINE_FORMATS = (OutputFormat.OCSF, OutputFormat.ASFF)
-"""Formats that ``jsonl=True`` turns from one JSON document into one JSON object a line."""
+TrendOf = Callable[[ScanResult], Sequence[html.TrendPoint]]
+"""The recorded scans an HTML report charts for a result, oldest first."""
 
 
 def renderer_for(
@@ -39,16 +28,15 @@ def renderer_for(
     colour: bool = False,
     width: int | None = None,
     csv_raw: bool = False,
+    trend: TrendOf | None = None,
 ) -> Renderer:
     """The renderer of a format; exhaustive over OutputFormat.
 
     ``jsonl`` asks for one JSON object a line, which only the LINE_FORMATS offer; ``colour``
     colours the table's statuses and ``width`` fits it (for a terminal; None: no wrapping);
-    ``csv_raw`` writes CSV cells as they are, formula characters and all.
+    ``csv_raw`` writes CSV cells as they are, formula characters and all; ``trend`` gives
+    the HTML report its chart of earlier scans (None: no history to chart).
     """
-    from reports import asff, csv_report, html, json_findings, ocsf, table
-    from reports import jsonl as json_lines
-
     if jsonl and output_format not in LINE_FORMATS:
         raise ConfigError(
             f"--jsonl applies to the ocsf and asff formats, not {output_format.value}"
@@ -68,6 +56,17 @@ def renderer_for(
         case OutputFormat.CSV:
             return lambda result: csv_report.render(result, raw=csv_raw)
         case OutputFormat.HTML:
-            return lambda result: [html.render(result)]
+            return lambda result: [html.render(result, trend(result) if trend else ())]
+        case _:
+            assert_never(output_format)
+
+
+def diff_renderer_for(output_format: DiffFormat, *, width: int | None = None) -> DiffRenderer:
+    """The renderer of ``driftscan diff``'s format; ``width`` fits the table to a terminal."""
+    match output_format:
+        case DiffFormat.TABLE:
+            return lambda diff: [diff_table.render(diff, width=width)]
+        case DiffFormat.JSON:
+            return lambda diff: [diff_json.render(diff)]
         case _:
             assert_never(output_format)

@@ -11,12 +11,10 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-import botocore.exceptions
-import botocore.session
-
 from reports.streaming import json_lines, json_object
+from scanner.engine.aws_data import partition_of, shape_members
+from scanner.engine.registry import compliance_of
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
-from scanner.registry import compliance_of
 
 SCHEMA_VERSION = "2018-10-08"
 FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
@@ -49,25 +47,9 @@ _WORKFLOW = {
 
 
 @functools.cache
-def _botocore() -> botocore.session.Session:
-    return botocore.session.get_session()
-
-
-@functools.cache
-def partition_of(region: str) -> str:
-    """``us-east-1`` -> ``aws``, ``cn-north-1`` -> ``aws-cn`` (botocore's endpoint data; a
-    region newer than it is taken for the commercial partition)."""
-    try:
-        return str(_botocore().get_partition_for_region(region))
-    except botocore.exceptions.UnknownRegionError:
-        return "aws"
-
-
-@functools.cache
 def _asff_resource_types() -> dict[str, str]:
     """ASFF resource type names (``AwsEc2Vpc``...) by their lower-case form."""
-    shape = _botocore().get_service_model("securityhub").shape_for("ResourceDetails")
-    return {name.lower(): name for name in shape.members}
+    return {name.lower(): name for name in shape_members("securityhub", "ResourceDetails")}
 
 
 def resource_type(cloudformation_type: str) -> str:

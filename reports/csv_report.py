@@ -21,8 +21,8 @@ import itertools
 import json
 from collections.abc import Iterator
 
+from scanner.engine.registry import compliance_of
 from scanner.model import ScanResult
-from scanner.registry import compliance_of
 
 FRAMEWORK_COLUMNS = ("security_hub", "fsbp", "nist_800_53", "cis")
 """Keys of ``Compliance.as_dict``."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from scanner.drift import Diff, FindingChange, ResourceKey
 from scanner.model import ScanMetadata
+from scanner.store.drift import Diff, FindingChange, ResourceKey
 
 SCHEMA_VERSION = "1.0"
 

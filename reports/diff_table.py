@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from reports import layout
 from reports.layout import wrap_line
-from scanner.drift import Diff, FindingChange, ResourceKey
 from scanner.model import ScanMetadata
+from scanner.store.drift import Diff, FindingChange, ResourceKey
 from scanner.textsafe import count, printable
 
 

@@ -23,9 +23,9 @@ from urllib.parse import quote
 
 from reports.asff import partition_of
 from reports.summary import counts_by_severity, counts_by_status, posture_score
-from scanner.compliance import STANDARDS, Compliance, Framework, requirement_ids
+from scanner.engine.compliance import STANDARDS, Compliance, Framework, requirement_ids
+from scanner.engine.registry import all_checks, compliance_of
 from scanner.model import Finding, ScanResult, Severity, Status
-from scanner.registry import all_checks, compliance_of
 from scanner.textsafe import count, printable
 
 

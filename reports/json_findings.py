@@ -10,8 +10,8 @@ from typing import Any
 
 from reports.streaming import json_object
 from reports.summary import counts_by_severity, counts_by_status, posture_score
+from scanner.engine.registry import compliance_of
 from scanner.model import Finding, ScanResult, Status
-from scanner.registry import compliance_of
 
 SCHEMA_VERSION = "1.0"
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from reports.asff import partition_of
 from reports.streaming import json_array, json_lines
+from scanner.engine.registry import compliance_of
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
-from scanner.registry import compliance_of
 
 OCSF_VERSION = "1.9.0"
 """The OCSF schema release every event names in ``metadata.version``."""

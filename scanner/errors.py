@@ -1,4 +1,5 @@
-"""One base exception per layer; each carries the exit code the CLI uses for it."""
+"""Every exit code driftscan has, and one base exception per layer; each carries the exit
+code the CLI uses for it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ EXIT_UNSCANNABLE = 3
 cannot be loaded."""
 EXIT_INCOMPLETE = 4
 """The scan finished but some evidence could not be read (ERROR findings)."""
+EXIT_DELIVERY_PENDING = 5
+"""Findings could not be delivered (pending in the spool or rejected) and nothing failed
+at or above ``--fail-on``."""
 
 
 class DriftscanError(Exception):

@@ -16,7 +16,7 @@ class Status(StrEnum):
     FAIL = "FAIL"
     ERROR = "ERROR"
     MUTED = "MUTED"
-    """A FAIL an unexpired suppression accepts (see scanner/suppressions.py)."""
+    """A FAIL an unexpired suppression accepts (see scanner/app/suppressions.py)."""
 
 
 class Severity(StrEnum):

@@ -8,11 +8,11 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 
 from scanner.demo.base import DemoAccount
-from scanner.inventory import Scope
+from scanner.engine.inventory import Scope
+from scanner.engine.registry import get_check
+from scanner.engine.runner import ScanPlan, run_scan
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Finding, ScanResult, Status
-from scanner.registry import get_check
-from scanner.runner import ScanPlan, run_scan
-from scanner.session import AwsSession, SessionOptions
 
 
 def scan(

@@ -10,19 +10,19 @@ from typing import Any
 import boto3
 import pytest
 
-from scanner.accounts import (
+from scanner.cli import run
+from scanner.demo.base import DemoAccount
+from scanner.engine.accounts import (
     AccountsRequest,
     enabled_regions,
     organization_accounts,
     resolve_targets,
 )
-from scanner.cli import run
-from scanner.demo.base import DemoAccount
+from scanner.engine.registry import get_check
+from scanner.engine.runner import ScanPlan, run_scan
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.errors import ConfigError
 from scanner.model import Status
-from scanner.registry import get_check
-from scanner.runner import ScanPlan, run_scan
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import fail_operation
 
 ROLE = "driftscan-audit"

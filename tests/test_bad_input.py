@@ -19,17 +19,17 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner.cli import run
-from scanner.config import (
+from scanner.app.config import (
     MAX_FILE_BYTES,
     Baseline,
     key_name,
     load_suppressions,
     parse_baseline,
 )
+from scanner.cli import run
 from scanner.demo.base import DemoAccount
+from scanner.engine.registry import all_checks
 from scanner.errors import ConfigError
-from scanner.registry import all_checks
 from scanner.textsafe import MAX_PROBLEMS
 from tests.faultproxy import Fault, running
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from scanner.app.config import build_plan, load_baseline
+from scanner.app.iam_policy import required_actions
 from scanner.cli import run
-from scanner.config import build_plan, load_baseline
 from scanner.demo.base import DemoAccount
 from scanner.demo.stack import build_demo
-from scanner.iam_policy import required_actions
-from scanner.runner import run_scan
-from scanner.session import AwsSession, SessionOptions
+from scanner.engine.runner import run_scan
+from scanner.engine.session import AwsSession, SessionOptions
 
 BASELINE = """\
 version: 1

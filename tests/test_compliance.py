@@ -7,8 +7,9 @@ import re
 
 import pytest
 
+from scanner.app.config import Baseline, build_plan
 from scanner.cli import run
-from scanner.compliance import (
+from scanner.engine.compliance import (
     CIS_ID,
     KMS_4,
     NIST_ID,
@@ -19,9 +20,8 @@ from scanner.compliance import (
     Framework,
     SecurityHubControl,
 )
-from scanner.config import Baseline, build_plan
+from scanner.engine.registry import all_checks, check, checks_evidencing, compliance_of, get_check
 from scanner.model import Severity
-from scanner.registry import all_checks, check, checks_evidencing, compliance_of, get_check
 
 SECURITY_HUB_PAGE = re.compile(
     r"^https://docs\.aws\.amazon\.com/securityhub/latest/userguide/[a-z0-9]+-controls\.html#"

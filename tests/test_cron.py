@@ -21,19 +21,19 @@ from types import SimpleNamespace
 import pytest
 from moto.server import ThreadedMotoServer
 
-from scanner.accounts import AccountsRequest
+from scanner.app.pipeline import _lock_scope
 from scanner.cli import run
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.kms import make_key
-from scanner.history import (
+from scanner.engine.accounts import AccountsRequest
+from scanner.engine.session import SessionError
+from scanner.store.history import (
     HistoryError,
     HistoryLocation,
     ScanRecord,
     describe_scope,
     scope_key,
 )
-from scanner.pipeline import _lock_scope
-from scanner.session import SessionError
 from tests.pg import history_arg, holder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -301,8 +301,8 @@ def test_scanners_of_different_scopes_share_a_postgresql_store_at_once(
 
 STALLED_WRITE = """
 import os, sys, time
-from scanner.history import HistoryStore
-from scanner.history_pg import PostgresStore
+from scanner.store.history import HistoryStore
+from scanner.store.history_pg import PostgresStore
 
 def stalled(insert):
     def write(self, sql, rows):

@@ -33,7 +33,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from reports.jsonl import line
 from scanner.cli import run
 from scanner.delivery import (
-    EXIT_DELIVERY_PENDING,
     DeliveryFailed,
     DeliveryOptions,
     DeliveryReport,
@@ -57,10 +56,10 @@ from scanner.delivery.spool import Spool
 from scanner.delivery.webhook import idempotency_key
 from scanner.demo.base import DemoAccount
 from scanner.demo.kms import make_key
-from scanner.errors import ConfigError
-from scanner.history import HistoryStore
+from scanner.engine.session import AwsSession, SessionOptions
+from scanner.errors import EXIT_DELIVERY_PENDING, ConfigError
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
-from scanner.session import AwsSession, SessionOptions
+from scanner.store.history import HistoryStore
 from tests.helpers import fail_operation
 
 SCHEMAS = Path(__file__).parents[1] / "reports" / "schemas"

@@ -18,7 +18,6 @@ from botocore.awsrequest import AWSResponse
 
 from scanner.cli import run
 from scanner.delivery import (
-    EXIT_DELIVERY_PENDING,
     DeliveryOptions,
     DeliveryReport,
     Kind,
@@ -33,9 +32,9 @@ from scanner.delivery.s3 import Objects
 from scanner.delivery.spool import Spool, spool_dir
 from scanner.demo.base import DemoAccount
 from scanner.demo.kms import make_key
-from scanner.errors import ConfigError
+from scanner.engine.session import AwsSession, SessionOptions
+from scanner.errors import EXIT_DELIVERY_PENDING, ConfigError
 from scanner.model import ScanResult
-from scanner.session import AwsSession, SessionOptions
 from tests.test_delivery import _recorded, _two_scans, result_of
 
 BUCKET = "findings-archive"

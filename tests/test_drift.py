@@ -15,7 +15,8 @@ from scanner.cli import run
 from scanner.demo.base import DemoAccount
 from scanner.demo.kms import make_key
 from scanner.demo.network import make_security_group, tcp_from_cidrs, tcp_from_groups
-from scanner.drift import (
+from scanner.model import Status
+from scanner.store.drift import (
     Change,
     FieldChange,
     ResourceKey,
@@ -26,8 +27,7 @@ from scanner.drift import (
     flatten,
     problems,
 )
-from scanner.history import HistoryLocation
-from scanner.model import Status
+from scanner.store.history import HistoryLocation
 from tests.pg import history_arg
 from tests.test_history import ACCOUNT, finding, result, snapshot
 

@@ -19,7 +19,7 @@ from moto.server import ThreadedMotoServer
 
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.stack import BROKEN_ENV, COMPLIANT_ENV, baseline_for, build_reference_stack
-from scanner.registry import all_checks
+from scanner.engine.registry import all_checks
 
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "reports" / "schemas" / "findings.schema.json").read_text()

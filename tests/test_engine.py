@@ -15,15 +15,15 @@ from typing import Any
 import botocore.endpoint
 import pytest
 
-from scanner.collectors import cloudformation as cloudformation_fetch
-from scanner.config import build_plan, parse_baseline
+from scanner.app.config import build_plan, parse_baseline
 from scanner.demo.base import DemoAccount
 from scanner.demo.stack import DEMO_BASELINE, build_demo
-from scanner.inventory import CheckInputs, Collector, Inventory, RegionScope, Scope
+from scanner.engine.collectors import cloudformation as cloudformation_fetch
+from scanner.engine.inventory import CheckInputs, Collector, Inventory, RegionScope, Scope
+from scanner.engine.registry import REGISTRY, CheckSpec, all_checks, check
+from scanner.engine.runner import CRASH_CODE, ScanPlan, run_scan
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Outcome, ReadError, ResourceRef, Severity, Status, UnreadableResource
-from scanner.registry import REGISTRY, CheckSpec, all_checks, check
-from scanner.runner import CRASH_CODE, ScanPlan, run_scan
-from scanner.session import AwsSession, SessionOptions
 
 CHECKS = Path(__file__).resolve().parent.parent / "checks"
 
@@ -76,13 +76,13 @@ ALLOWED_IMPORTS = (
     "json",
     "re",
     "checks",
-    "scanner.records",
-    "scanner.compliance",
-    "scanner.inventory",
+    "scanner.engine.records",
+    "scanner.engine.compliance",
+    "scanner.engine.inventory",
     "scanner.model",
-    "scanner.registry",
+    "scanner.engine.registry",
     "scanner.textsafe",
-    "scanner.windows",
+    "scanner.engine.windows",
 )
 """What a check module may import: records, the engine's declarations, pure helpers."""
 

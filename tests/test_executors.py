@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from scanner import executors
+from scanner.app import executors
+from scanner.app.config import build_plan, parse_baseline
+from scanner.app.executors import SHARDS
 from scanner.cli import run
-from scanner.config import build_plan, parse_baseline
 from scanner.demo.base import ACCOUNT_ID, DemoAccount, speed_up_moto_kms
 from scanner.demo.stack import BROKEN_ENV, COMPLIANT_ENV, baseline_for, build_reference_stack
-from scanner.executors import SHARDS
-from scanner.history import HistoryStore
-from scanner.runner import Progress
-from scanner.session import AwsSession, SessionOptions
+from scanner.engine.runner import Progress
+from scanner.engine.session import AwsSession, SessionOptions
+from scanner.store.history import HistoryStore
 
 distributed = pytest.importorskip("distributed")
 

@@ -19,14 +19,14 @@ from typing import Any, cast
 
 import pytest
 
-import scanner.session
+import scanner.engine.session
 from scanner.cli import run
 from scanner.demo.base import DemoAccount
 from scanner.demo.stack import baseline_for, build_reference_stack
-from scanner.inventory import Collector, Inventory, RegionScope, Scope
+from scanner.engine.inventory import Collector, Inventory, RegionScope, Scope
+from scanner.engine.registry import get_check
+from scanner.engine.session import AwsSession
 from scanner.model import ReadError
-from scanner.registry import get_check
-from scanner.session import AwsSession
 from tests.faultproxy import Fault, FaultProxy, moto_server, running
 
 SERVICES = "kms,ec2,vpc,efs,elasticache,logs"
@@ -97,8 +97,8 @@ def _own_log_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def fast_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Client timeouts of a second, so a held request costs seconds, not minutes."""
-    monkeypatch.setattr(scanner.session, "DEFAULT_TIMEOUT_SECONDS", 1)
-    monkeypatch.setattr(scanner.session, "CONNECT_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(scanner.engine.session, "DEFAULT_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(scanner.engine.session, "CONNECT_TIMEOUT_SECONDS", 1)
 
 
 def scan(
@@ -180,7 +180,7 @@ def test_without_retries_the_same_faults_become_errors(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The test above proves retries: with one attempt per request it would fail."""
-    monkeypatch.setattr(scanner.session, "MAX_ATTEMPTS", 1)
+    monkeypatch.setattr(scanner.engine.session, "MAX_ATTEMPTS", 1)
     faults, url = proxy
     inject_transient(faults)
 
@@ -208,7 +208,7 @@ def test_a_persistent_fault_errors_exactly_the_controls_it_hides(
     action: str,
     fault: Fault,
 ) -> None:
-    monkeypatch.setattr(scanner.session, "MAX_ATTEMPTS", 2)  # the backoff of 8 takes minutes
+    monkeypatch.setattr(scanner.engine.session, "MAX_ATTEMPTS", 2)  # the backoff of 8 takes minutes
     faults, url = proxy
     faults.add(operation, fault)
 
@@ -248,7 +248,7 @@ def test_a_persistent_fault_on_one_resource_errors_only_that_resource(
     stack: Stack,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(scanner.session, "MAX_ATTEMPTS", 2)
+    monkeypatch.setattr(scanner.engine.session, "MAX_ATTEMPTS", 2)
     faults, url = proxy
     backup = "GET /2015-02-01/file-systems/*/backup-policy"
     faults.add(backup, Fault.THROTTLING)
@@ -271,8 +271,8 @@ def test_a_hung_endpoint_cannot_hang_the_scan(
     stack: Stack,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(scanner.session, "MAX_ATTEMPTS", 2)
-    monkeypatch.setattr(scanner.session, "CONNECT_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(scanner.engine.session, "MAX_ATTEMPTS", 2)
+    monkeypatch.setattr(scanner.engine.session, "CONNECT_TIMEOUT_SECONDS", 1)
     faults, url = proxy
     faults.add("DescribeLogGroups", Fault.HANG, hold=30)
 
@@ -282,7 +282,7 @@ def test_a_hung_endpoint_cannot_hang_the_scan(
 
     # Two attempts of 1 s connect + 1 s answer plus one backoff (at most 1 s): the bound
     # worst_case_seconds computes, plus the scan itself.
-    assert scanner.session.worst_case_seconds(1, 2) == 5
+    assert scanner.engine.session.worst_case_seconds(1, 2) == 5
     assert elapsed < 12, elapsed
     hung = [f for f in document["findings"] if f["service"] == "logs"]
     assert hung and {f["status"] for f in hung} == {"ERROR"}
@@ -297,7 +297,7 @@ def test_a_dripping_answer_ends_at_the_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A byte every 0.3 s never trips a read timeout of 1 s: the answer's deadline does."""
-    monkeypatch.setattr(scanner.session, "MAX_ATTEMPTS", 2)
+    monkeypatch.setattr(scanner.engine.session, "MAX_ATTEMPTS", 2)
     faults, url = proxy
     faults.add("DescribeLogGroups", Fault.DRIP, hold=0.3)
 
@@ -327,7 +327,7 @@ def test_an_endpoint_that_never_answers_sts_exits_3_in_seconds(
     code = run(["scan", "--endpoint-url", url, "-r", "us-east-1", "--no-history", "-s", "kms"])
 
     assert time.monotonic() - started < 8
-    assert faults.rules[0].fired == scanner.session.STS_ATTEMPTS
+    assert faults.rules[0].fired == scanner.engine.session.STS_ATTEMPTS
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("driftscan: AWS endpoint unreachable"), lines
     assert code == 3
@@ -375,7 +375,7 @@ def test_an_answer_that_is_not_the_services_errors_exactly_the_controls_it_hides
 ) -> None:
     """A proxy's HTML page or a cut body is retried, then ERROR: never an aborted scan, and
     never the page in a message or on stderr."""
-    monkeypatch.setattr(scanner.session, "MAX_ATTEMPTS", 2)
+    monkeypatch.setattr(scanner.engine.session, "MAX_ATTEMPTS", 2)
     faults, url = proxy
     faults.add(operation, fault)
 
@@ -396,7 +396,7 @@ def test_drift_detection_moto_answers_with_an_html_500_is_error_and_the_rest_is_
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """moto has no DetectStackDrift: its server answers HTTP 500 with an HTML page."""
-    monkeypatch.setattr(scanner.session, "MAX_ATTEMPTS", 2)
+    monkeypatch.setattr(scanner.engine.session, "MAX_ATTEMPTS", 2)
     _, url = proxy
 
     code, document, stderr = scan(
@@ -443,9 +443,11 @@ def test_a_bug_in_a_collector_is_an_error_finding_with_its_type() -> None:
 def test_readme_states_the_worst_case_the_session_allows() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for timeout in (30, 10, 5):
-        seconds = scanner.session.worst_case_seconds(timeout)
+        seconds = scanner.engine.session.worst_case_seconds(timeout)
         assert f"8 × {5 + timeout} + 71 = {seconds:g} s" in readme
-        first = scanner.session.worst_case_seconds(timeout, scanner.session.STS_ATTEMPTS)
+        first = scanner.engine.session.worst_case_seconds(
+            timeout, scanner.engine.session.STS_ATTEMPTS
+        )
         assert f"2 × {5 + timeout} + 1 = {first:g} s" in readme
 
 
@@ -465,6 +467,6 @@ def test_a_body_cut_short_under_old_urllib3_is_a_retryable_connection_error() ->
     botocore's retryable ConnectionClosedError, not a crash of the collector."""
     import botocore.exceptions
 
-    session = object.__new__(scanner.session._BoundedHttpSession)
+    session = object.__new__(scanner.engine.session._BoundedHttpSession)
     with pytest.raises(botocore.exceptions.ConnectionClosedError):
         session._read_body(_OldUrllib3Body(), time.monotonic() + 5, "https://rds.example")

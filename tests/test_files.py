@@ -15,8 +15,8 @@ import pytest
 
 from scanner.cli import run
 from scanner.errors import ConfigError
-from scanner.history import HistoryStore
 from scanner.output import ensure_writable, write_file
+from scanner.store.history import HistoryStore
 from tests.test_history import record, result
 
 

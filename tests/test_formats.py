@@ -36,21 +36,21 @@ from reports import (
     renderer_for,
     table,
 )
+from scanner.app.config import build_plan, parse_baseline
+from scanner.app.pipeline import terminal_width
+from scanner.app.suppressions import Suppression
+from scanner.app.suppressions import apply as apply_suppressions
 from scanner.cli import run
-from scanner.compliance import Framework
-from scanner.config import build_plan, parse_baseline
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.kms import make_key
 from scanner.demo.stack import DEMO_BASELINE, build_demo
-from scanner.drift import diff
+from scanner.engine.compliance import Framework
+from scanner.engine.registry import all_checks, compliance_of
+from scanner.engine.runner import run_scan
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.errors import ConfigError
 from scanner.model import Finding, ScanMetadata, ScanResult, Severity, Status
-from scanner.pipeline import terminal_width
-from scanner.registry import all_checks, compliance_of
-from scanner.runner import run_scan
-from scanner.session import AwsSession, SessionOptions
-from scanner.suppressions import Suppression
-from scanner.suppressions import apply as apply_suppressions
+from scanner.store.drift import diff
 from tests.helpers import fail_operation, scan
 from tests.test_history import finding as history_finding
 from tests.test_history import result as history_result

@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from scanner.cli import run
-from scanner.history import (
+from scanner.model import (
+    Finding,
+    ResourceSnapshot,
+    ScanMetadata,
+    ScanResult,
+    Severity,
+    Status,
+)
+from scanner.store.history import (
     FAILURE_CHARS,
     SCHEMA_VERSION,
     HistoryError,
@@ -22,14 +30,6 @@ from scanner.history import (
     ScanRecord,
     Store,
     default_path,
-)
-from scanner.model import (
-    Finding,
-    ResourceSnapshot,
-    ScanMetadata,
-    ScanResult,
-    Severity,
-    Status,
 )
 from tests.pg import history_arg, holder
 

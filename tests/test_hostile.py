@@ -21,6 +21,7 @@ import pytest
 from moto import mock_aws
 
 from reports import OutputFormat, csv_report, renderer_for, table
+from scanner.app.pipeline import say, text_log_handler
 from scanner.cli import run
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.kinesis import make_stream
@@ -28,7 +29,6 @@ from scanner.demo.kms import make_key
 from scanner.demo.logs import make_log_group
 from scanner.demo.secretsmanager import make_secret
 from scanner.model import ScanResult
-from scanner.pipeline import say, text_log_handler
 from tests.helpers import scan
 
 HOSTILE = {

@@ -26,7 +26,7 @@ from scanner.demo.base import DemoAccount
 from scanner.demo.ecs import FAKE_SECRET_ENVIRONMENT, reference_ecs
 from scanner.demo.network import make_vpc
 from scanner.demo.secretsmanager import make_secret
-from scanner.history import HistoryStore
+from scanner.store.history import HistoryStore
 from tests.faultproxy import moto_server
 
 TAG_KEY = "DeployToken"

@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 import pytest
 
-from scanner import registry
+from scanner.engine import registry
 from scanner.errors import PluginError
 from tests.faultproxy import moto_server
 
@@ -244,7 +244,7 @@ def its_own_groups(inputs, params):
         (
             SHADOWING_COLLECTOR,
             "collector name logs.log_groups is declared twice: by "
-            "scanner.collectors.logs.log_groups and by duplicate_plugin.fetch_log_groups",
+            "scanner.engine.collectors.logs.log_groups and by duplicate_plugin.fetch_log_groups",
         ),
     ],
     ids=["check id", "collector name"],
@@ -255,11 +255,11 @@ def test_a_plugin_redeclaring_a_name_is_refused_naming_both(
     """A second control of one id, or a second collector of one name (the inventory's
     memo key: checks would read the other's records), stops every command."""
     (tmp_path / "duplicate_plugin.py").write_text(
-        "from scanner.records import logs\n"
-        "from scanner.compliance import Compliance\n"
-        "from scanner.inventory import declare\n"
+        "from scanner.engine.records import logs\n"
+        "from scanner.engine.compliance import Compliance\n"
+        "from scanner.engine.inventory import declare\n"
         "from scanner.model import Severity\n"
-        "from scanner.registry import check\n"
+        "from scanner.engine.registry import check\n"
         "DECLARATION = dict(severity=Severity.LOW, title='t', description='d', "
         "remediation='r', compliance=Compliance.none('a test'))\n" + declarations
     )

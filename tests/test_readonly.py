@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import re
 
-from scanner.config import build_plan, parse_baseline
+from scanner.app.config import build_plan, parse_baseline
+from scanner.app.iam_policy import required_actions
 from scanner.demo.base import DemoAccount
 from scanner.demo.stack import DEMO_BASELINE, build_demo
-from scanner.iam_policy import required_actions
-from scanner.registry import all_checks
-from scanner.runner import run_scan
-from scanner.session import SCANNED_SERVICES, AwsSession, SessionOptions, is_scanner_operation
+from scanner.engine.registry import all_checks
+from scanner.engine.runner import run_scan
+from scanner.engine.session import (
+    SCANNED_SERVICES,
+    AwsSession,
+    SessionOptions,
+    is_scanner_operation,
+)
 
 READ_ONLY = re.compile(r"^(Describe|List|Get)[A-Z]")
 

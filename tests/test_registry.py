@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.compliance import Compliance
+from scanner.engine.compliance import Compliance
+from scanner.engine.registry import CHECK_ID, all_checks
 from scanner.model import Severity
-from scanner.registry import CHECK_ID, all_checks
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 CONTROLS_MD = REPOSITORY / "docs" / "controls.md"
@@ -63,7 +63,7 @@ def test_specs_are_complete() -> None:
 
 
 def test_docs_checks_md_is_generated_from_the_registry() -> None:
-    from scanner.docs import checks_markdown
+    from scanner.app.docs import checks_markdown
 
     path = Path(__file__).resolve().parents[1] / "docs" / "checks.md"
-    assert path.read_text() == checks_markdown(), "run: python -m scanner.docs > docs/checks.md"
+    assert path.read_text() == checks_markdown(), "run: python -m scanner.app.docs > docs/checks.md"

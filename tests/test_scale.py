@@ -8,22 +8,22 @@ import time
 from collections import Counter
 from typing import Any
 
-from scanner.config import build_plan, parse_baseline
+from scanner.app.config import build_plan, parse_baseline
 from scanner.demo.base import DemoAccount
 from scanner.demo.ecs import make_cluster, make_service, make_task_definition
 from scanner.demo.iam import make_role, scoped_policy
 from scanner.demo.kinesis import make_stream
 from scanner.demo.kms import make_key
 from scanner.demo.stack import DEMO_BASELINE, build_demo
-from scanner.model import ScanResult, Status
-from scanner.runner import DEFAULT_WORKERS, run_scan
-from scanner.session import (
+from scanner.engine.runner import DEFAULT_WORKERS, run_scan
+from scanner.engine.session import (
     DEFAULT_IN_FLIGHT,
     IN_FLIGHT,
     AwsSession,
     SessionOptions,
     in_flight_limit,
 )
+from scanner.model import ScanResult, Status
 
 LISTINGS = (
     # One request each per region: every listing fits in one page in the demo account.

@@ -19,8 +19,8 @@ from reports import ocsf
 from scanner.delivery import DeliveryOptions, Outgoing, deliver, open_transports
 from scanner.delivery.security_lake import partitions
 from scanner.delivery.spool import spool_dir
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import ScanResult
-from scanner.session import AwsSession, SessionOptions
 from tests.test_delivery import result_of
 from tests.test_formats import demo_result  # noqa: F401  (a fixture)
 

@@ -18,7 +18,7 @@ import pytest
 from scanner.cli import run
 from scanner.delivery import Item
 from scanner.delivery.spool import Spool
-from scanner.history import (
+from scanner.store.history import (
     APPLICATION_ID,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -28,7 +28,7 @@ from scanner.history import (
     HistoryStore,
     redact,
 )
-from scanner.lock import LockBusy, store_lock
+from scanner.store.lock import LockBusy, store_lock
 from tests.pg import PostgresServer
 from tests.test_history import record, result
 

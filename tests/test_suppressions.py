@@ -11,14 +11,14 @@ import jsonschema
 import pytest
 
 from reports import table
+from scanner.app.config import parse_baseline
+from scanner.app.suppressions import Suppression, apply
 from scanner.cli import run
-from scanner.config import parse_baseline
 from scanner.demo.base import DemoAccount
 from scanner.demo.kms import make_key
+from scanner.engine.runner import FailOn, exit_code
 from scanner.errors import ConfigError
 from scanner.model import Status
-from scanner.runner import FailOn, exit_code
-from scanner.suppressions import Suppression, apply
 from tests.helpers import scan
 
 SCHEMA = json.loads(

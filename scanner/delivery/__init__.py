@@ -15,32 +15,38 @@ overwrites the same key.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import ssl
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 from urllib.parse import parse_qs, urlsplit
 
-from scanner.errors import EXIT_INCOMPLETE, EXIT_OK, ConfigError
+from scanner.delivery import http, s3, security_lake, securityhub, splunk, webhook
+from scanner.delivery.http import RetryPolicy
+from scanner.delivery.interface import (
+    DeliveryFailed,
+    Destination,
+    Item,
+    Kind,
+    Outgoing,
+    RecordFormat,
+    Rejected,
+    Sent,
+    Transport,
+)
+from scanner.delivery.spool import Spool
+from scanner.errors import EXIT_DELIVERY_PENDING, EXIT_INCOMPLETE, EXIT_OK, ConfigError
 from scanner.model import Finding, ScanResult, Status
 from scanner.textsafe import clip, count
 
 if TYPE_CHECKING:
-    from scanner.delivery.http import RetryPolicy
-    from scanner.delivery.spool import Spool
-    from scanner.session import AwsSession
+    from scanner.engine.session import AwsSession
 
 log = logging.getLogger(__name__)
-
-EXIT_DELIVERY_PENDING = 5
-"""Findings could not be delivered (pending in the spool or rejected) and nothing failed
-at or above ``--fail-on``."""
 
 HEC_TOKEN_ENV = "DRIFTSCAN_HEC_TOKEN"
 WEBHOOK_TOKEN_ENV = "DRIFTSCAN_WEBHOOK_TOKEN"
@@ -52,63 +58,12 @@ DESTINATION_FORMS = (
     "https://... (webhook), securityhub or securityhub:REGION, "
     "s3://BUCKET[/PREFIX][?format=jsonl|ocsf|asff], security-lake://BUCKET/ext/SOURCE"
 )
-EACH_REGION = "(each finding's region)"
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 """S3's rules for a general purpose bucket's name (lower case, 3 to 63 characters)."""
 _LAKE_LOCATION = re.compile(r"^ext/[A-Za-z0-9_.:-]{1,64}(/[A-Za-z0-9_.-]{1,64})?/$")
 """A custom source's location in a Security Lake bucket: ``ext/SOURCE/`` (newer lakes add
 the source's version: ``ext/SOURCE/VERSION/``)."""
-
-
-class Kind(StrEnum):
-    SPLUNK_HEC = "splunk-hec"
-    WEBHOOK = "webhook"
-    SECURITYHUB = "securityhub"
-    S3 = "s3"
-    SECURITY_LAKE = "security-lake"
-
-
-class RecordFormat(StrEnum):
-    """What an ``s3://`` destination's objects hold, one record a line."""
-
-    JSONL = "jsonl"
-    """Our JSON Lines findings (``--format jsonl``)."""
-    OCSF = "ocsf"
-    """OCSF Compliance Finding events (``--format ocsf --jsonl``)."""
-    ASFF = "asff"
-    """ASFF findings (``--format asff --jsonl``)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Destination:
-    """Where ``--send`` delivers: an HTTPS URL, or Security Hub in one region or each finding's."""
-
-    kind: Kind
-    url: str | None = None
-    region: str | None = None
-    """Security Hub region for every finding; None: each finding's own region."""
-    bucket: str | None = None
-    """The S3 bucket of an ``s3://`` or ``security-lake://`` destination."""
-    prefix: str = ""
-    """Where in the bucket objects go: empty, or ending with ``/``."""
-    record_format: RecordFormat = RecordFormat.JSONL
-    """What an ``s3://`` destination's objects hold."""
-
-    @property
-    def label(self) -> str:
-        """Safe to print: scheme, host and port only (a webhook path may hold a secret)."""
-        if self.bucket is not None:
-            return f"{self.kind.value} {self.kind.value}://{self.bucket}/{self.prefix}"
-        if self.url is None:
-            return f"{self.kind.value} {self.region or EACH_REGION}"
-        parts = urlsplit(self.url)
-        return f"{self.kind.value} {parts.scheme}://{parts.netloc}"
-
-    @property
-    def key(self) -> str:
-        """Identity of the destination; names its spool file (holds no token)."""
-        return f"{self.kind.value} {self.url or self.region or '*'}"
 
 
 def parse_destination(text: str) -> Destination:
@@ -205,58 +160,6 @@ def _safe(parts: Any) -> str:
     return clip(f"{parts.scheme}://{host}") if parts.scheme else "(not a URL)"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Item:
-    """One finding, rendered for one destination."""
-
-    scan_id: str
-    finding_id: str
-    """For an object (S3, Security Lake): the object's key."""
-    payload: Mapping[str, Any]
-    findings: int = 1
-    """How many findings the item carries: an object carries those of one account and
-    region."""
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.scan_id, self.finding_id)
-
-    def size(self) -> int:
-        return len(json.dumps(self.payload, separators=(",", ":"), default=str))
-
-
-@dataclass(frozen=True, kw_only=True)
-class Rejected:
-    """An item the destination refused for good (resending would not help)."""
-
-    item: Item
-    reason: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class Sent:
-    """What one send settled: the first ``settled`` items of the batch, some rejected.
-    The rest of the batch goes back to the front of the queue."""
-
-    settled: int
-    rejected: tuple[Rejected, ...] = ()
-
-
-class DeliveryFailed(Exception):
-    """A batch could not be delivered after the retries; the destination is given up for
-    this run. The message is safe to print (no token, no URL path)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Outgoing:
-    """What one run sends: a scan's findings (all, or only the changed ones), and findings
-    of the previous scan of the same scope that are gone (their resource was deleted or
-    left the scope): those are resolved."""
-
-    result: ScanResult
-    gone: tuple[Finding, ...] = ()
-
-
 def outgoing(result: ScanResult, previous: ScanResult | None, *, only_changes: bool) -> Outgoing:
     """``only_changes``: only findings that are new or whose status or message changed since
     ``previous`` (all of them without one). Gone findings go either way, once."""
@@ -283,16 +186,6 @@ def gone_since(previous: ScanResult, current: ScanResult) -> tuple[Finding, ...]
         for f in previous.findings
         if f.finding_id not in now and (f.check_id, f.account_id, f.region) not in erred
     )
-
-
-class Transport(Protocol):
-    destination: Destination
-    max_items: int
-    max_bytes: int
-
-    def items(self, outgoing: Outgoing) -> list[Item]: ...
-
-    def send(self, batch: Sequence[Item]) -> Sent: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -325,8 +218,6 @@ def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
 
 def open_transports(values: Sequence[str], options: DeliveryOptions) -> list[Transport]:
     """Parse every ``--send`` value and check its token, before anything is scanned."""
-    from scanner.delivery import http, s3, security_lake, securityhub, splunk, webhook
-
     destinations = [parse_destination(value) for value in values]
     if options.sse_kms_key is not None and not any(d.bucket for d in destinations):
         raise ConfigError("--sse-kms-key applies to s3:// and security-lake:// destinations")
@@ -411,8 +302,6 @@ def deliver(
 ) -> list[DeliveryReport]:
     """Send to every destination, spooled items first. A destination's failure never
     raises: its report says what is pending."""
-    from scanner.delivery.spool import Spool
-
     return [
         _deliver_one(
             transport, transport.items(findings), Spool.of(spool_dir, transport.destination)
@@ -496,3 +385,17 @@ def exit_code(scan_code: int, reports: Iterable[DeliveryReport]) -> int:
         if incomplete and scan_code in (EXIT_OK, EXIT_INCOMPLETE)
         else scan_code
     )
+
+
+# The interface's names, for the callers of open_transports() and deliver().
+__all__ = [
+    "DeliveryFailed",
+    "Destination",
+    "Item",
+    "Kind",
+    "Outgoing",
+    "RecordFormat",
+    "Rejected",
+    "Sent",
+    "Transport",
+]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.delivery import DeliveryFailed
+from scanner.delivery.interface import DeliveryFailed
 
 log = logging.getLogger(__name__)
 

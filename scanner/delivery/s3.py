@@ -17,7 +17,7 @@ S3 took it: sending it again writes the same key.
 
 The client is a plain boto3 S3 client built here, from a botocore session of its own that
 borrows the scan session's credentials: the scan's clients are built from read-only API
-models (``scanner.session``) and record every request they make, and this one writes.
+models (``scanner.engine.session``) and record every request they make, and this one writes.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from botocore.config import Config
 
 from reports import asff, ocsf
 from reports.jsonl import line
-from scanner.delivery import (
+from scanner.delivery import security_lake
+from scanner.delivery.interface import (
     DeliveryFailed,
     Destination,
     Item,
@@ -46,11 +47,10 @@ from scanner.delivery import (
     Outgoing,
     RecordFormat,
     Sent,
-    security_lake,
 )
-from scanner.inventory import read_error
+from scanner.engine.inventory import read_error
+from scanner.engine.session import AWS_FAILURES, CONNECT_TIMEOUT_SECONDS, AwsSession
 from scanner.model import Finding, ScanMetadata
-from scanner.session import AWS_FAILURES, CONNECT_TIMEOUT_SECONDS, AwsSession
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
 """Bodies larger than this go up in parts: one failed request then costs a part, not all."""

@@ -34,7 +34,7 @@ from scanner.errors import ConfigError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from scanner.delivery import Outgoing
+    from scanner.delivery.interface import Outgoing
 
 EXTRA = "driftscan[securitylake]"
 CONTENT_TYPE = "application/vnd.apache.parquet"

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reports.asff import document
-from scanner.delivery import DeliveryFailed, Destination, Item, Outgoing, Rejected, Sent
-from scanner.inventory import read_error
-from scanner.session import AWS_FAILURES, AwsSession
+from scanner.delivery.interface import DeliveryFailed, Destination, Item, Outgoing, Rejected, Sent
+from scanner.engine.inventory import read_error
+from scanner.engine.session import AWS_FAILURES, AwsSession
 
 MAX_FINDINGS_PER_CALL = 100
 

@@ -14,8 +14,8 @@ from dataclasses import replace
 from typing import Any
 
 from reports.ocsf import epoch_ms
-from scanner.delivery import DeliveryFailed, Destination, Item, Outgoing, Rejected, Sent
 from scanner.delivery.http import Poster
+from scanner.delivery.interface import DeliveryFailed, Destination, Item, Outgoing, Rejected, Sent
 from scanner.delivery.webhook import items_of
 
 SOURCE = "driftscan"

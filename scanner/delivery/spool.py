@@ -18,10 +18,10 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from scanner.delivery import Destination, Item
+from scanner.delivery.interface import Destination, Item
 from scanner.errors import ConfigError
-from scanner.history import default_path
 from scanner.output import PRIVATE_DIR, PRIVATE_FILE, private_dir, tighten, write_file
+from scanner.store.history import default_path
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import json
 from collections.abc import Sequence
 
 from reports.jsonl import line
-from scanner.delivery import DeliveryFailed, Destination, Item, Outgoing, Sent
 from scanner.delivery.http import Poster
+from scanner.delivery.interface import DeliveryFailed, Destination, Item, Outgoing, Sent
 
 
 def idempotency_key(batch: Sequence[Item]) -> str:

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from checks.apigateway import approved_origin
-from scanner.config import Baseline, build_plan, parse_baseline
+from scanner.app.config import Baseline, build_plan, parse_baseline
 from scanner.demo.apigateway import (
     APP_ORIGIN,
     add_cors,
@@ -20,11 +20,11 @@ from scanner.demo.apigateway import (
     reference_apigateway,
 )
 from scanner.demo.base import DemoAccount
+from scanner.engine.inventory import Inventory, Scope
+from scanner.engine.records import apigateway
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.errors import ConfigError
-from scanner.inventory import Inventory, Scope
 from scanner.model import Finding, ReadError, Status, UnreadableResource
-from scanner.records import apigateway
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, findings_of, scan
 
 LOG_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/apigateway/access"

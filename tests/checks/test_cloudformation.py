@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from scanner.app.config import build_plan, parse_baseline
 from scanner.cli import run
-from scanner.collectors import cloudformation as cloudformation_fetch
-from scanner.config import build_plan, parse_baseline
 from scanner.demo.base import DemoAccount
 from scanner.demo.cloudformation import REFERENCE_OUTPUTS, make_stack, reference_cloudformation
+from scanner.engine.collectors import cloudformation as cloudformation_fetch
+from scanner.engine.registry import get_check
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Finding, Status
-from scanner.registry import get_check
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 

@@ -7,9 +7,9 @@ from scanner.demo.efs import make_file_system
 from scanner.demo.elasticache import make_replication_group
 from scanner.demo.network import make_security_group, make_vpc, tcp_from_cidrs, tcp_from_groups
 from scanner.demo.rds import make_aurora_cluster
-from scanner.inventory import Scope
+from scanner.engine.inventory import Scope
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Status
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 CHECK = "ec2.datastore_sg_least_privilege"

@@ -15,9 +15,9 @@ from scanner.demo.ecs import (
     reference_ecs,
 )
 from scanner.demo.iam import make_role
-from scanner.inventory import Scope
+from scanner.engine.inventory import Scope
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Status
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 PREFIX = "arn:aws:ecs:us-east-1:123456789012"

@@ -9,10 +9,10 @@ from scanner.demo.base import DemoAccount
 from scanner.demo.efs import make_file_system, make_mount_target, reference_efs
 from scanner.demo.kms import aws_managed_key, make_key
 from scanner.demo.network import Network, make_security_group, make_vpc, reference_network
-from scanner.inventory import Inventory, Scope
+from scanner.engine.inventory import Inventory, Scope
+from scanner.engine.records import efs
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Finding, Status, UnreadableResource
-from scanner.records import efs
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 

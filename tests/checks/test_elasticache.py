@@ -7,10 +7,10 @@ from botocore.stub import Stubber
 
 from scanner.demo.base import DemoAccount
 from scanner.demo.elasticache import make_replication_group, reference_elasticache
-from scanner.inventory import Inventory, Scope
+from scanner.engine.inventory import Inventory, Scope
+from scanner.engine.records import elasticache
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Status
-from scanner.records import elasticache
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f9e8d7c-1111-2222-3333-444455556666"

@@ -10,9 +10,9 @@ from checks.iam import unscoped_data_grants, wildcard_grants
 from scanner.demo.base import DemoAccount
 from scanner.demo.ecs import make_cluster, make_service, make_task_definition
 from scanner.demo.iam import ADMIN_POLICY, make_role, scoped_policy
+from scanner.engine.records.iam import decode_document
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import ReadError, Status
-from scanner.records.iam import decode_document
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 

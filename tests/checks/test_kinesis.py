@@ -12,11 +12,11 @@ from botocore.stub import Stubber
 from scanner.demo.base import DemoAccount
 from scanner.demo.kinesis import make_stream, reference_kinesis
 from scanner.demo.kms import aws_managed_key, make_key
-from scanner.inventory import Scope
+from scanner.engine.inventory import Scope
+from scanner.engine.registry import get_check
+from scanner.engine.runner import ScanPlan, run_scan
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Finding, ScanResult, Status
-from scanner.registry import get_check
-from scanner.runner import ScanPlan, run_scan
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 ENCRYPTED = "kinesis.stream_encrypted_with_cmk"

@@ -10,9 +10,9 @@ from scanner.demo.kms import aws_managed_key, make_key
 from scanner.demo.logs import make_log_group
 from scanner.demo.rds import make_aurora_cluster
 from scanner.demo.secretsmanager import make_secret
-from scanner.inventory import Scope
+from scanner.engine.inventory import Scope
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Status
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 

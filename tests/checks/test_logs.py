@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from scanner.demo.base import DemoAccount
 from scanner.demo.logs import make_log_group, reference_log_group_names, reference_logs
-from scanner.inventory import Scope
+from scanner.engine.inventory import Scope
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Status
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 

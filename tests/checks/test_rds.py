@@ -7,17 +7,17 @@ import pytest
 from botocore.stub import Stubber
 
 from checks.rds import main_log
-from scanner.config import parse_baseline
+from scanner.app.config import parse_baseline
 from scanner.demo.base import ACCOUNT_ID, DemoAccount
 from scanner.demo.kms import make_key
 from scanner.demo.rds import make_aurora_cluster, make_db_instance, reference_rds
+from scanner.engine.inventory import Inventory, Scope
+from scanner.engine.records import rds
+from scanner.engine.registry import get_check
+from scanner.engine.session import AwsSession, SessionOptions
+from scanner.engine.windows import inside, parse
 from scanner.errors import ConfigError
-from scanner.inventory import Inventory, Scope
 from scanner.model import Status
-from scanner.records import rds
-from scanner.registry import get_check
-from scanner.session import AwsSession, SessionOptions
-from scanner.windows import inside, parse
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 A, B = "us-east-1a", "us-east-1b"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from scanner.demo.base import DemoAccount
 from scanner.demo.kms import aws_managed_key, make_key
 from scanner.demo.secretsmanager import make_secret, reference_secretsmanager
-from scanner.inventory import Scope
+from scanner.engine.inventory import Scope
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Finding, ScanResult, Status
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 ENCRYPTED = "secretsmanager.secret_encrypted_with_cmk"

@@ -8,9 +8,9 @@ from scanner.demo.base import DemoAccount
 from scanner.demo.kinesis import make_stream
 from scanner.demo.logs import make_log_group
 from scanner.demo.network import make_vpc
-from scanner.inventory import Scope
+from scanner.engine.inventory import Scope
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Status
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 

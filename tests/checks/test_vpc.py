@@ -16,10 +16,10 @@ from scanner.demo.network import (
     tcp_from_cidrs,
     tcp_from_groups,
 )
-from scanner.inventory import Inventory, Scope
+from scanner.engine.inventory import Inventory, Scope
+from scanner.engine.records import ec2
+from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Finding, ReadError, Status
-from scanner.records import ec2
-from scanner.session import AwsSession, SessionOptions
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 CHECK = "vpc.nat_gateway_per_az"

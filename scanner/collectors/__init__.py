@@ -1,2 +1,0 @@
-"""Fetch functions, one module per AWS service: the I/O behind the collectors that
-``scanner/records/<service>.py`` declares. Checks never import these modules."""

@@ -1,0 +1,1 @@
+"""The engine: sessions, the registry of controls, collectors and their records, the runner."""

@@ -1,0 +1,284 @@
+"""Run the selected controls over the selected regions and collect findings."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from scanner import __version__
+from scanner.engine.accounts import Target
+from scanner.engine.inventory import (
+    DENIED_CODES,
+    AccountReads,
+    CheckInputs,
+    Collector,
+    Inventory,
+    Scope,
+)
+from scanner.engine.registry import CheckSpec
+from scanner.engine.session import EXCERPT_CHARACTERS, AwsSession
+from scanner.errors import EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_OK
+from scanner.model import (
+    Finding,
+    Outcome,
+    ReadError,
+    ResourceRef,
+    ResourceSnapshot,
+    ScanMetadata,
+    ScanResult,
+    Severity,
+    Status,
+    finding_id,
+)
+from scanner.textsafe import clip
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WORKERS = 32
+"""Threads for collectors and per-resource reads; AWS, not the CPU, is the bottleneck."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanPlan:
+    """Everything a scan needs, validated: which controls, parameters, regions, scope."""
+
+    checks: tuple[CheckSpec, ...]
+    params: Mapping[str, Mapping[str, Any]]
+    """Effective parameters per check id (defaults overlaid by the baseline)."""
+    regions: tuple[str, ...]
+    scope: Scope = field(default_factory=Scope)
+    baseline_digest: str = ""
+    workers: int = DEFAULT_WORKERS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress:
+    """How far a scan is, in steps: every (account-region, collector) read, then every
+    (account-region, control) judgement."""
+
+    done: int
+    total: int
+    findings: int
+    """Findings so far."""
+    unit: str = "region x collector reads and control checks"
+    """What a step is."""
+
+
+def utc_now() -> str:
+    """Now, UTC, ISO 8601 to the second (``2026-01-31T12:00:00Z``)."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def run_scan(
+    plan: ScanPlan,
+    session: AwsSession,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    scan_id: str | None = None,
+    targets: Sequence[Target] | None = None,
+) -> ScanResult:
+    """Scan every (account, region, check) of the plan; AWS errors become ERROR findings,
+    never raise.
+
+    ``scan_id`` names the scan (the history store records it before the scan starts).
+    ``targets``: the accounts to scan, each with its own session (``--role-name``); default:
+    the session's own account. An account without a session gets ERROR findings.
+    """
+    started = utc_now()
+    if targets is None:
+        targets = [Target(account_id=session.account_id(plan.regions[0]), session=session)]
+    collectors = _collectors_of(plan.checks)
+    scope = replace(plan.scope, read_tags=any(spec.reads_tags for spec in plan.checks))
+    findings: list[Finding] = []
+    snapshots: list[ResourceSnapshot] = []
+    denied: set[str] = set()
+    with (
+        ThreadPoolExecutor(plan.workers, thread_name_prefix="collect") as collect_pool,
+        ThreadPoolExecutor(plan.workers, thread_name_prefix="item") as item_pool,
+    ):
+        account_reads = {target.account_id: AccountReads() for target in targets}
+        inventories = [
+            Inventory(
+                target.session,
+                account_id=target.account_id,
+                region=region,
+                scope=scope,
+                item_pool=item_pool,
+                account_reads=account_reads[target.account_id],
+            )
+            for target in targets
+            if target.session is not None
+            for region in plan.regions
+        ]
+        # Fetch every needed collector once, concurrently; checks then read memoised values.
+        prefetch = [
+            collect_pool.submit(inventory.try_get, source)
+            for inventory in inventories
+            for source in collectors
+        ]
+        total, done = len(prefetch) + len(inventories) * len(plan.checks), 0
+
+        def step() -> None:
+            nonlocal done
+            done += 1
+            if on_progress:
+                on_progress(Progress(done=done, total=total, findings=len(findings)))
+
+        try:
+            for future in prefetch:
+                future.result()
+                step()
+        except BaseException:  # interrupted (SIGTERM): start no more reads, wait for none queued
+            for pool in (collect_pool, item_pool):
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        for inventory in inventories:
+            for spec in plan.checks:
+                findings.extend(_run_check(spec, plan.params[spec.id], inventory))
+                step()
+            snapshots.extend(inventory.snapshots())
+            denied.update(e.action for e in inventory.read_errors if e.code in DENIED_CODES)
+    for target in targets:
+        if target.error is not None:
+            findings += _unreachable(plan, target.account_id, target.error)
+            if target.error.code in DENIED_CODES:
+                denied.add(target.error.action)
+    metadata = ScanMetadata(
+        scan_id=scan_id or str(uuid.uuid4()),
+        tool_version=__version__,
+        started_at=started,
+        finished_at=utc_now(),
+        account_ids=tuple(target.account_id for target in targets),
+        regions=plan.regions,
+        baseline_digest=plan.baseline_digest,
+        checks=tuple(spec.id for spec in plan.checks),
+    )
+    findings.sort(key=finding_order)
+    return ScanResult(
+        metadata=metadata,
+        findings=tuple(findings),
+        resources=tuple(snapshots),
+        missing_actions=tuple(sorted(denied)),
+    )
+
+
+def finding_order(finding: Finding) -> tuple[str, str, str, str, str]:
+    """The order of a result's findings: service, control, region, account, resource."""
+    return (
+        finding.service,
+        finding.check_id,
+        finding.region,
+        finding.account_id,
+        finding.resource_id,
+    )
+
+
+def _collectors_of(specs: Iterable[CheckSpec]) -> list[Collector[Any]]:
+    seen: dict[str, Collector[Any]] = {}
+    for spec in specs:
+        for source in spec.reads:
+            seen.setdefault(source.name, source)
+    return list(seen.values())
+
+
+def _run_check(spec: CheckSpec, params: Mapping[str, Any], inventory: Inventory) -> list[Finding]:
+    """Run one check in one region. The engine reports unreadable evidence (see CheckInputs);
+    a crash in the check becomes one ERROR finding for it and the scan goes on."""
+    inputs = CheckInputs(inventory, spec.reads, spec.independent)
+    outcomes = list(inputs.unreadable)
+    if inputs.complete:
+        try:
+            outcomes += spec.function(inputs, params)
+        except Exception as exc:  # a bug in one check must not stop the scan
+            log.debug("check %s crashed in %s", spec.id, inventory.region, exc_info=True)
+            outcomes = [*inputs.unreadable, crashed(exc)]
+    return [_finding(spec, outcome, inventory.account_id, inventory.region) for outcome in outcomes]
+
+
+CRASH_CODE = "InternalError"
+"""The error code of the ERROR finding that stands for a check that crashed."""
+
+
+def crashed(exc: Exception) -> Outcome:
+    """The ERROR outcome of a check that raised: names the exception, never its traceback
+    (that is logged at debug level, ``-vv``)."""
+    return Outcome(
+        status=Status.ERROR,
+        resource=ResourceRef(type="driftscan::Check", id="*"),
+        message=f"internal error in check: {type(exc).__name__}: "
+        f"{clip(str(exc), EXCERPT_CHARACTERS)}",
+        evidence={"error_code": CRASH_CODE},
+    )
+
+
+def _unreachable(plan: ScanPlan, account_id: str, error: ReadError) -> list[Finding]:
+    """An ERROR finding per (check, region) of an account whose role could not be assumed."""
+    outcome = Outcome(
+        status=Status.ERROR,
+        resource=ResourceRef(type="AWS::::Account", id=account_id),
+        message=f"could not scan account {account_id}: {error}",
+        evidence={"error_code": error.code, "action": error.action},
+    )
+    return [
+        _finding(spec, outcome, account_id, region)
+        for spec in plan.checks
+        for region in plan.regions
+    ]
+
+
+def _finding(spec: CheckSpec, outcome: Outcome, account_id: str, region: str) -> Finding:
+    resource = outcome.resource
+    return Finding(
+        finding_id=finding_id(
+            account_id,
+            region,
+            spec.id,
+            f"{resource.type}|{resource.arn or resource.id}",
+        ),
+        check_id=spec.id,
+        title=spec.title,
+        status=outcome.status,
+        severity=spec.severity,
+        service=spec.service,
+        account_id=account_id,
+        region=region,
+        resource_type=resource.type,
+        resource_id=resource.id,
+        resource_arn=resource.arn,
+        message=outcome.message,
+        evidence=dict(outcome.evidence),
+        remediation=spec.remediation,
+    )
+
+
+class FailOn(StrEnum):
+    """The lowest severity of a FAIL finding that makes the scan exit 1, or ``new``: any
+    failure the previous scan of the same scope did not have, or configuration drift."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    NEW = "new"
+    NEVER = "never"
+
+
+def exit_code(result: ScanResult, fail_on: FailOn, *, new_problems: int = 0) -> int:
+    """0 clean, 1 a failure at or above ``fail_on`` (with ``new``: any of ``new_problems``),
+    4 unreadable evidence and nothing at 1."""
+    if fail_on is FailOn.NEW:
+        if new_problems:
+            return EXIT_FAILURES
+    elif fail_on is not FailOn.NEVER:
+        threshold = Severity(fail_on.value).rank
+        if any(f.status is Status.FAIL and f.severity.rank >= threshold for f in result.findings):
+            return EXIT_FAILURES
+    if result.count(Status.ERROR):
+        return EXIT_INCOMPLETE
+    return EXIT_OK
