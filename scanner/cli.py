@@ -47,7 +47,7 @@ from scanner.errors import (
     DriftscanError,
 )
 from scanner.executors import ExecutorKind, scheduler_address
-from scanner.history import HistoryError, default_path
+from scanner.history import HistoryError, check_store, default_path
 from scanner.iam_policy import delivery_statements, policy_document
 from scanner.model import Severity
 from scanner.output import ensure_writable, write_file
@@ -55,6 +55,7 @@ from scanner.pipeline import (
     Interrupted,
     LogFormat,
     ScanRequest,
+    check_send,
     emit,
     execute,
     say,
@@ -519,6 +520,10 @@ def scan(
         if demo:
             raise ConfigError("--demo scans an in-process account: not on --executor dask")
         request = replace(request, scheduler=scheduler_address(scheduler))
+    if all_regions and request.regions:
+        raise ConfigError("--all-regions and --region contradict each other")
+    if exclude_regions and not (all_regions or request.regions):
+        raise ConfigError("--exclude-regions needs --all-regions or --region")
     if demo:
         if profile or role_name or all_regions or exclude_regions:
             raise ConfigError(
@@ -544,11 +549,8 @@ def scan(
 def _regions(
     session: AwsSession, given: Sequence[str], all_regions: bool, excluded: set[str]
 ) -> tuple[str, ...]:
-    """``--region`` or ``--all-regions``, less ``--exclude-regions``."""
-    if all_regions and given:
-        raise ConfigError("--all-regions and --region contradict each other")
-    if not all_regions and not given:
-        raise ConfigError("--exclude-regions needs --all-regions or --region")
+    """``--region`` or ``--all-regions`` (the scan checked they do not contradict each
+    other), less ``--exclude-regions``."""
     regions = (
         enabled_regions(session, session.default_region or DISCOVERY_REGION)
         if all_regions
@@ -637,10 +639,11 @@ def _demo_baseline(path: Path | None) -> Baseline:
 def _checked_plan(
     request: ScanRequest, *, demo: bool = False, known_regions: Collection[str] = ()
 ) -> ScanPlan:
-    """The plan of what scan, demo or iam-policy was asked, once every flag of the request is
-    known to be good: the one place that checks them, before any I/O (credentials, the demo
-    account, the history store), so that a typo exits 2 at once. The region may still be
-    missing: it can come from the session, whose credentials are checked first."""
+    """The plan of what scan, demo or iam-policy was asked, once every flag and file of the
+    request is known to be good: the one place that checks them, before any other I/O
+    (credentials, the demo account, the history store opened), so that a typo exits 2 at
+    once. The region may still be missing: it can come from the session, whose credentials
+    are checked first."""
     if request.history is None and (request.fail_on is FailOn.NEW or request.drift_from):
         raise ConfigError(
             "--fail-on new and --drift-from read the history store: "
@@ -671,6 +674,15 @@ def _checked_plan(
     renderer_for(request.output_format, jsonl=request.jsonl)
     if request.output is not None:
         ensure_writable(request.output)
+    check_send(
+        request.send,
+        request.ca_bundle,
+        only_changes=request.only_changes,
+        history=request.history,
+        sse_kms_key=request.sse_kms_key,
+    )
+    if request.history is not None:
+        check_store(request.history)
     return plan
 
 

@@ -496,6 +496,27 @@ def _claim(path: Path) -> Path:
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         reason = getattr(exc, "strerror", None) or exc
         raise HistoryError(f"cannot open history store {path}: {reason}") from exc
+    _refuse_unless_store(path, file)
+    for name in (file.name, f"{file.name}-wal", f"{file.name}-shm"):
+        tighten(file.with_name(name), PRIVATE_FILE)
+    return file
+
+
+def check_store(path: Path) -> None:
+    """HistoryError unless ``path`` is absent or a driftscan store (or an empty file): read,
+    never created nor written, so that a scan refuses a bad ``--history`` before it looks
+    for credentials."""
+    try:
+        file = path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        reason = getattr(exc, "strerror", None) or exc
+        raise HistoryError(f"cannot open history store {path}: {reason}") from exc
+    if os.path.lexists(file):
+        _refuse_unless_store(path, file)
+
+
+def _refuse_unless_store(path: Path, file: Path) -> None:
+    """HistoryError unless the existing ``file`` is a driftscan store or empty; read only."""
     try:
         status = os.stat(file)
     except OSError as exc:
@@ -514,9 +535,6 @@ def _claim(path: Path) -> Path:
             problem = str(exc)
         if problem:
             raise HistoryError(_refusal(path, problem))
-    for name in (file.name, f"{file.name}-wal", f"{file.name}-shm"):
-        tighten(file.with_name(name), PRIVATE_FILE)
-    return file
 
 
 def _not_a_store(db: sqlite3.Connection) -> str | None:

@@ -28,7 +28,14 @@ from scanner import drift
 from scanner.accounts import AccountsRequest, resolve_targets
 from scanner.compliance import Framework
 from scanner.config import Baseline, build_plan
-from scanner.delivery import DeliveryOptions, Transport, deliver, open_transports, outgoing
+from scanner.delivery import (
+    DeliveryOptions,
+    Transport,
+    check_destinations,
+    deliver,
+    open_transports,
+    outgoing,
+)
 from scanner.delivery import exit_code as delivery_exit_code
 from scanner.delivery import problems as delivery_problems
 from scanner.delivery.spool import spool_dir
@@ -164,17 +171,33 @@ def transports_for(
     history: Path | None,
     sse_kms_key: str | None = None,
 ) -> list[Transport]:
-    """The --send destinations, checked before anything is scanned or read: their form,
-    tokens, the CA bundle, and that --only-changes has destinations and a store."""
-    if only_changes and not send:
-        raise ConfigError("--only-changes chooses what --send delivers: add --send")
-    if only_changes and history is None:
-        raise ConfigError("--only-changes reads the history store: drop --no-history")
+    """The --send destinations, checked (``check_send``) and opened before anything is
+    scanned or read."""
+    check_send(send, ca_bundle, only_changes=only_changes, history=history, sse_kms_key=sse_kms_key)
     return open_transports(
         send,
         DeliveryOptions(
             ca_bundle=ca_bundle, session=session, env=os.environ, sse_kms_key=sse_kms_key
         ),
+    )
+
+
+def check_send(
+    send: Sequence[str],
+    ca_bundle: Path | None,
+    *,
+    only_changes: bool,
+    history: Path | None,
+    sse_kms_key: str | None = None,
+) -> None:
+    """What --send asks, checked before credentials are looked for: the destinations' form,
+    tokens, the CA bundle, and that --only-changes has destinations and a store."""
+    if only_changes and not send:
+        raise ConfigError("--only-changes chooses what --send delivers: add --send")
+    if only_changes and history is None:
+        raise ConfigError("--only-changes reads the history store: drop --no-history")
+    check_destinations(
+        send, DeliveryOptions(ca_bundle=ca_bundle, env=os.environ, sse_kms_key=sse_kms_key)
     )
 
 
