@@ -21,7 +21,7 @@ def _status(status: Status, colour: bool) -> str:
 
 
 def _reason(finding: Finding) -> str:
-    return printable(" ".join(finding.message.split()))
+    return printable(finding.message)
 
 
 def _suppression(finding: Finding) -> tuple[str, str]:

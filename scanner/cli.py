@@ -47,7 +47,7 @@ from scanner.errors import (
     DriftscanError,
 )
 from scanner.executors import ExecutorKind, scheduler_address
-from scanner.history import HistoryError, check_store, default_path
+from scanner.history import HistoryError, HistoryLocation, default_location
 from scanner.iam_policy import delivery_statements, policy_document
 from scanner.model import Severity
 from scanner.output import ensure_writable, write_file
@@ -495,7 +495,7 @@ def scan(
         ca_bundle=ca_bundle,
         sse_kms_key=sse_kms_key,
         only_changes=only_changes,
-        history=(history or default_path()) if recorded else None,
+        history=(history or default_location()) if recorded else None,
         drift_from=drift_from,
         quiet=quiet,
         lock_timeout=lock_timeout,
@@ -622,7 +622,7 @@ def demo(
         workers=workers,
         jsonl=jsonl,
         csv_raw=csv_raw,
-        history=history,
+        history=HistoryLocation(path=history) if history else None,
         drift_from=drift_from,
         quiet=quiet,
     )
@@ -682,7 +682,7 @@ def _checked_plan(
         sse_kms_key=request.sse_kms_key,
     )
     if request.history is not None:
-        check_store(request.history)
+        request.history.check()
     return plan
 
 
@@ -725,7 +725,7 @@ def export(
     delivered (pending in the spool, or rejected)."""
     if (scan_id is None) == (not last):
         raise ConfigError("export needs one of --scan ID and --last")
-    path = history or default_path()
+    location = history or default_location()
     render = renderer_for(output_format, jsonl=jsonl, csv_raw=csv_raw)
     session = AwsSession(
         SessionOptions(profile=profile, endpoint_url=endpoint_url, timeout=timeout)
@@ -735,18 +735,18 @@ def export(
         ca_bundle,
         session,
         only_changes=only_changes,
-        history=path,
+        history=location,
         sse_kms_key=sse_kms_key,
     )
     if output is not None:
         ensure_writable(output)
-    with open_store(path) as store:
+    with open_store(location) as store:
         record = store.find_complete(scan_id) if scan_id else store.latest()
         if record is None:
-            raise HistoryError(f"no complete scan in {path} to export")
+            raise HistoryError(f"no complete scan in {location} to export")
         result = store.load(record)
     emit(render(result), output)
-    return send_findings(result, transports, EXIT_OK, path, only_changes=only_changes)
+    return send_findings(result, transports, EXIT_OK, location, only_changes=only_changes)
 
 
 @app.command()
@@ -764,15 +764,15 @@ def report(
     Exit codes: 0 written; 2 bad usage, no such scan or store, unwritable output."""
     if (scan_id is None) == (not last):
         raise ConfigError("report needs one of --scan ID and --last")
-    path = history or default_path()
+    location = history or default_location()
     if output is not None:
         ensure_writable(output)
-    with open_store(path) as store:
+    with open_store(location) as store:
         record = store.find_complete(scan_id) if scan_id else store.latest()
         if record is None:
-            raise HistoryError(f"no complete scan in {path} to report")
+            raise HistoryError(f"no complete scan in {location} to report")
         result = store.load(record)
-    emit([html.render(result, trend(path, result))], output)
+    emit([html.render(result, trend(location, result))], output)
 
 
 @checks_app.command("list")

@@ -18,13 +18,14 @@ from scanner.cli_base import DriftscanTyper
 from scanner.errors import ConfigError
 from scanner.history import (
     APPROVED,
+    HISTORY_URL_VARIABLE,
     HistoryError,
-    HistoryStore,
+    HistoryLocation,
     ScanRecord,
-    default_path,
+    Store,
+    default_location,
     describe_scope,
 )
-from scanner.lock import store_lock
 from scanner.output import ensure_writable
 from scanner.pipeline import emit, terminal_width
 from scanner.textsafe import count
@@ -38,11 +39,14 @@ snapshot_app = DriftscanTyper(
 )
 
 HistoryOpt = Annotated[
-    Path | None,
+    HistoryLocation | None,
     typer.Option(
         "--history",
-        metavar="FILE",
-        help="The history store (SQLite). Default: $XDG_DATA_HOME/driftscan/history.db, "
+        metavar="FILE|URL",
+        parser=HistoryLocation.parse,
+        help="The history store: a SQLite file, or a PostgreSQL database "
+        "(postgresql://USER@HOST/DB; needs driftscan[postgresql]). Default: "
+        f"${HISTORY_URL_VARIABLE}, else $XDG_DATA_HOME/driftscan/history.db, "
         "else ~/.local/share/driftscan/history.db.",
     ),
 ]
@@ -63,12 +67,9 @@ class DiffFormat(StrEnum):
     JSON = "json"
 
 
-def _open(path: Path | None) -> HistoryStore:
+def _open(location: HistoryLocation | None) -> Store:
     """An existing store: reading commands never create one."""
-    path = path or default_path()
-    if not path.exists():
-        raise HistoryError(f"no history store at {path}: no scan has been recorded there")
-    return HistoryStore(path)
+    return (location or default_location()).open(create=False)
 
 
 def _label(scan: ScanRecord) -> str:
@@ -154,11 +155,11 @@ def history_prune(
     failed and interrupted scans go with --keep, and with --unfinished."""
     if keep is None and older_than is None and not unfinished:
         raise ConfigError("history prune needs --keep N, --older-than DAYS or --unfinished")
-    path = history or default_path()
-    with _open(path) as store, store_lock(path, lock_timeout):
+    location = history or default_location()
+    with _open(location) as store, location.lock(lock_timeout):
         deleted = store.prune(keep=keep, older_than_days=older_than, unfinished=unfinished)
         left = len(store.scans())
-    typer.echo(f"deleted {count(len(deleted), 'scan')}; {left} left in {path}")
+    typer.echo(f"deleted {count(len(deleted), 'scan')}; {left} left in {location}")
 
 
 def diff_command(
@@ -207,14 +208,12 @@ def diff_command(
     emit([_diff_renderer(output_format, width)(result)], output)
 
 
-def _pair(
-    store: HistoryStore, from_ref: str | None, to_ref: str | None
-) -> tuple[ScanRecord, ScanRecord]:
+def _pair(store: Store, from_ref: str | None, to_ref: str | None) -> tuple[ScanRecord, ScanRecord]:
     """The (older, newer) scans that ``--from`` and ``--to`` name, with their defaults."""
     older = store.find_complete(from_ref) if from_ref not in (None, APPROVED) else None
     newer = store.find_complete(to_ref) if to_ref else store.latest(older.scope if older else None)
     if newer is None:
-        raise HistoryError(f"no complete scan in {store.path} to diff")
+        raise HistoryError(f"no complete scan in {store.name} to diff")
     if older is not None:
         return older, newer
     if from_ref == APPROVED:
@@ -256,6 +255,6 @@ def snapshot_approve(
     with _open(history) as store:
         scan = store.find_complete(scan_id) if scan_id else store.latest()
         if scan is None:
-            raise HistoryError(f"no complete scan in {store.path} to approve")
+            raise HistoryError(f"no complete scan in {store.name} to approve")
         store.approve(scan)
     typer.echo(f"approved {_label(scan)} for {describe_scope(scan.scope)}")

@@ -1,4 +1,9 @@
-"""The scan history: an embedded SQLite store of every scan's findings and resource snapshots.
+"""The scan history: a store of every scan's findings and resource snapshots.
+
+Commands use a ``Store`` and do not care which: ``HistoryLocation`` (``--history``, a file or
+a ``postgresql://`` URL) opens and locks either. ``SqlStore`` holds every query, written once;
+``HistoryStore`` below is the embedded SQLite store (the default), ``scanner.history_pg``
+the PostgreSQL one, for fleets and ephemeral runners.
 
 A scan is inserted as *incomplete* when it starts and marked complete, together with all its
 findings and snapshots, in one transaction at the end; a scan killed half-way stays listed as
@@ -18,15 +23,17 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, Self
+from urllib.parse import urlsplit, urlunsplit
 
 from scanner import __version__
 from scanner.errors import EXIT_USAGE, DriftscanError
+from scanner.lock import store_lock
 from scanner.model import (
     Finding,
     ResourceSnapshot,
@@ -36,7 +43,7 @@ from scanner.model import (
     Status,
 )
 from scanner.output import PRIVATE_FILE, file_kind, private_dir, tighten
-from scanner.textsafe import clip
+from scanner.textsafe import clip, count
 
 APPROVED = "approved"
 """The scan reference that names the approved snapshot of a scope."""
@@ -118,6 +125,80 @@ def default_path() -> Path:
     return Path(base) / "driftscan" / "history.db"
 
 
+HISTORY_URL_VARIABLE = "DRIFTSCAN_HISTORY_URL"
+POSTGRESQL_SCHEMES = ("postgresql", "postgres")
+
+
+def redact(url: str) -> str:
+    """``url`` as it may be shown: its password (in the user part or the query) as ``***``."""
+    parts = urlsplit(url)
+    user, at, host = parts.netloc.rpartition("@")
+    if ":" in user:
+        user = user.split(":", 1)[0] + ":***"
+    query = "&".join(
+        "password=***" if pair.partition("=")[0] == "password" else pair
+        for pair in parts.query.split("&")
+    )
+    return urlunsplit(parts._replace(netloc=user + at + host, query=query))
+
+
+@dataclass(frozen=True)
+class HistoryLocation:
+    """Where the history is: a SQLite file (``path``) or a PostgreSQL database (``url``,
+    which may hold a password: shown only through ``str()``, which hides it)."""
+
+    path: Path | None = None
+    url: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, text: str) -> HistoryLocation:
+        """``--history``'s value: a ``postgresql://`` URL, else a file."""
+        if urlsplit(text).scheme in POSTGRESQL_SCHEMES:
+            return cls(url=text)
+        return cls(path=Path(text))
+
+    def __str__(self) -> str:
+        return redact(self.url) if self.url is not None else str(self.path)
+
+    def open(self, *, create: bool = True) -> Store:
+        """The store, migrated; with ``create=False`` (reading commands) an absent store is
+        an error instead of a new one."""
+        if self.url is not None:
+            from scanner.history_pg import PostgresStore
+
+            return PostgresStore(self.url, create=create)
+        assert self.path is not None
+        if not create and not self.path.exists():
+            raise HistoryError(f"no history store at {self.path}: no scan has been recorded there")
+        return HistoryStore(self.path)
+
+    def check(self) -> None:
+        """HistoryError unless a file is absent or a driftscan store: read, never created
+        (``check_store``), so that a scan refuses it before it looks for credentials. A
+        PostgreSQL database is reached, and judged, only when it is opened."""
+        if self.path is not None:
+            check_store(self.path)
+
+    def lock(
+        self, timeout: float = 0, scope: Callable[[], str] | None = None
+    ) -> AbstractContextManager[None]:
+        """One run at a time: a SQLite store is locked whole; a PostgreSQL store per
+        ``scope()`` (a scan; store-wide without one: a prune), so scanners of different
+        scopes share it."""
+        if self.url is not None:
+            from scanner.history_pg import advisory_lock
+
+            return advisory_lock(self.url, timeout, scope() if scope else None)
+        assert self.path is not None
+        return store_lock(self.path, timeout)
+
+
+def default_location() -> HistoryLocation:
+    """``$DRIFTSCAN_HISTORY_URL`` when set, else the SQLite file at ``default_path()``."""
+    url = os.environ.get(HISTORY_URL_VARIABLE)
+    return HistoryLocation.parse(url) if url else HistoryLocation(path=default_path())
+
+
 def scope_key(account_ids: Sequence[str], regions: Sequence[str], baseline_digest: str) -> str:
     """What makes two scans comparable: the same accounts, regions and effective baseline
     (which holds the selected controls, their parameters and the resource scope)."""
@@ -172,81 +253,96 @@ def describe_scope(scope: str) -> str:
     )
 
 
-class HistoryStore:
-    """The store at ``path``, created and migrated on open. Use as a context manager."""
+class Store(Protocol):
+    """A history store, whatever holds it: what the commands use."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        file = _claim(path)
-        try:
-            self._db = sqlite3.connect(file, timeout=30, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise HistoryError(f"cannot open history store {path}: {exc}") from exc
-        try:
-            # Again, now that SQLite reads the -wal file too, and before anything is written.
-            problem = _not_a_store(self._db)
-            if problem:
-                raise HistoryError(_refusal(path, problem))
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise HistoryError(f"cannot open history store {path}: {exc}") from exc
-        except HistoryError:
-            self._db.close()
-            raise
+    name: str
+    """How messages name the store (a path, or a URL without its password)."""
 
-    def __enter__(self) -> HistoryStore:
+    def __enter__(self) -> Self: ...
+    def __exit__(self, kind: object, error: BaseException | None, _: object) -> None: ...
+    def begin(self, scan_id: str, regions: Sequence[str], baseline_digest: str) -> None: ...
+    def fail(self, scan_id: str, reason: str) -> None: ...
+    def finish(self, result: ScanResult) -> None: ...
+    def scans(self) -> list[ScanRecord]: ...
+    def find(self, reference: str) -> ScanRecord: ...
+    def find_complete(self, reference: str) -> ScanRecord: ...
+    def latest(
+        self, scope: str | None = None, *, before: ScanRecord | None = None
+    ) -> ScanRecord | None: ...
+    def resolve(self, reference: str, scope: str) -> ScanRecord: ...
+    def approved(self, scope: str) -> ScanRecord | None: ...
+    def load(self, scan: ScanRecord) -> ScanResult: ...
+    def approve(self, scan: ScanRecord) -> None: ...
+    def prune(
+        self, *, keep: int | None, older_than_days: int | None, unfinished: bool = False
+    ) -> list[ScanRecord]: ...
+    def schema_version(self) -> int: ...
+    def integrity(self) -> str: ...
+
+
+class SqlStore:
+    """What both stores share: every query, written once with ``?`` placeholders.
+
+    A backend supplies the connection and the few things SQL dialects spell differently:
+    ``_execute``/``_executemany`` (placeholders), ``_transaction``, ``_compact`` (after a
+    prune), ``ROW_ORDER`` (the column that keeps rows in insertion order) and
+    ``schema_version``. ``name`` is how messages show the store: never a password.
+    """
+
+    ROW_ORDER = "rowid"
+    name: str
+
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind: object, error: BaseException | None, _: object) -> None:
-        self._db.close()
-        if isinstance(error, sqlite3.DatabaseError):  # a damaged file: one line, left as it is
-            raise HistoryError(
-                f"cannot use history store {self.path}: {error} (left untouched; "
-                "move it aside to start a new store)"
-            ) from error
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT; any exception (KeyboardInterrupt too) rolls back."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            if self._db.in_transaction:  # SQLite may have rolled back already
-                self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
 
-    def _migrate(self) -> None:
-        """Apply the missing migrations, one transaction each. The version is read again
-        under the write lock, so two processes opening a new store at once are safe."""
-        while self.schema_version() != SCHEMA_VERSION:
-            with self._transaction() as db:
-                version = self.schema_version()
-                if version > SCHEMA_VERSION:
-                    raise HistoryError(
-                        f"history store {self.path} has schema version {version}; this "
-                        f"driftscan ({__version__}) knows up to {SCHEMA_VERSION}: upgrade driftscan"
-                    )
-                if version < SCHEMA_VERSION:
-                    for statement in MIGRATIONS[version]:
-                        db.execute(statement)
-                    db.execute(f"PRAGMA user_version = {version + 1}")
-                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    def _transaction(self) -> AbstractContextManager[object]:
+        raise NotImplementedError
+
+    def _compact(self) -> None:
+        """Give deleted rows' space back (after a prune)."""
 
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        raise NotImplementedError
+
+    def _prepare_migration(self) -> None:
+        """In the migration's transaction, before the version is read again: what makes
+        two processes opening a new store at once wait for each other."""
+
+    def _set_schema_version(self, version: int) -> None:
+        raise NotImplementedError
+
+    def _migrate(self, migrations: Sequence[Sequence[str]]) -> None:
+        """Apply the missing migrations, one transaction each; ``migrations[n]`` takes a
+        store from version ``n`` to ``n + 1``. The version is read again inside the
+        transaction, after ``_prepare_migration``: concurrent openers are safe."""
+        while self.schema_version() != len(migrations):
+            with self._transaction():
+                self._prepare_migration()
+                version = self.schema_version()
+                if version > len(migrations):
+                    raise HistoryError(
+                        f"history store {self.name} has schema version {version}; this "
+                        f"driftscan ({__version__}) knows up to {len(migrations)}: "
+                        "upgrade driftscan"
+                    )
+                if version < len(migrations):
+                    for statement in migrations[version]:
+                        self._execute(statement)
+                    self._set_schema_version(version + 1)
 
     # --- writing a scan -----------------------------------------------------------------------
 
     def begin(self, scan_id: str, regions: Sequence[str], baseline_digest: str) -> None:
         """Record a scan as started (incomplete) before any AWS call is made."""
-        with self._transaction() as db:
-            db.execute(
+        with self._transaction():
+            self._execute(
                 "INSERT INTO scans (id, scope, account_ids, regions, baseline_digest, checks, "
                 "tool_version, started_at) VALUES (?, ?, '[]', ?, ?, '[]', ?, ?)",
                 (
@@ -261,8 +357,8 @@ class HistoryStore:
 
     def fail(self, scan_id: str, reason: str) -> None:
         """Mark a begun scan as failed before it could scan: never complete, never compared."""
-        with self._transaction() as db:
-            db.execute(
+        with self._transaction():
+            self._execute(
                 "UPDATE scans SET failure = ?, finished_at = ? WHERE id = ? AND complete = 0",
                 (clip("; ".join(reason.splitlines()), FAILURE_CHARS), _now(), scan_id),
             )
@@ -270,17 +366,19 @@ class HistoryStore:
     def finish(self, result: ScanResult) -> None:
         """Store every finding and snapshot of a begun scan and mark it complete, atomically."""
         meta = result.metadata
-        with self._transaction() as db:
-            row = db.execute("SELECT seq FROM scans WHERE id = ?", (meta.scan_id,)).fetchone()
+        with self._transaction():
+            row = self._execute("SELECT seq FROM scans WHERE id = ?", (meta.scan_id,)).fetchone()
             if row is None:
-                raise HistoryError(f"scan {meta.scan_id} was not begun in {self.path}")
+                raise HistoryError(f"scan {meta.scan_id} was not begun in {self.name}")
             seq = row[0]
-            db.executemany(
-                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._executemany(
+                f"INSERT INTO findings ({_FINDING_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_finding_row(seq, finding) for finding in result.findings],
             )
-            db.executemany(
-                "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?)",
+            self._executemany(
+                "INSERT INTO resources (scan, account_id, region, collector, resource_id, config) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (
                         seq,
@@ -293,7 +391,7 @@ class HistoryStore:
                     for s in result.resources
                 ],
             )
-            db.execute(
+            self._execute(
                 "UPDATE scans SET scope = ?, account_ids = ?, regions = ?, baseline_digest = ?, "
                 "checks = ?, started_at = ?, finished_at = ?, counts = ?, missing_actions = ?, "
                 "complete = 1 WHERE seq = ?",
@@ -315,7 +413,7 @@ class HistoryStore:
 
     def scans(self) -> list[ScanRecord]:
         """Every scan, newest first."""
-        rows = self._db.execute(f"SELECT {_SCAN_COLUMNS} FROM scans ORDER BY seq DESC")
+        rows = self._execute(f"SELECT {_SCAN_COLUMNS} FROM scans ORDER BY seq DESC")
         return [_record(row) for row in rows]
 
     def find(self, reference: str) -> ScanRecord:
@@ -323,7 +421,7 @@ class HistoryStore:
         matches = [scan for scan in self.scans() if scan.scan_id.startswith(reference)]
         if not matches or not reference:
             raise HistoryError(
-                f"no scan {reference!r} in {self.path} (`driftscan history list` shows them)"
+                f"no scan {reference!r} in {self.name} (`driftscan history list` shows them)"
             )
         if len(matches) > 1:
             raise HistoryError(
@@ -371,8 +469,9 @@ class HistoryStore:
         seq = self._seq(scan.scan_id)
         findings = tuple(
             _finding(row)
-            for row in self._db.execute(
-                "SELECT * FROM findings WHERE scan = ? ORDER BY rowid", (seq,)
+            for row in self._execute(
+                f"SELECT {_FINDING_COLUMNS} FROM findings WHERE scan = ? ORDER BY {self.ROW_ORDER}",
+                (seq,),
             )
         )
         resources = tuple(
@@ -383,13 +482,13 @@ class HistoryStore:
                 resource_id=resource_id,
                 config=json.loads(config),
             )
-            for account_id, region, collector, resource_id, config in self._db.execute(
+            for account_id, region, collector, resource_id, config in self._execute(
                 "SELECT account_id, region, collector, resource_id, config FROM resources "
-                "WHERE scan = ? ORDER BY rowid",
+                f"WHERE scan = ? ORDER BY {self.ROW_ORDER}",
                 (seq,),
             )
         )
-        (missing,) = self._db.execute(
+        (missing,) = self._execute(
             "SELECT missing_actions FROM scans WHERE seq = ?", (seq,)
         ).fetchone()
         metadata = ScanMetadata(
@@ -410,9 +509,9 @@ class HistoryStore:
         )
 
     def _seq(self, scan_id: str) -> int:
-        row = self._db.execute("SELECT seq FROM scans WHERE id = ?", (scan_id,)).fetchone()
+        row = self._execute("SELECT seq FROM scans WHERE id = ?", (scan_id,)).fetchone()
         if row is None:
-            raise HistoryError(f"no scan {scan_id!r} in {self.path}")
+            raise HistoryError(f"no scan {scan_id!r} in {self.name}")
         return int(row[0])
 
     # --- housekeeping -------------------------------------------------------------------------
@@ -421,9 +520,9 @@ class HistoryStore:
         """Make a complete scan the approved snapshot of its scope (replacing the previous)."""
         if not scan.complete:
             raise HistoryError(f"scan {scan.scan_id} is incomplete and cannot be approved")
-        with self._transaction() as db:
-            db.execute("UPDATE scans SET approved_at = NULL WHERE scope = ?", (scan.scope,))
-            db.execute("UPDATE scans SET approved_at = ? WHERE id = ?", (_now(), scan.scan_id))
+        with self._transaction():
+            self._execute("UPDATE scans SET approved_at = NULL WHERE scope = ?", (scan.scope,))
+            self._execute("UPDATE scans SET approved_at = ? WHERE id = ?", (_now(), scan.scan_id))
 
     def prune(
         self, *, keep: int | None, older_than_days: int | None, unfinished: bool = False
@@ -447,15 +546,112 @@ class HistoryStore:
             if chosen and not scan.approved_at:
                 doomed.append(scan)
         if doomed:
-            with self._transaction() as db:
-                db.executemany("DELETE FROM scans WHERE id = ?", [(s.scan_id,) for s in doomed])
-            self._db.execute("VACUUM")
+            with self._transaction():
+                self._executemany("DELETE FROM scans WHERE id = ?", [(s.scan_id,) for s in doomed])
+            self._execute("VACUUM")
         return doomed
 
     def integrity(self) -> str:
-        """``ok``, or what PRAGMA integrity_check found."""
-        return "; ".join(row[0] for row in self._db.execute("PRAGMA integrity_check"))
+        """``ok``, or what is inconsistent: rows of no scan, or findings of an unfinished
+        scan (its findings are written in the transaction that completes it)."""
+        problems = [
+            f"{count(n, 'row')} of {what}"
+            for what, sql in _CONSISTENCY_CHECKS
+            for (n,) in [self._execute(sql).fetchone()]
+            if n
+        ]
+        return "; ".join(problems) or "ok"
 
+
+class HistoryStore(SqlStore):
+    """The SQLite store at ``path``, created and migrated on open. Use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = str(path)
+        file = _claim(path)
+        try:
+            self._db = sqlite3.connect(file, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise HistoryError(f"cannot open history store {path}: {exc}") from exc
+        try:
+            # Again, now that SQLite reads the -wal file too, and before anything is written.
+            problem = _not_a_store(self._db)
+            if problem:
+                raise HistoryError(_refusal(path, problem))
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate(MIGRATIONS)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise HistoryError(f"cannot open history store {path}: {exc}") from exc
+        except HistoryError:
+            self._db.close()
+            raise
+
+    def __exit__(self, kind: object, error: BaseException | None, _: object) -> None:
+        self._db.close()
+        if isinstance(error, sqlite3.DatabaseError):  # a damaged file: one line, left as it is
+            raise HistoryError(
+                f"cannot use history store {self.path}: {error} (left untouched; "
+                "move it aside to start a new store)"
+            ) from error
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, params)
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(sql, rows)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE (the write lock at once) ... COMMIT; any exception
+        (KeyboardInterrupt too) rolls back."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self._db.in_transaction:  # SQLite may have rolled back already
+                self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _compact(self) -> None:
+        self._db.execute("VACUUM")
+
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _set_schema_version(self, version: int) -> None:
+        self._db.execute(f"PRAGMA user_version = {version}")
+        self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+    def integrity(self) -> str:
+        """``ok``, or what PRAGMA integrity_check and the shared consistency checks found."""
+        found = "; ".join(row[0] for row in self._db.execute("PRAGMA integrity_check"))
+        consistency = super().integrity()
+        return found if consistency == "ok" else f"{found}; {consistency}".removeprefix("ok; ")
+
+
+_FINDING_COLUMNS = (
+    "scan, finding_id, check_id, title, status, severity, service, account_id, region, "
+    "resource_type, resource_id, resource_arn, message, evidence, remediation"
+)
+
+_CONSISTENCY_CHECKS = (
+    (
+        "no scan",
+        "SELECT (SELECT COUNT(*) FROM findings WHERE scan NOT IN (SELECT seq FROM scans)) "
+        "+ (SELECT COUNT(*) FROM resources WHERE scan NOT IN (SELECT seq FROM scans))",
+    ),
+    (
+        "unfinished scans",
+        "SELECT (SELECT COUNT(*) FROM findings WHERE scan IN "
+        "(SELECT seq FROM scans WHERE complete = 0)) + (SELECT COUNT(*) FROM resources "
+        "WHERE scan IN (SELECT seq FROM scans WHERE complete = 0))",
+    ),
+)
 
 _SCAN_COLUMNS = (
     "id, started_at, finished_at, account_ids, regions, baseline_digest, checks, "

@@ -4,6 +4,8 @@ The lock file holds the pid of the run that holds it, so an overlapping run can 
 kernel drops the lock when the holder exits, however it exits (SIGKILL too): a stale lock file
 never blocks. The file itself is left in place; deleting a lock file races with its users.
 The lock is on the store's resolved path: a store reached through a symlink is the same store.
+A PostgreSQL store locks with advisory locks instead (``scanner.history_pg``), through the
+same ``acquire`` loop and the same message.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,15 +48,18 @@ def store_lock(store: Path, timeout: float = 0) -> Iterator[None]:
         raise LockBusy(f"cannot open the lock file of {store}: {reason}") from exc
     try:
         tighten(path, PRIVATE_FILE)
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def take() -> bool:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                return True
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockBusy(_busy(store, fd, timeout)) from None
-                time.sleep(POLL_SECONDS)
+                return False
+
+        def holder() -> str:
+            return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+
+        acquire(take, timeout, holder, str(store))
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
@@ -62,11 +67,20 @@ def store_lock(store: Path, timeout: float = 0) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _busy(store: Path, fd: int, waited: float) -> str:
-    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-    advice = (
-        f"still held after waiting {waited:g} s"
-        if waited
-        else "try later or pass --lock-timeout SECONDS"
-    )
-    return f"another driftscan run (pid {holder}) holds the history store {store}; {advice}"
+def acquire(
+    take: Callable[[], bool], timeout: float, holder: Callable[[], str], store: str
+) -> None:
+    """Call ``take`` until it gets the lock; after ``timeout`` s, raise LockBusy naming the
+    ``holder`` of ``store`` (how the lock's owner describes itself: a pid, a pid and host)."""
+    deadline = time.monotonic() + timeout
+    while not take():
+        if time.monotonic() >= deadline:
+            advice = (
+                f"still held after waiting {timeout:g} s"
+                if timeout
+                else "try later or pass --lock-timeout SECONDS"
+            )
+            raise LockBusy(
+                f"another driftscan run (pid {holder()}) holds the history store {store}; {advice}"
+            )
+        time.sleep(POLL_SECONDS)

@@ -5,6 +5,7 @@ Kept out of the CLI so the typer commands stay thin and every step is testable.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -41,8 +42,7 @@ from scanner.delivery import problems as delivery_problems
 from scanner.delivery.spool import spool_dir
 from scanner.errors import ConfigError, DriftscanError
 from scanner.executors import scan_on_dask
-from scanner.history import APPROVED, HistoryStore, scope_key
-from scanner.lock import store_lock
+from scanner.history import APPROVED, HistoryLocation, scope_key
 from scanner.model import ScanResult, Severity, Status
 from scanner.output import ensure_writable, write_file
 from scanner.runner import DEFAULT_WORKERS, FailOn, Progress, ScanPlan, exit_code, run_scan
@@ -86,7 +86,7 @@ class ScanRequest:
     """``--sse-kms-key``: the KMS key S3 and Security Lake objects are encrypted with."""
     only_changes: bool = False
     """Send only new, changed and resolved findings (needs the history store)."""
-    history: Path | None = None
+    history: HistoryLocation | None = None
     """The history store to record the scan in; None: not recorded (--no-history)."""
     drift_from: str | None = None
     """``approved`` or a scan id: report every configuration change since that scan."""
@@ -168,7 +168,7 @@ def transports_for(
     session: AwsSession,
     *,
     only_changes: bool,
-    history: Path | None,
+    history: HistoryLocation | None,
     sse_kms_key: str | None = None,
 ) -> list[Transport]:
     """The --send destinations, checked (``check_send``) and opened before anything is
@@ -187,7 +187,7 @@ def check_send(
     ca_bundle: Path | None,
     *,
     only_changes: bool,
-    history: Path | None,
+    history: HistoryLocation | None,
     sse_kms_key: str | None = None,
 ) -> None:
     """What --send asks, checked before credentials are looked for: the destinations' form,
@@ -205,7 +205,7 @@ def send(
     result: ScanResult,
     transports: Sequence[Transport],
     scan_code: int,
-    history: Path | None,
+    history: HistoryLocation | None,
     *,
     only_changes: bool = False,
 ) -> int:
@@ -217,15 +217,15 @@ def send(
         return scan_code
     previous = previous_scan(history, result) if history is not None else None
     findings = outgoing(result, previous, only_changes=only_changes)
-    reports = deliver(findings, transports, spool_dir(history))
+    reports = deliver(findings, transports, spool_dir(history.path if history else None))
     for line in delivery_problems(reports):
         say(line, level="warning")
     return delivery_exit_code(scan_code, reports)
 
 
-def previous_scan(history: Path, result: ScanResult) -> ScanResult | None:
+def previous_scan(history: HistoryLocation, result: ScanResult) -> ScanResult | None:
     """The complete scan of the same scope recorded before ``result``, if any."""
-    with HistoryStore(history) as store:
+    with history.open() as store:
         record = store.find(result.metadata.scan_id)
         before = store.latest(record.scope, before=record)
         return store.load(before) if before else None
@@ -235,11 +235,11 @@ TREND_SCANS = 30
 """How many scans the HTML report's trend chart shows at most."""
 
 
-def trend(history: Path, result: ScanResult) -> list[html.TrendPoint]:
+def trend(history: HistoryLocation, result: ScanResult) -> list[html.TrendPoint]:
     """The HTML trend: the complete scans of the result's scope up to it, oldest first."""
     meta = result.metadata
     scope = scope_key(meta.account_ids, meta.regions, meta.baseline_digest)
-    with HistoryStore(history) as store:
+    with history.open() as store:
         scans = store.scans()
         ids = [scan.scan_id for scan in scans]
         older = scans[ids.index(meta.scan_id) :] if meta.scan_id in ids else scans
@@ -291,7 +291,8 @@ def _scan(
         new = drift.compare_findings((), result.findings).new_failures
         return result, drift.problems(new, drift.ResourcesDiff(), ""), False
     # The store first: a file that is not one is refused before a lock file appears beside it.
-    with HistoryStore(request.history) as store, store_lock(request.history, request.lock_timeout):
+    lock_scope = functools.partial(_lock_scope, request, plan, session)
+    with request.history.open() as store, request.history.lock(request.lock_timeout, lock_scope):
         if request.drift_from not in (None, APPROVED):
             store.find_complete(request.drift_from)  # a typo fails before the scan, not after
         scan_id = str(uuid.uuid4())
@@ -313,6 +314,20 @@ def _scan(
             changes = drift.compare_resources(store.load(reference).resources, result.resources)
             since = f"{'approved ' if reference.approved_at else ''}scan {reference.scan_id[:8]}"
         return result, drift.problems(new, changes, since), previous is not None
+
+
+def _lock_scope(request: ScanRequest, plan: ScanPlan, session: AwsSession) -> str:
+    """The scope a scan holds on a store locked per scope (PostgreSQL), as far as it is
+    known before scanning: the accounts asked for (or the credentials' own), the regions and
+    the baseline. Scanners of other accounts share the store; two of one scope never run."""
+    if request.accounts is not None:
+        accounts = request.accounts.account_ids or ("organization",)
+    else:
+        try:
+            accounts = (session.account_id(plan.regions[0]),)
+        except DriftscanError:  # the scan fails on it too, and is recorded as failed
+            accounts = ()
+    return scope_key(accounts, plan.regions, plan.baseline_digest)
 
 
 def _run(

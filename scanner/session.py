@@ -318,11 +318,11 @@ class _BoundedHttpSession:
 
     def _read_body(self, raw: Any, deadline: float, url: str) -> bytes:
         read1 = getattr(raw, "read1", None)
-        if read1 is None:  # urllib3 < 2.1: only the per-read timeout bounds the body
-            return bytes(raw.read())
         connection = raw.connection
         chunks: list[bytes] = []
         try:
+            if read1 is None:  # urllib3 < 2.1: only the per-read timeout bounds the body
+                return bytes(raw.read())
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:

@@ -1,7 +1,9 @@
-"""Shared fixtures: a fresh moto account per test, built with the demo builders."""
+"""Shared fixtures: a fresh moto account per test, built with the demo builders; history
+stores of both kinds (SQLite, and PostgreSQL on a server the session starts)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +11,8 @@ import pytest
 from moto import mock_aws
 
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.history import HistoryLocation
+from tests.pg import PostgresServer, postgres_server
 
 
 @pytest.fixture(autouse=True)
@@ -31,3 +35,29 @@ def account() -> Iterator[DemoAccount]:
     speed_up_moto_kms()
     with mock_aws():
         yield DemoAccount()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer | str]:
+    """The session's PostgreSQL server, or why it could not be started."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer | str) -> str:
+    """The URL of an empty database of its own on the session's server. Without a server
+    the test is skipped, saying why; in CI (``DRIFTSCAN_TEST_REQUIRE_POSTGRESQL``) it fails."""
+    if isinstance(postgres, str):
+        if os.environ.get("DRIFTSCAN_TEST_REQUIRE_POSTGRESQL"):
+            pytest.fail(postgres)
+        pytest.skip(postgres)
+    return postgres.database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history(request: pytest.FixtureRequest, tmp_path: Path) -> HistoryLocation:
+    """A history store not created yet: a SQLite file, or an empty PostgreSQL database."""
+    if request.param == "sqlite":
+        return HistoryLocation(path=tmp_path / "history.db")
+    return HistoryLocation(url=request.getfixturevalue("postgres_url"))

@@ -16,16 +16,28 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from moto.server import ThreadedMotoServer
 
+from scanner.accounts import AccountsRequest
 from scanner.cli import run
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.kms import make_key
-from scanner.history import HistoryStore, ScanRecord
+from scanner.history import (
+    HistoryError,
+    HistoryLocation,
+    ScanRecord,
+    describe_scope,
+    scope_key,
+)
+from scanner.pipeline import _lock_scope
+from scanner.session import SessionError
+from tests.pg import history_arg, holder
 
 ROOT = Path(__file__).resolve().parents[1]
+ACCOUNT = "123456789012"  # moto's
 KEYS = 4
 
 SLOW_SCAN = """
@@ -61,7 +73,10 @@ def endpoint() -> Iterator[str]:
 
 
 def scan_args(
-    endpoint: str, history: Path, *extra: str, checks: str = "kms.cmk_rotation_enabled"
+    endpoint: str,
+    history: HistoryLocation,
+    *extra: str,
+    checks: str = "kms.cmk_rotation_enabled",
 ) -> list[str]:
     return [
         "scan",
@@ -72,7 +87,7 @@ def scan_args(
         "--checks",
         checks,
         "--history",
-        str(history),
+        history_arg(history),
         "--fail-on",
         "never",
         *extra,
@@ -91,29 +106,30 @@ def slow_scan(argv: list[str], delay: float, calls: Path) -> subprocess.Popen[st
     )
 
 
-def wait_until_running(history: Path, process: subprocess.Popen[str]) -> None:
+def wait_until_running(history: HistoryLocation, process: subprocess.Popen[str]) -> None:
     """Until the scan is recorded as begun (it then holds the lock and is scanning)."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
-        if history.exists():
-            with HistoryStore(history) as store:
+        try:
+            with history.open(create=False) as store:
                 if any(not scan.complete for scan in store.scans()):
                     return
+        except HistoryError:  # not created yet
+            pass
         time.sleep(0.05)
     raise AssertionError("the scan never started")
 
 
-def scans(history: Path) -> list[ScanRecord]:
-    with HistoryStore(history) as store:
+def scans(history: HistoryLocation) -> list[ScanRecord]:
+    with history.open() as store:
         assert store.integrity() == "ok"
         return store.scans()
 
 
 def test_an_overlapping_scan_exits_3_naming_the_running_pid(
-    endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    endpoint: str, history: HistoryLocation, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    history = tmp_path / "history.db"
     first = slow_scan(
         scan_args(endpoint, history, "--workers", "1", "--quiet"),
         delay=0.3,
@@ -122,9 +138,13 @@ def test_an_overlapping_scan_exits_3_naming_the_running_pid(
     wait_until_running(history, first)
 
     assert run(scan_args(endpoint, history)) == 3
+    # A PostgreSQL store is locked per scope (account, regions, baseline): named too.
+    (running,) = scans(history)
+    scope = scope_key((ACCOUNT,), running.regions, running.baseline_digest)
     assert capsys.readouterr().err == (
-        f"driftscan: another driftscan run (pid {first.pid}) holds the history store "
-        f"{history}; try later or pass --lock-timeout SECONDS\n"
+        f"driftscan: another driftscan run (pid {holder(history, first.pid)}) holds the "
+        f"history store {history}{f' for {describe_scope(scope)}' if history.url else ''}; "
+        "try later or pass --lock-timeout SECONDS\n"
     )
     assert run(scan_args(endpoint, history, "--lock-timeout", "30", "--quiet")) == 0
     assert first.wait(timeout=30) == 0, first.communicate()
@@ -135,11 +155,15 @@ def test_an_overlapping_scan_exits_3_naming_the_running_pid(
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_a_killed_scan_leaves_a_consistent_store(
-    sig: signal.Signals, endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sig: signal.Signals,
+    endpoint: str,
+    history: HistoryLocation,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     run_dir, calls = tmp_path / "run", tmp_path / "calls.log"
     run_dir.mkdir()
-    history, output = run_dir / "history.db", run_dir / "out.json"
+    output = run_dir / "out.json"
     # key_in_use_enabled reads seven more collectors: queued behind the keys with one worker.
     checks = "kms.cmk_rotation_enabled,kms.key_in_use_enabled"
     assert run(scan_args(endpoint, history, "--quiet", checks=checks)) == 0  # a scan before
@@ -165,14 +189,13 @@ def test_a_killed_scan_leaves_a_consistent_store(
         assert len([t for t in started if t > signalled]) <= 2, started
     else:
         assert code == -signal.SIGKILL
-    # Neither the report nor its temporary file: only the store (and its WAL and lock files).
-    assert [name for name in os.listdir(run_dir) if not name.startswith("history.db")] == []
+    assert os.listdir(run_dir) == []  # neither the report nor its temporary file
     killed, before = scans(history)
     assert killed.state == "incomplete" and before.complete  # killed is not failed
 
     assert run(scan_args(endpoint, history, "--quiet", checks=checks)) == 0  # the next scan works
     capsys.readouterr()
-    assert run(["diff", "--history", str(history), "--format", "json"]) == 0
+    assert run(["diff", "--history", history_arg(history), "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["from"]["id"] == before.scan_id  # the killed scan is skipped
     assert document["summary"]["new_failures"] == 0
@@ -182,10 +205,9 @@ def test_a_killed_scan_leaves_a_consistent_store(
 
 def test_a_scan_that_fails_before_scanning_is_recorded_as_failed_with_its_reason(
     endpoint: str,
-    tmp_path: Path,
+    history: HistoryLocation,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    history = tmp_path / "history.db"
     assert run(scan_args(endpoint, history, "--quiet")) == 0
     # No credentials are refused before the store is opened (nothing to record); an
     # endpoint that cannot be reached fails the scan after it began.
@@ -199,18 +221,17 @@ def test_a_scan_that_fails_before_scanning_is_recorded_as_failed_with_its_reason
     # The next scan compares with the last complete one: nothing is new.
     assert run(scan_args(endpoint, history, "--fail-on", "new", "--quiet")) == 0
     assert capsys.readouterr().out == ""
-    assert run(["history", "list", "--history", str(history)]) == 0
+    assert run(["history", "list", "--history", history_arg(history)]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert listing[3].split()[2] == "failed"
     assert listing[-1].startswith(f"{failed.scan_id[:8]} failed: AWS endpoint unreachable")
-    assert run(["history", "prune", "--unfinished", "--history", str(history)]) == 0
+    assert run(["history", "prune", "--unfinished", "--history", history_arg(history)]) == 0
     assert [scan.state for scan in scans(history)] == ["complete", "complete"]
 
 
 def test_new_failures_are_listed_beside_the_report_once_there_is_a_previous_scan(
-    endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    endpoint: str, history: HistoryLocation, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    history = tmp_path / "history.db"
     argv = scan_args(endpoint, history, "--fail-on", "new")
 
     assert run(argv) == 1  # first scan of the scope: every failure is new
@@ -259,3 +280,93 @@ def test_log_format_json_makes_error_lines_json(capsys: pytest.CaptureFixture[st
     assert event["level"] == "error" and event["message"].startswith("--fail-on new and")
     assert run(["history", "show", "x", "--history", "/nonexistent/h.db"]) == 2
     assert capsys.readouterr().err.startswith("driftscan: no history store")  # text again
+
+
+def test_scanners_of_different_scopes_share_a_postgresql_store_at_once(
+    endpoint: str, postgres_url: str, tmp_path: Path
+) -> None:
+    history = HistoryLocation(url=postgres_url)
+    first = slow_scan(
+        scan_args(endpoint, history, "--workers", "1", "--quiet"),
+        delay=0.3,
+        calls=tmp_path / "calls.log",
+    )
+    wait_until_running(history, first)
+    # Another control: another baseline, so another scope (the same one exits 3, above).
+    assert run(scan_args(endpoint, history, "--quiet", checks="kms.key_in_use_enabled")) == 0
+    assert first.poll() is None  # the second ran while the first was scanning
+    assert first.wait(timeout=30) == 0, first.communicate()
+    assert [scan.state for scan in scans(history)] == ["complete", "complete"]
+
+
+STALLED_WRITE = """
+import os, sys, time
+from scanner.history import HistoryStore
+from scanner.history_pg import PostgresStore
+
+def stalled(insert):
+    def write(self, sql, rows):
+        insert(self, sql, rows)  # the findings, inside the transaction that completes the scan
+        open(os.environ["DRIFTSCAN_TEST_MARK"], "w").close()
+        time.sleep(60)
+    return write
+
+for store in (HistoryStore, PostgresStore):
+    store._executemany = stalled(store._executemany)
+from scanner.cli import main
+main()
+"""
+
+
+def test_a_scan_killed_while_writing_stays_incomplete_and_the_store_consistent(
+    endpoint: str, history: HistoryLocation, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(scan_args(endpoint, history, "--quiet")) == 0
+    mark = tmp_path / "writing"
+    victim = subprocess.Popen(
+        [sys.executable, "-c", STALLED_WRITE, *scan_args(endpoint, history, "--quiet")],
+        cwd=ROOT,
+        env={**os.environ, "DRIFTSCAN_TEST_MARK": str(mark)},
+    )
+    deadline = time.monotonic() + 30
+    while not mark.exists():
+        assert victim.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    victim.kill()
+    assert victim.wait(timeout=20) == -signal.SIGKILL
+
+    killed, before = scans(history)  # scans() checks integrity: no finding of a killed scan
+    assert (killed.state, killed.counts["FAIL"], before.state) == ("incomplete", 0, "complete")
+    # The server ends a killed client's session (and its locks) once it sees the connection
+    # close: a moment, which the next scan may wait for.
+    assert run(scan_args(endpoint, history, "--quiet", "--lock-timeout", "10")) == 0
+    assert [scan.state for scan in scans(history)] == ["complete", "incomplete", "complete"]
+    capsys.readouterr()
+    assert run(["diff", "--history", history_arg(history), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["from"]["id"] == before.scan_id
+
+
+def test_a_scan_locks_the_scope_of_the_accounts_it_was_asked_for() -> None:
+    """On PostgreSQL, scanners of different account groups (or credentials) share a store."""
+
+    class Session:
+        def __init__(self, account: str | None) -> None:
+            self.account = account
+
+        def account_id(self, region: str) -> str:
+            if self.account is None:
+                raise SessionError("no AWS credentials found")
+            return self.account
+
+    plan = SimpleNamespace(regions=("us-east-1",), baseline_digest="sha256:a")
+
+    def locked(accounts: AccountsRequest | None, session: Session) -> list[str]:
+        request = SimpleNamespace(accounts=accounts)
+        return json.loads(_lock_scope(request, plan, session))[0]
+
+    group = AccountsRequest(role_name="audit", account_ids=("222222222222", "111111111111"))
+    organization = AccountsRequest(role_name="audit", organization=True)
+    assert locked(group, Session(ACCOUNT)) == ["111111111111", "222222222222"]
+    assert locked(organization, Session(ACCOUNT)) == ["organization"]
+    assert locked(None, Session("333333333333")) == ["333333333333"]
+    assert locked(None, Session(None)) == []  # the scan fails on it, and records why

@@ -492,16 +492,23 @@ def test_a_down_server_leaves_a_spool_the_next_run_delivers_first_without_duplic
 
 
 @contextmanager
-def dripping_receiver(tls: Tls, interval: float) -> Iterator[int]:
-    """An HTTPS server that reads a POST, then answers one byte every ``interval`` s, its
-    status line included, until the client goes or the test ends; yields its port."""
-    answer = b'HTTP/1.1 200 OK\r\nContent-Length: 27\r\n\r\n{"text":"Success","code":0}'
+def dripping_receiver(tls: Tls, interval: float, *, headers_at_once: bool = False) -> Iterator[int]:
+    """An HTTPS server that reads a POST, then answers one byte every ``interval`` s (its
+    status line included, or, ``headers_at_once``, the status and headers at once and the
+    body a byte at a time), until the client goes or the test ends; yields its port."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 27\r\n\r\n"
+    answer = head + b'{"text":"Success","code":0}'
     done = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             self.rfile.read(int(self.headers["Content-Length"]))
-            for index in range(len(answer)):
+            start = 0
+            if headers_at_once:
+                self.wfile.write(head)
+                self.wfile.flush()
+                start = len(head)
+            for index in range(start, len(answer)):
                 if done.wait(interval):
                     return
                 self.wfile.write(answer[index : index + 1])
@@ -530,13 +537,17 @@ def dripping_receiver(tls: Tls, interval: float) -> Iterator[int]:
         server.server_close()
 
 
-def test_the_timeout_bounds_a_whole_attempt_against_a_dripping_receiver(tls: Tls) -> None:
+@pytest.mark.parametrize("headers_at_once", [False, True], ids=["status line", "body"])
+def test_the_timeout_bounds_a_whole_attempt_against_a_dripping_receiver(
+    tls: Tls, headers_at_once: bool
+) -> None:
     """A byte every 0.2 s never trips a per-read timeout of 1 s; the attempt's deadline
-    ends each attempt at 1 s (the whole answer would take 13 s)."""
+    ends each attempt at 1 s (the whole answer would take 13 s), in the status line or in
+    the body, after urllib has let go of the connection's socket."""
     sleeps = Sleeps()
     retry = RetryPolicy(attempts=2, base_delay=0.5, timeout=1.0, sleep=sleeps)
     poster = delivery_http.Poster(tls_context(tls.ca_bundle), retry)
-    with dripping_receiver(tls, 0.2) as port:
+    with dripping_receiver(tls, 0.2, headers_at_once=headers_at_once) as port:
         started = time.monotonic()
         with pytest.raises(DeliveryFailed) as failed:
             poster.post(f"https://127.0.0.1:{port}/x", b"{}", {}, "webhook")

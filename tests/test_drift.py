@@ -26,7 +26,9 @@ from scanner.drift import (
     flatten,
     problems,
 )
+from scanner.history import HistoryLocation
 from scanner.model import Status
+from tests.pg import history_arg
 from tests.test_history import ACCOUNT, finding, result, snapshot
 
 RDS_RETENTION_FIELD = "backup_retention_days"
@@ -213,9 +215,8 @@ CHECKS = "kms.cmk_rotation_enabled,ec2.datastore_sg_least_privilege,rds.backup_r
 
 
 def test_scan_change_scan_diff_lists_exactly_the_changes(
-    account: DemoAccount, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    account: DemoAccount, history: HistoryLocation, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    history = str(tmp_path / "history.db")
     key_arn = make_key(account, rotation=True)
     key_id = key_arn.split("/")[-1]
     vpc_id = account.client("ec2").create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -240,7 +241,7 @@ def test_scan_change_scan_diff_lists_exactly_the_changes(
         "--checks",
         CHECKS,
         "--history",
-        history,
+        history_arg(history),
         "--fail-on",
         "new",
         "--quiet",
@@ -264,7 +265,7 @@ def test_scan_change_scan_diff_lists_exactly_the_changes(
         "new FAIL: medium rds.backup_retention prod-db",
     ]
 
-    assert run(["diff", "--history", history, "--format", "json"]) == 0
+    assert run(["diff", "--history", history_arg(history), "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     jsonschema.validate(document, SCHEMA)
     assert sorted(
@@ -314,9 +315,8 @@ def test_scan_change_scan_diff_lists_exactly_the_changes(
 
 
 def test_drift_from_approved_reports_every_change_since(
-    account: DemoAccount, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    account: DemoAccount, history: HistoryLocation, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    history = str(tmp_path / "history.db")
     key_id = make_key(account, rotation=True).split("/")[-1]
     scan_argv = [
         "scan",
@@ -325,14 +325,14 @@ def test_drift_from_approved_reports_every_change_since(
         "--checks",
         "kms.cmk_rotation_enabled",
         "--history",
-        history,
+        history_arg(history),
         "--fail-on",
         "new",
         "--quiet",
     ]
     assert run([*scan_argv, "--drift-from", "approved"]) == 2
     assert "no approved snapshot for account 123456789012" in capsys.readouterr().err
-    assert run(["snapshot", "approve", "--history", history]) == 0
+    assert run(["snapshot", "approve", "--history", history_arg(history)]) == 0
     assert "approved scan" in capsys.readouterr().out
     account.client("kms").disable_key_rotation(KeyId=key_id)
     new_key = make_key(account, rotation=True).split("/")[-1]
@@ -354,7 +354,7 @@ def test_drift_from_approved_reports_every_change_since(
         )
         assert all(e["level"] == "warning" and e["message"] and e["time"] for e in events)
 
-    assert run(["diff", "--from", "approved", "--history", history]) == 0
+    assert run(["diff", "--from", "approved", "--history", history_arg(history)]) == 0
     table = capsys.readouterr().out
     assert f"kms.rotation_status  {key_id}" in table
     assert "rotation_status: true -> false" in table

@@ -447,3 +447,24 @@ def test_readme_states_the_worst_case_the_session_allows() -> None:
         assert f"8 × {5 + timeout} + 71 = {seconds:g} s" in readme
         first = scanner.session.worst_case_seconds(timeout, scanner.session.STS_ATTEMPTS)
         assert f"2 × {5 + timeout} + 1 = {first:g} s" in readme
+
+
+class _OldUrllib3Body:
+    """A urllib3 < 2.1 response body (no read1) whose connection broke mid-body."""
+
+    connection = None
+
+    def read(self) -> bytes:
+        import urllib3.exceptions
+
+        raise urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead(1573 bytes read)")
+
+
+def test_a_body_cut_short_under_old_urllib3_is_a_retryable_connection_error() -> None:
+    """The lowest urllib3 that botocore 1.34 allows has no read1: a cut body must still be
+    botocore's retryable ConnectionClosedError, not a crash of the collector."""
+    import botocore.exceptions
+
+    session = object.__new__(scanner.session._BoundedHttpSession)
+    with pytest.raises(botocore.exceptions.ConnectionClosedError):
+        session._read_body(_OldUrllib3Body(), time.monotonic() + 5, "https://rds.example")

@@ -3,7 +3,7 @@ approval per scope, pruning; and the `history` / `snapshot` commands over a stor
 
 from __future__ import annotations
 
-import os
+import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -17,11 +17,12 @@ from scanner.history import (
     FAILURE_CHARS,
     SCHEMA_VERSION,
     HistoryError,
+    HistoryLocation,
     HistoryStore,
     ScanRecord,
+    Store,
     default_path,
 )
-from scanner.lock import store_lock
 from scanner.model import (
     Finding,
     ResourceSnapshot,
@@ -30,6 +31,7 @@ from scanner.model import (
     Severity,
     Status,
 )
+from tests.pg import history_arg, holder
 
 ACCOUNT = "123456789012"
 
@@ -90,20 +92,20 @@ def result(
     )
 
 
-def record(store: HistoryStore, scan: ScanResult) -> ScanRecord:
+def record(store: Store, scan: ScanResult) -> ScanRecord:
     meta = scan.metadata
     store.begin(meta.scan_id, meta.regions, meta.baseline_digest)
     store.finish(scan)
     return store.find(meta.scan_id)
 
 
-def test_a_scan_round_trips_and_is_complete_only_when_finished(tmp_path: Path) -> None:
+def test_a_scan_round_trips_and_is_complete_only_when_finished(history: HistoryLocation) -> None:
     scan = result(
         "scan-1",
         [finding("key-1", Status.FAIL), finding("key-2", Status.PASS)],
         [snapshot("key-1", state="Enabled", aliases=["alias/a"], nested={"a": {"b": 1}})],
     )
-    with HistoryStore(tmp_path / "h.db") as store:
+    with history.open() as store:
         store.begin("scan-1", ("us-east-1",), "sha256:a")
         (started,) = store.scans()
         assert not started.complete and started.finished_at is None
@@ -117,7 +119,7 @@ def test_a_scan_round_trips_and_is_complete_only_when_finished(tmp_path: Path) -
         assert store.schema_version() == SCHEMA_VERSION
 
 
-def test_an_interrupted_write_leaves_the_scan_incomplete(tmp_path: Path) -> None:
+def test_an_interrupted_write_leaves_the_scan_incomplete(history: HistoryLocation) -> None:
     class Boom(Exception):
         pass
 
@@ -129,7 +131,7 @@ def test_an_interrupted_write_leaves_the_scan_incomplete(tmp_path: Path) -> None
     scan = replace(
         result("scan-1", [finding("key-1", Status.PASS)]), resources=ExplodingResources()
     )
-    with HistoryStore(tmp_path / "h.db") as store:
+    with history.open() as store:
         store.begin("scan-1", ("us-east-1",), "sha256:a")
         with pytest.raises(Boom):
             store.finish(scan)
@@ -167,8 +169,8 @@ def test_default_path_follows_xdg_data_home(
     assert default_path() == Path.home() / ".local" / "share" / "driftscan" / "history.db"
 
 
-def test_latest_and_previous_are_per_scope_and_complete(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path / "h.db") as store:
+def test_latest_and_previous_are_per_scope_and_complete(history: HistoryLocation) -> None:
+    with history.open() as store:
         first = record(store, result("aaa-1"))
         record(store, result("bbb-2", digest="sha256:other"))
         second = record(store, result("aaa-3"))
@@ -184,8 +186,8 @@ def test_latest_and_previous_are_per_scope_and_complete(tmp_path: Path) -> None:
             store.find_complete("aaa-4")
 
 
-def test_approval_is_one_scan_per_scope(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path / "h.db") as store:
+def test_approval_is_one_scan_per_scope(history: HistoryLocation) -> None:
+    with history.open() as store:
         first = record(store, result("s1"))
         other = record(store, result("s2", digest="sha256:other"))
         second = record(store, result("s3"))
@@ -200,8 +202,8 @@ def test_approval_is_one_scan_per_scope(tmp_path: Path) -> None:
         assert [s.scan_id for s in store.scans() if s.approved_at] == ["s3", "s2"]
 
 
-def test_prune_keeps_the_newest_per_scope_and_approved_scans(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path / "h.db") as store:
+def test_prune_keeps_the_newest_per_scope_and_approved_scans(history: HistoryLocation) -> None:
+    with history.open() as store:
         for n in range(1, 5):
             record(
                 store,
@@ -219,8 +221,8 @@ def test_prune_keeps_the_newest_per_scope_and_approved_scans(tmp_path: Path) -> 
         assert store.integrity() == "ok"
 
 
-def test_prune_older_than_and_both_criteria(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path / "h.db") as store:
+def test_prune_older_than_and_both_criteria(history: HistoryLocation) -> None:
+    with history.open() as store:
         record(store, result("old1", started_at="2001-01-01T00:00:00Z"))
         record(store, result("old2", started_at="2001-01-02T00:00:00Z"))
         record(store, result("new", started_at="2999-01-01T00:00:00Z"))
@@ -230,8 +232,8 @@ def test_prune_older_than_and_both_criteria(tmp_path: Path) -> None:
         assert [s.scan_id for s in store.scans()] == ["new"]
 
 
-def test_a_failed_scan_keeps_its_reason_and_is_never_compared(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path / "h.db") as store:
+def test_a_failed_scan_keeps_its_reason_and_is_never_compared(history: HistoryLocation) -> None:
+    with history.open() as store:
         record(store, result("s1"))
         store.begin("s2", ("us-east-1",), "sha256:a")
         store.fail("s2", "no AWS credentials found\n\x1b]0;pwned\x07 \u202e" + "x" * 400)
@@ -251,8 +253,10 @@ def test_a_failed_scan_keeps_its_reason_and_is_never_compared(tmp_path: Path) ->
         assert store.find("s1").state == "complete"
 
 
-def test_prune_unfinished_deletes_failed_and_interrupted_scans_only(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path / "h.db") as store:
+def test_prune_unfinished_deletes_failed_and_interrupted_scans_only(
+    history: HistoryLocation,
+) -> None:
+    with history.open() as store:
         record(store, result("done"))
         store.begin("failed", ("us-east-1",), "sha256:a")
         store.fail("failed", "no AWS credentials found")
@@ -263,9 +267,9 @@ def test_prune_unfinished_deletes_failed_and_interrupted_scans_only(tmp_path: Pa
         assert [s.scan_id for s in store.scans()] == ["later", "done"]
 
 
-def test_history_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "h.db"
-    with HistoryStore(path) as store:
+def test_history_commands(history: HistoryLocation, capsys: pytest.CaptureFixture[str]) -> None:
+    path = history_arg(history)
+    with history.open() as store:
         record(store, result("11111111-first", [finding("key-1", Status.FAIL)]))
         record(store, result("22222222-second", [finding("key-1", Status.PASS)]))
         store.begin("33333333-killed", ("us-east-1",), "sha256:a")
@@ -273,7 +277,7 @@ def test_history_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         store.fail("44444444-failed", "no AWS credentials found")
     capsys.readouterr()
 
-    assert run(["history", "list", "--history", str(path)]) == 0
+    assert run(["history", "list", "--history", path]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2:] == ["", "44444444 failed: no AWS credentials found"]
     failed, killed, second, first = (line.split() for line in lines[2:-2])
@@ -283,14 +287,14 @@ def test_history_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert first[:3] == ["11111111", "2030-01-01T00:00:00Z", "complete"]
     assert first[3:] == [ACCOUNT, "us-east-1", "1", "0", "1", "0"]
 
-    assert run(["history", "show", "1111", "--history", str(path)]) == 0
+    assert run(["history", "show", "1111", "--history", path]) == 0
     assert "key-1 is FAIL" in capsys.readouterr().out
-    assert run(["history", "show", "4444", "--history", str(path)]) == 2
+    assert run(["history", "show", "4444", "--history", path]) == 2
     assert capsys.readouterr().err.endswith(" failed: it holds no findings\n")
 
-    assert run(["snapshot", "approve", "--history", str(path)]) == 0
+    assert run(["snapshot", "approve", "--history", path]) == 0
     assert "approved scan 22222222-second" in capsys.readouterr().out
-    assert run(["history", "list", "--history", str(path)]) == 0
+    assert run(["history", "list", "--history", path]) == 0
     assert capsys.readouterr().out.splitlines()[4].split()[:4] == [
         "22222222",
         "2030-01-01T00:00:00Z",
@@ -298,10 +302,10 @@ def test_history_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         "yes",
     ]
 
-    assert run(["history", "prune", "--unfinished", "--history", str(path)]) == 0
-    assert f"deleted 2 scans; 2 left in {path}" in capsys.readouterr().out
-    assert run(["history", "prune", "--keep", "1", "--history", str(path)]) == 0
-    assert f"deleted 1 scan; 1 left in {path}" in capsys.readouterr().out
+    assert run(["history", "prune", "--unfinished", "--history", path]) == 0
+    assert f"deleted 2 scans; 2 left in {history}" in capsys.readouterr().out
+    assert run(["history", "prune", "--keep", "1", "--history", path]) == 0
+    assert f"deleted 1 scan; 1 left in {history}" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -316,13 +320,12 @@ def test_history_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     ],
 )
 def test_history_command_errors_are_one_line_exit_2(
-    argv: list[str], line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    argv: list[str], line: str, history: HistoryLocation, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "h.db"
-    with HistoryStore(path) as store:
+    with history.open() as store:
         record(store, result("11111111-first"))
         store.begin("33333333-killed", ("us-east-1",), "sha256:a")
-    assert run([*argv, "--history", str(path)]) == 2
+    assert run([*argv, "--history", history_arg(history)]) == 2
     err = capsys.readouterr().err
     assert line in err and len(err.splitlines()) == 1, err
 
@@ -337,20 +340,47 @@ def test_reading_commands_never_create_a_store(
 
 
 def test_prune_waits_for_no_running_scan(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    history: HistoryLocation, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "h.db"
-    with HistoryStore(path) as store:
-        record(store, result("s1"))
-    with store_lock(path):  # a scan is running
-        assert run(["history", "prune", "--keep", "1", "--history", str(path)]) == 3
+    path = history_arg(history)
+    with history.open() as store:
+        scope = record(store, result("s1")).scope
+    with history.lock(0, lambda: scope):  # a scan is running
+        assert run(["history", "prune", "--keep", "1", "--history", path]) == 3
         assert capsys.readouterr().err == (
-            f"driftscan: another driftscan run (pid {os.getpid()}) holds the history store "
-            f"{path}; try later or pass --lock-timeout SECONDS\n"
+            f"driftscan: another driftscan run (pid {holder(history)}) holds the history store "
+            f"{history}; try later or pass --lock-timeout SECONDS\n"
         )
-        argv = ["history", "prune", "--keep", "1", "--history", str(path), "--lock-timeout", "0.3"]
+        argv = ["history", "prune", "--keep", "1", "--history", path, "--lock-timeout", "0.3"]
         started = time.monotonic()
         assert run(argv) == 3
         assert time.monotonic() - started >= 0.3
         assert capsys.readouterr().err.endswith("; still held after waiting 0.3 s\n")
-    assert run(["history", "prune", "--keep", "1", "--history", str(path)]) == 0
+    assert run(["history", "prune", "--keep", "1", "--history", path]) == 0
+
+
+def test_report_and_export_read_either_store(
+    history: HistoryLocation, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with history.open() as store:
+        record(store, result("11111111-first", [finding("key-1", Status.FAIL)]))
+        record(store, result("22222222-second", [finding("key-1", Status.PASS)]))
+    assert run(["export", "--last", "--format", "json", "--history", history_arg(history)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [f["status"] for f in document["findings"]] == ["PASS"]
+    page = tmp_path / "report.html"
+    assert (
+        run(["report", "--scan", "1111", "-o", str(page), "--history", history_arg(history)]) == 0
+    )
+    assert "key-1 is FAIL" in page.read_text()
+
+
+def test_the_history_url_variable_names_the_default_store(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with HistoryLocation(url=postgres_url).open() as store:
+        record(store, result("11111111-first"))
+    monkeypatch.setenv("DRIFTSCAN_HISTORY_URL", postgres_url)
+    assert run(["history", "list"]) == 0
+    assert "11111111" in capsys.readouterr().out
+    assert not default_path().exists()

@@ -117,6 +117,10 @@ def test_the_table_escapes_every_control_character(
     assert_plain_text(text)
     assert "\\x1b]0;owned\\x07title" in " ".join(text.split()) or width is not None
     assert "gorp\\u202eslx.exe" in text
+    # In the reason column too: a newline is shown, never folded into a space.
+    assert not re.search(r"log group \S*x PASS", " ".join(text.split()))
+    if width is None:
+        assert "x\\nPASS" in text and "a\\tb" in text
     if width is not None:
         assert max(len(line) for line in text.splitlines()) <= width
         assert sum(line.count("L") for line in text.splitlines()) >= 1200  # wrapped, not cut

@@ -1,6 +1,7 @@
 """The history store and its neighbours are private and driftscan's own: files 0600 and folders
 0700 whatever the umask; a file that is not a driftscan store is refused without a byte
-written to it; a store of driftscan 0.1 is adopted; the lock is taken on the resolved path."""
+written to it; a store of driftscan 0.1 is adopted; the lock is taken on the resolved path.
+A PostgreSQL store: its password is never shown, another program's schema is refused."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hashlib
 import os
 import sqlite3
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,9 +24,12 @@ from scanner.history import (
     SCHEMA_VERSION,
     UNMARKED_VERSION,
     HistoryError,
+    HistoryLocation,
     HistoryStore,
+    redact,
 )
 from scanner.lock import LockBusy, store_lock
+from tests.pg import PostgresServer
 from tests.test_history import record, result
 
 
@@ -221,3 +226,107 @@ def test_a_store_reached_through_a_symlink_is_locked_as_itself(tmp_path: Path) -
     with store_lock(link), pytest.raises(LockBusy), store_lock(store):
         pass
     assert not (link.parent / "link.db.lock").exists()
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+
+def with_password(url: str, password: str = "s3cr3t-pw") -> str:
+    """``url`` with a password (the test server trusts loopback: it is never checked)."""
+    return url.replace("postgres@", f"postgres:{password}@", 1)
+
+
+def test_redact_hides_the_password_of_a_url() -> None:
+    assert redact("postgresql://scanner:hunter2@db.example:5432/fleet?sslmode=require") == (
+        "postgresql://scanner:***@db.example:5432/fleet?sslmode=require"
+    )
+    assert redact("postgresql://db/fleet?user=scanner&password=hunter2&sslrootcert=/ca.pem") == (
+        "postgresql://db/fleet?user=scanner&password=***&sslrootcert=/ca.pem"
+    )
+    assert redact("postgresql://scanner@db/fleet") == "postgresql://scanner@db/fleet"
+
+
+def test_a_password_in_the_url_is_never_printed(
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = with_password(postgres_url)
+    shown = url.replace("s3cr3t-pw", "***")
+    location = HistoryLocation.parse(url)
+    with location.open() as store:
+        scope = record(store, result("s1")).scope
+    outputs = []
+    assert run(["history", "prune", "--keep", "1", "--history", url]) == 0
+    outputs.append(capsys.readouterr())
+    assert outputs[-1].out == f"deleted 0 scans; 1 left in {shown}\n"
+    assert run(["history", "show", "nope", "--history", url]) == 2
+    outputs.append(capsys.readouterr())
+    assert (
+        outputs[-1].err
+        == f"driftscan: no scan 'nope' in {shown} (`driftscan history list` shows them)\n"
+    )
+    with location.lock(0, lambda: scope):
+        assert run(["history", "prune", "--keep", "1", "--history", url]) == 3
+        outputs.append(capsys.readouterr())
+        assert f"holds the history store {shown}; try later" in outputs[-1].err
+    # From the environment, and a server that refuses: still one line, still no password.
+    monkeypatch.setenv(
+        "DRIFTSCAN_HISTORY_URL", url.replace(url.split("@")[1].split("/")[0], "127.0.0.1:9")
+    )
+    assert run(["history", "list"]) == 2
+    outputs.append(capsys.readouterr())
+    (line,) = outputs[-1].err.splitlines()
+    assert line.startswith(
+        "driftscan: cannot open history store postgresql://postgres:***@127.0.0.1:9/"
+    )
+    for malformed in (
+        "postgresql://postgres:s3cr3t-pw@127.0.0.1:notaport/db",  # libpq quotes the port
+        "postgresql://postgres:s3cr3t-pw x@127.0.0.1/db?password=s3cr3t-pw%20y",  # and these
+    ):
+        assert run(["history", "list", "--history", malformed]) == 2
+        outputs.append(capsys.readouterr())
+    for output in outputs:
+        assert "s3cr3t-pw" not in output.out + output.err
+
+
+def test_without_psycopg_a_postgresql_store_exits_2_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # what `import psycopg` finds missing
+    assert run(["history", "list", "--history", "postgresql://scanner:pw@db/fleet"]) == 2
+    assert capsys.readouterr().err == (
+        "driftscan: history store postgresql://scanner:***@db/fleet is PostgreSQL, which "
+        "needs the driver: pip install 'driftscan[postgresql]'\n"
+    )
+
+
+def test_a_postgresql_store_migrates_refuses_a_newer_schema_and_another_programs_tables(
+    postgres: PostgresServer, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import psycopg
+
+    assert run(["history", "list", "--history", postgres_url]) == 2  # reading creates nothing
+    assert capsys.readouterr().err.startswith(f"driftscan: no history store at {postgres_url}")
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        assert db.execute("SELECT to_regnamespace('driftscan')").fetchone() == (None,)
+    location = HistoryLocation(url=postgres_url)
+    with location.open() as store:
+        assert store.schema_version() == SCHEMA_VERSION
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("UPDATE driftscan.schema_version SET version = version + 1")
+    with pytest.raises(HistoryError, match=f"schema version {SCHEMA_VERSION + 1}; this driftscan"):
+        location.open()
+
+    theirs = postgres.database()
+    with psycopg.connect(theirs, autocommit=True) as db:
+        db.execute("CREATE SCHEMA driftscan")
+        db.execute("CREATE TABLE driftscan.notes (body TEXT)")
+    assert run(["history", "list", "--history", theirs]) == 2
+    assert capsys.readouterr().err == (
+        f"driftscan: cannot open history store {theirs}: its schema driftscan holds tables "
+        "that are not driftscan's; left untouched\n"
+    )
+    with psycopg.connect(theirs, autocommit=True) as db:
+        tables = db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'driftscan'")
+        assert tables.fetchall() == [("notes",)]

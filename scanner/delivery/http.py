@@ -64,21 +64,36 @@ class _Deadline:
         self.expired = False
         self._started = time.monotonic()
         self._timer: threading.Timer | None = None
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
 
-    def watch(self, connection: http.client.HTTPConnection) -> None:
-        """Shut the connection's socket down when the attempt's time is up."""
+    def start(self) -> None:
+        """Start the clock's alarm (before connecting: a connect that hangs is bounded too)."""
         left = self._started + self.seconds - time.monotonic()
-        self._timer = threading.Timer(max(0.0, left), self._expire, [connection])
+        self._timer = threading.Timer(max(0.0, left), self._expire)
         self._timer.daemon = True
         self._timer.start()
 
-    def _expire(self, connection: http.client.HTTPConnection) -> None:
+    def hold(self, sock: socket.socket) -> None:
+        """The attempt's socket, kept here: urllib drops the connection's reference to it
+        once the headers are read, while the body is still to come."""
+        with self._lock:
+            self._sock = sock
+        if self.expired:
+            self._shut()
+
+    def _expire(self) -> None:
         self.expired = True
-        if connection.sock is not None:
+        self._shut()
+
+    def _shut(self) -> None:
+        with self._lock:
+            sock = self._sock
+        if sock is not None:
             # The plain socket's shutdown (not SSLSocket's, which drops its TLS state under
             # the reading thread): the blocked read sees EOF and returns. OSError: closed.
             with contextlib.suppress(OSError):
-                socket.socket.shutdown(connection.sock, socket.SHUT_RDWR)
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def cancel(self) -> None:
         if self._timer is not None:
@@ -91,8 +106,8 @@ class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
         self._deadline = deadline
 
     def connect(self) -> None:
-        self._deadline.watch(self)
         super().connect()
+        self._deadline.hold(self.sock)
 
 
 class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
@@ -150,6 +165,7 @@ class Poster:
             retry_after = None
             request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
             deadline = _Deadline(self.retry.timeout)
+            deadline.start()
             opener = urllib.request.build_opener(
                 _DeadlineHTTPSHandler(self._tls, deadline), _NoRedirect()
             )
