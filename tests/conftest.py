@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
-from scanner.store.history import HistoryLocation
+from scanner.store.location import HistoryLocation
 from tests.pg import PostgresServer, postgres_server
 
 

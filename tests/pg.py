@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from scanner.store.history import HistoryLocation
+from scanner.store.location import HistoryLocation
 
 SERVER_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 """Where Debian puts initdb and pg_ctl (not on PATH)."""

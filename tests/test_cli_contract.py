@@ -128,15 +128,50 @@ ID,..., N or FILE, and a flag takes no value at all."""
 def test_help_reads_like_a_manual(
     path: tuple[str, ...], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "200")  # one option a line: its placeholders in one piece
+    monkeypatch.setenv("COLUMNS", "200")  # one row a line: its placeholders in one piece
     assert run([*path, "--help"]) == 0
     text = capsys.readouterr().out
-    options_and_usage = "\n".join(
-        line for line in text.splitlines() if re.match(r"^\W*(Usage:|--|-\w)", line.strip())
-    )
-    assert options_and_usage
-    assert not PLACEHOLDERS.findall(options_and_usage), options_and_usage
+    # Every row: the usage line, each argument's, each option's.
+    assert not PLACEHOLDERS.findall(text), text
     assert "[default: None]" not in text
+    for param in COMMANDS[path].params:
+        if param.param_type_name == "argument":
+            name = param.metavar
+            assert re.search(rf"^  {name}  \S", text, re.MULTILINE), text  # ID  A control id.
+            usage = next(line for line in text.splitlines() if line.startswith("Usage: "))
+            assert usage.endswith(f" {name}" if param.required else f" [{name}]"), usage
+
+
+def _words(text: str) -> str:
+    """The text with its line breaks undone: click folds lines at spaces and after hyphens."""
+    return re.sub(r"-\s+", "-", " ".join(text.split()))
+
+
+@pytest.mark.parametrize("columns", ["80", "100"])
+@pytest.mark.parametrize("path", list(COMMANDS), ids=_ids(COMMANDS))
+def test_help_loses_no_word_at_any_width(
+    path: tuple[str, ...],
+    columns: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A help string may be folded across lines, never cut: joined again, each is whole
+    (rich's panels cut $XDG_DATA_HOME/driftsca…, DRIFTSCAN_WEBHOOK_TOKEN…)."""
+    monkeypatch.setenv("COLUMNS", columns)
+    assert run([*path, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "…" not in text
+    command = COMMANDS[path]
+    helps = [
+        command.help,
+        *(param.help for param in command.params if getattr(param, "help", None)),
+    ]
+    helps += [sub.get_short_help_str() for sub in getattr(command, "commands", {}).values()]
+    assert helps
+    for help_text in helps:
+        assert _words(help_text) in _words(text), (help_text, text)
+    for line in text.splitlines():
+        assert len(line) <= int(columns), line
 
 
 def test_commands_are_listed_in_the_order_a_user_needs_them(

@@ -4,8 +4,9 @@ errors come in the order a newcomer meets them; iam-policy covers the baseline's
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,56 @@ def test_a_typo_is_reported_before_the_missing_credentials(
 ) -> None:
     assert run(["scan", "--checks", "kms.nope"]) == 2
     assert "unknown check id 'kms.nope'" in capsys.readouterr().err
+
+
+def _foreign_database(path: Path) -> Path:
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE accounts (id TEXT)")
+        db.commit()
+    return path
+
+
+BAD_FLAGS = [
+    (["--send", "https://[::1/x"], "--send: malformed URL"),
+    (["--send", "securityhub:moon-1"], "'moon-1' is not a region name"),
+    (["--ca-bundle", "/nonexistent/ca.pem", "--send", "https://hooks.example"], "--ca-bundle"),
+    (["--send", "splunk-hec://splunk.example"], "needs DRIFTSCAN_HEC_TOKEN set"),
+    (["--history", "FOREIGN"], "a SQLite database without driftscan's tables"),
+    (["--only-changes", "--no-history", "--send", "https://h.example"], "drop --no-history"),
+    (["--only-changes"], "--only-changes chooses what --send delivers"),
+    (["--all-regions", "--region", "us-east-1"], "contradict each other"),
+    (["--exclude-regions", "us-east-1"], "--exclude-regions needs --all-regions"),
+    (["--output", "/nonexistent/dir/out.json"], "does not exist"),
+]
+
+
+@pytest.mark.usefixtures("nothing_configured")
+@pytest.mark.parametrize(("flags", "line"), BAD_FLAGS, ids=[line for _, line in BAD_FLAGS])
+def test_every_flag_and_file_is_checked_before_the_credentials(
+    flags: list[str],
+    line: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("DRIFTSCAN_HEC_TOKEN", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    foreign = str(_foreign_database(tmp_path / "other.db"))
+    argv = ["scan", *(foreign if flag == "FOREIGN" else flag for flag in flags)]
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert line in err and "credentials" not in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "data").exists()  # the default store was not created either
+
+
+@pytest.mark.usefixtures("nothing_configured")
+def test_an_absent_history_store_is_good_and_not_created_before_the_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "new" / "history.db"
+    assert run(["scan", "-r", "us-east-1", "--history", str(store)]) == 3
+    assert "no AWS credentials found" in capsys.readouterr().err
+    assert not store.parent.exists()
 
 
 def test_with_credentials_the_missing_region_comes_next(

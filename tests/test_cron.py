@@ -27,13 +27,8 @@ from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.kms import make_key
 from scanner.engine.accounts import AccountsRequest
 from scanner.engine.session import SessionError
-from scanner.store.history import (
-    HistoryError,
-    HistoryLocation,
-    ScanRecord,
-    describe_scope,
-    scope_key,
-)
+from scanner.store.history import HistoryError, ScanRecord, describe_scope, scope_key
+from scanner.store.location import HistoryLocation
 from tests.pg import history_arg, holder
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ from scanner.store.drift import (
     flatten,
     problems,
 )
-from scanner.store.history import HistoryLocation
+from scanner.store.location import HistoryLocation
 from tests.pg import history_arg
 from tests.test_history import ACCOUNT, finding, result, snapshot
 

@@ -25,12 +25,12 @@ from scanner.store.history import (
     FAILURE_CHARS,
     SCHEMA_VERSION,
     HistoryError,
-    HistoryLocation,
     HistoryStore,
     ScanRecord,
     Store,
     default_path,
 )
+from scanner.store.location import HistoryLocation
 from tests.pg import history_arg, holder
 
 ACCOUNT = "123456789012"

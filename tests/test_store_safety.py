@@ -24,10 +24,10 @@ from scanner.store.history import (
     SCHEMA_VERSION,
     UNMARKED_VERSION,
     HistoryError,
-    HistoryLocation,
     HistoryStore,
     redact,
 )
+from scanner.store.location import HistoryLocation
 from scanner.store.lock import LockBusy, store_lock
 from tests.pg import PostgresServer
 from tests.test_history import record, result

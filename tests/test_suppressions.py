@@ -164,6 +164,10 @@ def test_a_passing_resource_is_not_muted(account: DemoAccount) -> None:
             '{"suppressions": [{"check": "kms.cmk_rotation_enabled", "reason": " "}]}',
             "suppressions/0/reason: ' ' is not a non-blank reason",
         ),
+        (
+            '{"suppressions": [{"check": "kms.cmk_rotation_enabled", "reason": ""}]}',
+            "suppressions/0/reason: must not be empty",  # once, though two rules break
+        ),
         ("suppressions: [check: x", "not valid YAML or JSON at line"),
         ("suppressions: []\nmuted: []\n", "(top level): unknown key 'muted'"),
     ],

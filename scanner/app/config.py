@@ -248,7 +248,12 @@ def _validated(text: str, source: str, schema: Mapping[str, Any]) -> Any:
     document = _empty_sections_as_mappings(_parsed(text, source))
     validator = jsonschema.Draft202012Validator(schema)
     problems = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
-    lines = [line for error in problems for line in _describe(error)]
+    # One problem per text, number or boolean: '' breaks both minLength and pattern.
+    kept: dict[object, jsonschema.ValidationError] = {}
+    for error in problems:
+        scalar = not isinstance(error.instance, (dict, list))
+        kept.setdefault(tuple(error.absolute_path) if scalar else id(error), error)
+    lines = [line for error in kept.values() for line in _describe(error)]
     if isinstance(document, dict) and isinstance(document.get("suppressions"), list):
         lines += entry_problems(document["suppressions"])  # all problems at once, not in turns
     if lines:

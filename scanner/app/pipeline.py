@@ -27,7 +27,13 @@ from scanner.app.config import Baseline, build_plan
 from scanner.app.executors import scan_on_dask
 from scanner.app.suppressions import Suppression
 from scanner.app.suppressions import apply as apply_suppressions
-from scanner.delivery import DeliveryOptions, Transport, deliver, open_transports, outgoing
+from scanner.delivery import (
+    DeliveryOptions,
+    Transport,
+    deliver,
+    open_transports,
+    outgoing,
+)
 from scanner.delivery import exit_code as delivery_exit_code
 from scanner.delivery import problems as delivery_problems
 from scanner.delivery.spool import spool_dir
@@ -39,7 +45,8 @@ from scanner.errors import DriftscanError
 from scanner.model import ScanResult, Severity, Status
 from scanner.output import ensure_writable, write_file
 from scanner.store import drift
-from scanner.store.history import APPROVED, HistoryLocation, scope_key
+from scanner.store.history import APPROVED, scope_key
+from scanner.store.location import HistoryLocation
 from scanner.textsafe import count, printable
 
 
@@ -153,8 +160,7 @@ def transports_for(
     *,
     sse_kms_key: str | None = None,
 ) -> list[Transport]:
-    """The --send destinations, checked before anything is scanned or read: their form,
-    tokens and the CA bundle."""
+    """The --send destinations, checked and opened before anything is scanned or read."""
     return open_transports(
         send,
         DeliveryOptions(

@@ -51,7 +51,7 @@ from scanner.cli.history import (
     snapshot_app,
 )
 from scanner.cli.history import _open as open_store
-from scanner.delivery import parse_destination
+from scanner.delivery import DeliveryOptions, check_destinations, parse_destination
 from scanner.demo.stack import DEMO_BASELINE, DEMO_REGION, demo_account
 from scanner.engine.accounts import DISCOVERY_REGION, AccountsRequest, enabled_regions
 from scanner.engine.compliance import CIS_VERSION, Framework
@@ -77,7 +77,8 @@ from scanner.errors import (
 )
 from scanner.model import Severity
 from scanner.output import ensure_writable, write_file
-from scanner.store.history import HistoryError, HistoryLocation, default_location
+from scanner.store.history import HistoryError
+from scanner.store.location import HistoryLocation, default_location
 from scanner.textsafe import clip
 
 EXIT_CODES_HELP = f"""
@@ -522,6 +523,10 @@ def scan(
         if demo:
             raise ConfigError("--demo scans an in-process account: not on --executor dask")
         request = replace(request, scheduler=scheduler_address(scheduler))
+    if all_regions and request.regions:
+        raise ConfigError("--all-regions and --region contradict each other")
+    if exclude_regions and not (all_regions or request.regions):
+        raise ConfigError("--exclude-regions needs --all-regions or --region")
     if demo:
         if profile or role_name or all_regions or exclude_regions:
             raise ConfigError(
@@ -547,11 +552,8 @@ def scan(
 def _regions(
     session: AwsSession, given: Sequence[str], all_regions: bool, excluded: set[str]
 ) -> tuple[str, ...]:
-    """``--region`` or ``--all-regions``, less ``--exclude-regions``."""
-    if all_regions and given:
-        raise ConfigError("--all-regions and --region contradict each other")
-    if not all_regions and not given:
-        raise ConfigError("--exclude-regions needs --all-regions or --region")
+    """``--region`` or ``--all-regions`` (the scan checked they do not contradict each
+    other), less ``--exclude-regions``."""
     regions = (
         enabled_regions(session, session.default_region or DISCOVERY_REGION)
         if all_regions
@@ -638,10 +640,11 @@ def _demo_baseline(path: Path | None) -> Baseline:
 def _checked_plan(
     request: ScanRequest, *, demo: bool = False, known_regions: Collection[str] = ()
 ) -> ScanPlan:
-    """The plan of what scan, demo or iam-policy was asked, once every flag of the request is
-    known to be good: the one place that checks them, before any I/O (credentials, the demo
-    account, the history store), so that a typo exits 2 at once. The region may still be
-    missing: it can come from the session, whose credentials are checked first."""
+    """The plan of what scan, demo or iam-policy was asked, once every flag and file of the
+    request is known to be good: the one place that checks them, before any other I/O
+    (credentials, the demo account, the history store opened), so that a typo exits 2 at
+    once. The region may still be missing: it can come from the session, whose credentials
+    are checked first."""
     if request.history is None and (request.fail_on is FailOn.NEW or request.drift_from):
         raise ConfigError(
             "--fail-on new and --drift-from read the history store: "
@@ -673,6 +676,14 @@ def _checked_plan(
     renderer_for(request.output_format, jsonl=request.jsonl)
     if request.output is not None:
         ensure_writable(request.output)
+    check_destinations(
+        request.send,
+        DeliveryOptions(
+            ca_bundle=request.ca_bundle, env=os.environ, sse_kms_key=request.sse_kms_key
+        ),
+    )
+    if request.history is not None:
+        request.history.check()
     return plan
 
 

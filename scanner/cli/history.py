@@ -19,12 +19,11 @@ from scanner.store.history import (
     APPROVED,
     HISTORY_URL_VARIABLE,
     HistoryError,
-    HistoryLocation,
     ScanRecord,
     Store,
-    default_location,
     describe_scope,
 )
+from scanner.store.location import HistoryLocation, default_location
 from scanner.textsafe import count
 
 history_app = DriftscanTyper(

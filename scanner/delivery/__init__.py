@@ -216,11 +216,26 @@ def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
     return context
 
 
-def open_transports(values: Sequence[str], options: DeliveryOptions) -> list[Transport]:
-    """Parse every ``--send`` value and check its token, before anything is scanned."""
+def check_destinations(values: Sequence[str], options: DeliveryOptions) -> list[Destination]:
+    """Parse every ``--send`` value and check what it needs besides AWS credentials (its
+    token, the CA bundle, pyarrow): nothing is opened, so this runs before credentials are
+    looked for."""
     destinations = [parse_destination(value) for value in values]
     if options.sse_kms_key is not None and not any(d.bucket for d in destinations):
         raise ConfigError("--sse-kms-key applies to s3:// and security-lake:// destinations")
+    if destinations:
+        tls_context(options.ca_bundle)
+    for destination in destinations:
+        if destination.kind is Kind.SPLUNK_HEC and not options.env.get(HEC_TOKEN_ENV):
+            raise ConfigError(f"--send {destination.label} needs {HEC_TOKEN_ENV} set")
+        if destination.kind is Kind.SECURITY_LAKE:
+            security_lake.require_pyarrow()
+    return destinations
+
+
+def open_transports(values: Sequence[str], options: DeliveryOptions) -> list[Transport]:
+    """Check every ``--send`` value (``check_destinations``) and open its transport."""
+    destinations = check_destinations(values, options)
     if not destinations:
         return []
     tls = tls_context(options.ca_bundle)
@@ -229,9 +244,7 @@ def open_transports(values: Sequence[str], options: DeliveryOptions) -> list[Tra
     for destination in destinations:
         match destination.kind:
             case Kind.SPLUNK_HEC:
-                token = options.env.get(HEC_TOKEN_ENV)
-                if not token:
-                    raise ConfigError(f"--send {destination.label} needs {HEC_TOKEN_ENV} set")
+                token = options.env[HEC_TOKEN_ENV]
                 transports.append(splunk.Hec(destination, token, http.Poster(tls, retry)))
             case Kind.WEBHOOK:
                 transports.append(
@@ -246,8 +259,6 @@ def open_transports(values: Sequence[str], options: DeliveryOptions) -> list[Tra
             case Kind.S3 | Kind.SECURITY_LAKE:
                 if options.session is None:
                     raise ConfigError(f"--send {destination.label} needs AWS credentials")
-                if destination.kind is Kind.SECURITY_LAKE:
-                    security_lake.require_pyarrow()
                 transports.append(
                     s3.Objects(destination, s3.ObjectWriter(options.session, options.sse_kms_key))
                 )

@@ -1,7 +1,8 @@
 """The scan history: a store of every scan's findings and resource snapshots.
 
-Commands use a ``Store`` and do not care which: ``HistoryLocation`` (``--history``, a file or
-a ``postgresql://`` URL) opens and locks either. ``SqlStore`` holds every query, written once;
+Commands use a ``Store`` and do not care which: ``HistoryLocation`` in
+``scanner.store.location`` (``--history``, a file or a ``postgresql://`` URL) opens and locks
+either. ``SqlStore`` holds every query, written once;
 ``HistoryStore`` below is the embedded SQLite store (the default), ``scanner.store.history_pg``
 the PostgreSQL one, for fleets and ephemeral runners.
 
@@ -23,9 +24,9 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, Self
@@ -42,7 +43,6 @@ from scanner.model import (
     Status,
 )
 from scanner.output import PRIVATE_FILE, file_kind, private_dir, tighten
-from scanner.store.lock import store_lock
 from scanner.textsafe import clip, count
 
 APPROVED = "approved"
@@ -140,56 +140,6 @@ def redact(url: str) -> str:
         for pair in parts.query.split("&")
     )
     return urlunsplit(parts._replace(netloc=user + at + host, query=query))
-
-
-@dataclass(frozen=True)
-class HistoryLocation:
-    """Where the history is: a SQLite file (``path``) or a PostgreSQL database (``url``,
-    which may hold a password: shown only through ``str()``, which hides it)."""
-
-    path: Path | None = None
-    url: str | None = field(default=None, repr=False)
-
-    @classmethod
-    def parse(cls, text: str) -> HistoryLocation:
-        """``--history``'s value: a ``postgresql://`` URL, else a file."""
-        if urlsplit(text).scheme in POSTGRESQL_SCHEMES:
-            return cls(url=text)
-        return cls(path=Path(text))
-
-    def __str__(self) -> str:
-        return redact(self.url) if self.url is not None else str(self.path)
-
-    def open(self, *, create: bool = True) -> Store:
-        """The store, migrated; with ``create=False`` (reading commands) an absent store is
-        an error instead of a new one."""
-        if self.url is not None:
-            from scanner.store.history_pg import PostgresStore
-
-            return PostgresStore(self.url, create=create)
-        assert self.path is not None
-        if not create and not self.path.exists():
-            raise HistoryError(f"no history store at {self.path}: no scan has been recorded there")
-        return HistoryStore(self.path)
-
-    def lock(
-        self, timeout: float = 0, scope: Callable[[], str] | None = None
-    ) -> AbstractContextManager[None]:
-        """One run at a time: a SQLite store is locked whole; a PostgreSQL store per
-        ``scope()`` (a scan; store-wide without one: a prune), so scanners of different
-        scopes share it."""
-        if self.url is not None:
-            from scanner.store.history_pg import advisory_lock
-
-            return advisory_lock(self.url, timeout, scope() if scope else None)
-        assert self.path is not None
-        return store_lock(self.path, timeout)
-
-
-def default_location() -> HistoryLocation:
-    """``$DRIFTSCAN_HISTORY_URL`` when set, else the SQLite file at ``default_path()``."""
-    url = os.environ.get(HISTORY_URL_VARIABLE)
-    return HistoryLocation.parse(url) if url else HistoryLocation(path=default_path())
 
 
 def scope_key(account_ids: Sequence[str], regions: Sequence[str], baseline_digest: str) -> str:
@@ -685,6 +635,27 @@ def _claim(path: Path) -> Path:
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         reason = getattr(exc, "strerror", None) or exc
         raise HistoryError(f"cannot open history store {path}: {reason}") from exc
+    _refuse_unless_store(path, file)
+    for name in (file.name, f"{file.name}-wal", f"{file.name}-shm"):
+        tighten(file.with_name(name), PRIVATE_FILE)
+    return file
+
+
+def check_store(path: Path) -> None:
+    """HistoryError unless ``path`` is absent or a driftscan store (or an empty file): read,
+    never created nor written, so that a scan refuses a bad ``--history`` before it looks
+    for credentials."""
+    try:
+        file = path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        reason = getattr(exc, "strerror", None) or exc
+        raise HistoryError(f"cannot open history store {path}: {reason}") from exc
+    if os.path.lexists(file):
+        _refuse_unless_store(path, file)
+
+
+def _refuse_unless_store(path: Path, file: Path) -> None:
+    """HistoryError unless the existing ``file`` is a driftscan store or empty; read only."""
     try:
         status = os.stat(file)
     except OSError as exc:
@@ -703,9 +674,6 @@ def _claim(path: Path) -> Path:
             problem = str(exc)
         if problem:
             raise HistoryError(_refusal(path, problem))
-    for name in (file.name, f"{file.name}-wal", f"{file.name}-shm"):
-        tighten(file.with_name(name), PRIVATE_FILE)
-    return file
 
 
 def _not_a_store(db: sqlite3.Connection) -> str | None:
