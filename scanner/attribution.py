@@ -72,6 +72,12 @@ class WriteCall:
     For a call that sets many fields (ModifyDBCluster), an event whose requestParameters name
     none of them changed something else and is not a plausible cause."""
 
+    def changed(self, parameters: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The fields' values among an event's requestParameters (keys matched without case:
+        CloudTrail writes most in lowerCamelCase, a few as the API spells them)."""
+        by_lower = {key.lower(): (key, value) for key, value in (parameters or {}).items()}
+        return dict(by_lower[f.lower()] for f in self.fields if f.lower() in by_lower)
+
 
 @dataclass(frozen=True, kw_only=True)
 class ControlWrites:
@@ -91,7 +97,7 @@ class ControlWrites:
             if (call.event_name, call.event_source) != (event.event_name, event.event_source):
                 continue
             parameters = event.request_parameters
-            if call.fields and parameters and not any(f in parameters for f in call.fields):
+            if call.fields and parameters and not call.changed(parameters):
                 return None
             return call
         return None
@@ -194,7 +200,7 @@ WRITE_CALLS: Mapping[str, ControlWrites] = {
             "ec2",
             "AuthorizeSecurityGroupIngress",
             "RevokeSecurityGroupIngress",
-            fields=("ipPermissions",),
+            fields=("ipPermissions", "securityGroupRuleIds"),
         ),
         _calls("ec2", "ModifySecurityGroupRules"),
     ),
@@ -451,6 +457,18 @@ class Attribution:
     def cause(self) -> CauseEvent | None:
         return next((e for e in self.events if e.plausible_cause), None)
 
+    def summary(self) -> str:
+        """One line for the table, ``diff`` and cron lines (unescaped: AWS chose the text)."""
+        cause = self.cause
+        if cause is None:
+            why = self.reason.value.replace("_", " ") if self.reason else self.status.value
+            return f"changed by: not known ({why}{': ' + self.detail if self.detail else ''})"
+        who = cause.principal + (f" (session {cause.session_name})" if cause.session_name else "")
+        return (
+            f"changed by {who} with {cause.event_name} at {cause.event_time}"
+            f" from {cause.source} (event {cause.event_id})"
+        )
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-serialisable, for reports and the history store."""
         return {
@@ -493,7 +511,6 @@ def rank(check_id: str, events: Iterable[TrailEvent], *, truncated: bool = False
     blamed = False
     for event in newest_first:
         call = writes.match(event)
-        parameters = event.request_parameters or {}
         shown.append(
             CauseEvent(
                 event_name=event.event_name,
@@ -504,7 +521,7 @@ def rank(check_id: str, events: Iterable[TrailEvent], *, truncated: bool = False
                 source=event.source,
                 event_id=event.event_id,
                 plausible_cause=call is not None and not blamed,
-                changed={f: parameters[f] for f in call.fields if f in parameters} if call else {},
+                changed=call.changed(event.request_parameters) if call else {},
             )
         )
         blamed = blamed or call is not None

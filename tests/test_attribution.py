@@ -7,9 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from botocore.config import Config
 
+from scanner import attribution
 from scanner.attribution import (
     WRITE_CALLS,
     Attribution,
@@ -163,6 +165,11 @@ def test_key_rotation_turned_off_by_an_assumed_role(standin: CloudTrailStandIn) 
         event_id=RECORDS[2]["eventID"],
         plausible_cause=True,
     )
+    assert found.summary() == (
+        f"changed by arn:aws:iam::{ACCOUNT}:role/RoleToBeAssumed (session MySessionName) with"
+        f" DisableKeyRotation at 2026-12-06T09:14:03Z from 203.0.113.24"
+        f" (event {RECORDS[2]['eventID']})"
+    )
     # Every event of the window, newest first; the CreateKey of November is outside it.
     assert [(e.event_name, e.plausible_cause) for e in found.events] == [
         ("DisableKey", False),
@@ -259,6 +266,9 @@ def test_access_denied_is_unavailable_with_the_reason(standin: CloudTrailStandIn
         AttributionReason.ACCESS_DENIED,
     )
     assert found.detail.startswith("AccessDeniedException on cloudtrail:LookupEvents: User:")
+    assert found.summary().startswith(
+        "changed by: not known (access denied: AccessDeniedException on cloudtrail:LookupEvents"
+    )
 
 
 def test_throttled_past_retries_is_unavailable(standin: CloudTrailStandIn) -> None:
@@ -271,6 +281,23 @@ def test_throttled_past_retries_is_unavailable(standin: CloudTrailStandIn) -> No
         AttributionStatus.UNAVAILABLE,
         AttributionReason.THROTTLED,
     )
+
+
+def test_an_unreachable_endpoint_is_unavailable(standin: CloudTrailStandIn) -> None:
+    closed = boto3.client(
+        "cloudtrail",
+        region_name=REGION,
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
+
+    found = attributor(standin, closed).attribute(subject("logs.retention_set", LOG_GROUP))
+
+    assert (found.status, found.reason) == (
+        AttributionStatus.UNAVAILABLE,
+        AttributionReason.LOOKUP_FAILED,
+    )
+    assert "Could not connect" in found.detail
 
 
 def test_the_budget_names_what_is_left_over(standin: CloudTrailStandIn) -> None:
@@ -315,6 +342,18 @@ def test_pages_are_followed(standin: CloudTrailStandIn) -> None:
     assert [r.get("NextToken") for r in standin.requests] == [None, "2"]
 
 
+def test_more_pages_than_the_maximum_are_named(
+    standin: CloudTrailStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standin.page_size = 2
+    monkeypatch.setattr(attribution, "MAX_PAGES", 1)
+
+    found = attributor(standin).attribute(subject("kms.cmk_rotation_enabled", KEY_ARN))
+
+    assert found.truncated
+    assert [e.event_name for e in found.events] == ["DisableKey", "TagResource"]
+
+
 def test_never_more_than_two_requests_in_any_second(standin: CloudTrailStandIn) -> None:
     attributions = attributor(standin)
     groups = [subject("ec2.datastore_sg_least_privilege", f"sg-{n:017x}") for n in range(12)]
@@ -346,6 +385,14 @@ def test_the_limiter_slides_its_window() -> None:
 
 def test_every_control_has_an_entry() -> None:
     assert set(WRITE_CALLS) == {spec.id for spec in all_checks()}
+
+
+def test_judged_fields_are_matched_without_case() -> None:
+    (call,) = [c for c in WRITE_CALLS["elasticache.multi_az"].calls if c.fields]
+
+    assert call.changed({"MultiAZEnabled": False, "replicationGroupId": "prod"}) == {
+        "MultiAZEnabled": False
+    }
 
 
 def test_an_entry_is_calls_or_a_reason() -> None:
