@@ -9,8 +9,9 @@ judges (``WRITE_CALLS``), with its principal, time, source and event id.
 LookupEvents allows 2 requests per second per account and region. Every request (botocore's
 retries included) waits for one ``SlidingWindowLimiter`` per (account, region), shared by
 every thread of the process; a scan makes at most ``max_lookups`` lookups and names the
-resources it left over; answers go through a ``LookupCache`` (the history store implements
-it) so that a resource judged by several controls, or looked up again, costs no request.
+resources it left over; a resource judged by several controls costs one lookup, and settled
+answers go to a ``LookupCache`` (the history store implements it) so that attributing the
+same window again costs no request.
 AccessDenied or throttling never changes a finding: the attribution says why it is missing.
 """
 
@@ -33,6 +34,10 @@ LOOKUP_ACTION = "cloudtrail:LookupEvents"
 
 EVENT_HISTORY = timedelta(days=90)
 """How far back LookupEvents reaches: older events are only in a trail's S3 files."""
+
+EVENT_DELIVERY_DELAY = timedelta(minutes=15)
+"""CloudTrail may take this long to show an event: an answer for a window that ended more
+recently may still grow, so it is kept for this scan only, never in the LookupCache."""
 
 LOOKUP_RATE = 2
 """LookupEvents requests allowed per account and region in any window of LOOKUP_PERIOD."""
@@ -308,6 +313,13 @@ WRITE_CALLS: Mapping[str, ControlWrites] = {
 }
 """For each control id: the write calls that plausibly change the field it judges."""
 
+_UNDECLARED = ControlWrites(unattributable="the control names no calls that change what it judges")
+"""What a control outside WRITE_CALLS (a plugin's) can be attributed to: nothing."""
+
+
+def writes_of(check_id: str) -> ControlWrites:
+    return WRITE_CALLS.get(check_id, _UNDECLARED)
+
 
 # --- Events, as CloudTrail records them ---
 
@@ -369,8 +381,11 @@ def _principal(identity: Mapping[str, Any]) -> tuple[str, str | None]:
 
 
 def parse_event(event: Mapping[str, Any]) -> TrailEvent:
-    """A LookupEvents ``Event`` (with its CloudTrailEvent JSON string) as a TrailEvent."""
-    record: Mapping[str, Any] = json.loads(event.get("CloudTrailEvent") or "{}")
+    """A LookupEvents ``Event`` (with its CloudTrailEvent JSON string) as a TrailEvent;
+    ValueError when CloudTrailEvent is not a JSON object."""
+    record = json.loads(event.get("CloudTrailEvent") or "{}")
+    if not isinstance(record, dict):
+        raise ValueError(f"CloudTrailEvent of event {event.get('EventId')} is not an object")
     identity = record.get("userIdentity") or {}
     principal, session = _principal(identity)
     when = record.get("eventTime")
@@ -410,8 +425,9 @@ class AttributionReason(StrEnum):
     """Events touched the resource, none with a call that changes the judged field."""
     OUTSIDE_EVENT_HISTORY = "outside_event_history"
     """The window starts before the 90 days LookupEvents keeps."""
-    NOT_RECORDED_ON_RESOURCE = "not_recorded_on_resource"
-    """The control's field changes through calls CloudTrail records under other resources."""
+    NOT_ATTRIBUTABLE = "not_attributable"
+    """No call on the resource explains the control's field: it changes through calls on
+    other resources, or the control (a plugin's) names no write calls; ``detail`` says which."""
     ACCESS_DENIED = "access_denied"
     THROTTLED = "throttled"
     """LookupEvents was throttled past the client's retries."""
@@ -505,7 +521,7 @@ class Attribution:
 
 def rank(check_id: str, events: Iterable[TrailEvent], *, truncated: bool = False) -> Attribution:
     """The attribution of these events (any order) to the field ``check_id`` judges."""
-    writes = WRITE_CALLS[check_id]
+    writes = writes_of(check_id)
     newest_first = sorted(events, key=lambda e: e.event_time, reverse=True)
     shown: list[CauseEvent] = []
     blamed = False
@@ -600,7 +616,7 @@ SHARED_LIMITERS = RateLimiters()
 
 @dataclass(frozen=True, kw_only=True)
 class LookupKey:
-    """One LookupEvents question: the answer does not change once the window has ended."""
+    """One LookupEvents question: its answer is settled EVENT_DELIVERY_DELAY after ``end``."""
 
     account_id: str
     region: str
@@ -617,10 +633,22 @@ class LookupAnswer:
     events: tuple[TrailEvent, ...]
     truncated: bool = False
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-serialisable, for the history store."""
+        return {"events": [e.as_dict() for e in self.events], "truncated": self.truncated}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LookupAnswer:
+        return cls(
+            events=tuple(TrailEvent.from_dict(e) for e in data["events"]),
+            truncated=data["truncated"],
+        )
+
 
 class LookupCache(Protocol):
-    """Complete LookupEvents answers (errors are never cached); the history store keeps them
-    across scans, so that ``report`` and a repeated scan ask CloudTrail nothing."""
+    """Settled LookupEvents answers (never errors, never a window that ended less than
+    EVENT_DELIVERY_DELAY ago); the history store keeps them across scans, so that attributing
+    the same window again asks CloudTrail nothing."""
 
     def get(self, key: LookupKey) -> LookupAnswer | None: ...
 
@@ -691,7 +719,8 @@ class Attributor:
     ) -> None:
         self._client_for = client_for
         self._window = window
-        self._cache: LookupCache = cache if cache is not None else MemoryLookupCache()
+        self._cache = cache
+        self._this_scan = MemoryLookupCache()
         self._limiters = limiters
         self._budget = max_lookups
         self._now = now
@@ -705,11 +734,11 @@ class Attributor:
             return tuple(self._left_over)
 
     def attribute(self, subject: Subject) -> Attribution:
-        writes = WRITE_CALLS[subject.check_id]
+        writes = writes_of(subject.check_id)
         if not writes.calls:
             return Attribution(
                 status=AttributionStatus.NONE,
-                reason=AttributionReason.NOT_RECORDED_ON_RESOURCE,
+                reason=AttributionReason.NOT_ATTRIBUTABLE,
                 detail=writes.unattributable,
             )
         history_start = self._now() - EVENT_HISTORY
@@ -727,7 +756,7 @@ class Attributor:
             )
             for value in dict.fromkeys(v for v in (subject.resource_id, subject.resource_arn) if v)
         ]
-        cached = [self._cache.get(key) for key in keys]
+        cached = [self._known(key) for key in keys]
         if any(answer is None for answer in cached) and not self._spend(subject):
             return unavailable(
                 AttributionReason.BUDGET_EXHAUSTED,
@@ -746,6 +775,12 @@ class Attributor:
         if attribution.status is AttributionStatus.NONE and start > self._window.start:
             return self._outside_history(attribution.events)
         return attribution
+
+    def _known(self, key: LookupKey) -> LookupAnswer | None:
+        answer = self._this_scan.get(key)
+        if answer is None and self._cache is not None:
+            answer = self._cache.get(key)
+        return answer
 
     def _outside_history(self, events: tuple[CauseEvent, ...] = ()) -> Attribution:
         return Attribution(
@@ -791,10 +826,12 @@ class Attributor:
                 truncated = True
         except botocore.exceptions.ClientError as error:
             raise _lookup_error(error) from error
-        except botocore.exceptions.BotoCoreError as error:
+        except (botocore.exceptions.BotoCoreError, ValueError) as error:
             raise _LookupError(AttributionReason.LOOKUP_FAILED, str(error)) from error
         answer = LookupAnswer(events=tuple(events), truncated=truncated)
-        self._cache.put(key, answer)
+        self._this_scan.put(key, answer)
+        if self._cache is not None and self._now() - self._window.end >= EVENT_DELIVERY_DELAY:
+            self._cache.put(key, answer)
         return answer
 
 

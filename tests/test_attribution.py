@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -20,11 +21,14 @@ from scanner.attribution import (
     Attributor,
     CauseEvent,
     ControlWrites,
+    LookupAnswer,
+    LookupKey,
     MemoryLookupCache,
     RateLimiters,
     SlidingWindowLimiter,
     Subject,
     Window,
+    parse_event,
 )
 from scanner.registry import all_checks
 from tests.cloudtrail_standin import (
@@ -39,7 +43,8 @@ from tests.cloudtrail_standin import (
 
 REGION = "us-east-1"
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
-WINDOW = Window(start=datetime(2026, 12, 6, tzinfo=UTC), end=NOW)
+NOW_TEXT = "2026-12-07T12:00:00Z"
+WINDOW = Window(start=datetime(2026, 12, 6, tzinfo=UTC), end=NOW - timedelta(hours=1))
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_ID}"
 GROUP = "sg-0a1b2c3d4e5f60718"
@@ -214,6 +219,26 @@ def test_root_and_aws_service_identities(standin: CloudTrailStandIn) -> None:
     )
 
 
+def test_other_identities_name_their_arn() -> None:
+    federated = {
+        "type": "FederatedUser",
+        "principalId": f"{ACCOUNT}:Bob",
+        "arn": f"arn:aws:sts::{ACCOUNT}:federated-user/Bob",
+        "accountId": ACCOUNT,
+    }
+    rec = record(name="DisableKey", source=KMS, when=NOW_TEXT, identity=federated, resources=KEY)
+
+    event = parse_event({"EventId": rec["eventID"], "CloudTrailEvent": json.dumps(rec)})
+
+    assert (event.principal, event.principal_type, event.session_name) == (
+        f"arn:aws:sts::{ACCOUNT}:federated-user/Bob",
+        "FederatedUser",
+        None,
+    )
+    with pytest.raises(ValueError, match="not an object"):
+        parse_event({"EventId": "e-1", "CloudTrailEvent": "[]"})
+
+
 def test_no_event_is_none_with_the_reason(standin: CloudTrailStandIn) -> None:
     attributions = attributor(standin)
 
@@ -250,9 +275,19 @@ def test_a_control_without_calls_on_its_resource_asks_nothing(standin: CloudTrai
 
     assert (found.status, found.reason) == (
         AttributionStatus.NONE,
-        AttributionReason.NOT_RECORDED_ON_RESOURCE,
+        AttributionReason.NOT_ATTRIBUTABLE,
     )
     assert "stack's resources" in found.detail
+    assert standin.requests == []
+
+
+def test_a_plugin_control_is_not_attributable(standin: CloudTrailStandIn) -> None:
+    found = attributor(standin).attribute(subject("example.audit_logs_watched", LOG_GROUP))
+
+    assert (found.status, found.reason) == (
+        AttributionStatus.NONE,
+        AttributionReason.NOT_ATTRIBUTABLE,
+    )
     assert standin.requests == []
 
 
@@ -326,6 +361,46 @@ def test_the_cache_avoids_a_second_request(standin: CloudTrailStandIn) -> None:
 
     assert again == first
     assert len(standin.requests) == 1
+
+
+def test_a_recent_window_is_asked_once_per_scan_and_not_cached(
+    standin: CloudTrailStandIn,
+) -> None:
+    cache = MemoryLookupCache()
+    recent = Window(start=WINDOW.start, end=NOW - timedelta(minutes=5))
+    attributions = attributor(standin, window=recent, cache=cache, max_lookups=1)
+
+    # Two controls judge one resource: one lookup, one request.
+    for check_id in ("rds.backup_retention", "rds.deletion_protection"):
+        assert attributions.attribute(subject(check_id, CLUSTER)).events
+
+    assert len(standin.requests) == 1
+    key = LookupKey(
+        account_id=ACCOUNT,
+        region=REGION,
+        attribute="ResourceName",
+        value=CLUSTER,
+        start="2026-12-06T00:00:00Z",
+        end="2026-12-07T11:55:00Z",
+    )
+    assert cache.get(key) is None
+
+
+def test_a_cached_answer_survives_the_history_store(standin: CloudTrailStandIn) -> None:
+    cache = MemoryLookupCache()
+    attributor(standin, cache=cache).attribute(subject("logs.retention_set", LOG_GROUP))
+    key = LookupKey(
+        account_id=ACCOUNT,
+        region=REGION,
+        attribute="ResourceName",
+        value=LOG_GROUP,
+        start="2026-12-06T00:00:00Z",
+        end="2026-12-07T11:00:00Z",
+    )
+    answer = cache.get(key)
+
+    assert answer is not None and [e.event_name for e in answer.events] == ["PutRetentionPolicy"]
+    assert LookupAnswer.from_dict(json.loads(json.dumps(answer.as_dict()))) == answer
 
 
 def test_pages_are_followed(standin: CloudTrailStandIn) -> None:
@@ -403,4 +478,4 @@ def test_an_entry_is_calls_or_a_reason() -> None:
 def test_an_attribution_survives_the_history_store(standin: CloudTrailStandIn) -> None:
     found = attributor(standin).attribute(subject("ec2.datastore_sg_least_privilege", GROUP))
 
-    assert Attribution.from_dict(found.as_dict()) == found
+    assert Attribution.from_dict(json.loads(json.dumps(found.as_dict()))) == found
