@@ -519,14 +519,21 @@ class Attribution:
         )
 
 
-def rank(check_id: str, events: Iterable[TrailEvent], *, truncated: bool = False) -> Attribution:
-    """The attribution of these events (any order) to the field ``check_id`` judges."""
-    writes = writes_of(check_id)
+def _any_write(event: TrailEvent) -> WriteCall:
+    return WriteCall(event_name=event.event_name, event_source=event.event_source)
+
+
+def rank(
+    check_id: str | None, events: Iterable[TrailEvent], *, truncated: bool = False
+) -> Attribution:
+    """The attribution of these write events (any order) to the field ``check_id`` judges,
+    or, with no control, to any change of the resource."""
+    match = writes_of(check_id).match if check_id is not None else _any_write
     newest_first = sorted(events, key=lambda e: e.event_time, reverse=True)
     shown: list[CauseEvent] = []
     blamed = False
     for event in newest_first:
-        call = writes.match(event)
+        call = match(event)
         shown.append(
             CauseEvent(
                 event_name=event.event_name,
@@ -678,7 +685,9 @@ class MemoryLookupCache:
 class Subject:
     """What to attribute: one finding's resource under one control."""
 
-    check_id: str
+    check_id: str | None
+    """None for a resource whose configuration drifted (``--drift-from``): the newest write
+    call of any kind is the plausible cause."""
     account_id: str
     region: str
     resource_id: str
@@ -734,8 +743,8 @@ class Attributor:
             return tuple(self._left_over)
 
     def attribute(self, subject: Subject) -> Attribution:
-        writes = writes_of(subject.check_id)
-        if not writes.calls:
+        writes = writes_of(subject.check_id) if subject.check_id is not None else None
+        if writes is not None and not writes.calls:
             return Attribution(
                 status=AttributionStatus.NONE,
                 reason=AttributionReason.NOT_ATTRIBUTABLE,
@@ -818,7 +827,13 @@ class Attributor:
         try:
             for _ in range(MAX_PAGES):
                 page = client.lookup_events(**request)
-                events += [parse_event(event) for event in page.get("Events", ())]
+                # A resource's history is mostly reads (the scanner's own Describe calls among
+                # them); only writes change it.
+                events += [
+                    parse_event(event)
+                    for event in page.get("Events", ())
+                    if event.get("ReadOnly") != "true"
+                ]
                 if not page.get("NextToken"):
                     break
                 request["NextToken"] = page["NextToken"]

@@ -75,6 +75,7 @@ def record(
     parameters: Mapping[str, Any] | None = None,
     source_ip: str = "198.51.100.7",
     region: str = "us-east-1",
+    read_only: bool = False,
 ) -> dict[str, Any]:
     """A CloudTrail management event record; ``resources`` are (type, name-or-ARN)."""
     return {
@@ -92,7 +93,7 @@ def record(
         "responseElements": None,
         "requestID": str(uuid.uuid4()),
         "eventID": str(uuid.uuid4()),
-        "readOnly": False,
+        "readOnly": read_only,
         "resources": [
             {"accountId": ACCOUNT, "type": kind, "ARN": value} for kind, value in resources
         ],
@@ -113,7 +114,7 @@ def _lookup_event(rec: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "EventId": rec["eventID"],
         "EventName": rec["eventName"],
-        "ReadOnly": "false",
+        "ReadOnly": "true" if rec["readOnly"] else "false",
         "AccessKeyId": identity.get("accessKeyId", ""),
         "EventTime": _epoch(rec["eventTime"]),
         "EventSource": rec["eventSource"],

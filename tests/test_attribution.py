@@ -90,6 +90,15 @@ RECORDS = [
         source_ip="192.0.2.10",
     ),
     record(
+        name="DescribeKey",
+        source=KMS,
+        when="2026-12-06T12:00:00Z",
+        identity=IAM_USER,
+        resources=KEY,
+        parameters={"keyId": KEY_ID},
+        read_only=True,
+    ),
+    record(
         name="AuthorizeSecurityGroupIngress",
         source="ec2.amazonaws.com",
         when="2026-12-06T14:30:00Z",
@@ -146,7 +155,7 @@ def attributor(
     )
 
 
-def subject(check_id: str, resource_id: str, arn: str | None = None) -> Subject:
+def subject(check_id: str | None, resource_id: str, arn: str | None = None) -> Subject:
     return Subject(
         check_id=check_id,
         account_id=ACCOUNT,
@@ -175,7 +184,8 @@ def test_key_rotation_turned_off_by_an_assumed_role(standin: CloudTrailStandIn) 
         f" DisableKeyRotation at 2026-12-06T09:14:03Z from 203.0.113.24"
         f" (event {RECORDS[2]['eventID']})"
     )
-    # Every event of the window, newest first; the CreateKey of November is outside it.
+    # Every write of the window, newest first: the CreateKey of November is outside it, and
+    # the DescribeKey of noon only read the key.
     assert [(e.event_name, e.plausible_cause) for e in found.events] == [
         ("DisableKey", False),
         ("TagResource", False),
@@ -197,7 +207,7 @@ def test_port_opened_by_an_iam_user(standin: CloudTrailStandIn) -> None:
         None,
     )
     assert (found.cause.event_time, found.cause.source) == ("2026-12-06T14:30:00Z", "198.51.100.7")
-    assert found.cause.event_id == RECORDS[5]["eventID"]
+    assert found.cause.event_id == RECORDS[6]["eventID"]
     assert found.cause.changed["ipPermissions"]["items"][0]["fromPort"] == 5432
 
 
@@ -237,6 +247,13 @@ def test_other_identities_name_their_arn() -> None:
     )
     with pytest.raises(ValueError, match="not an object"):
         parse_event({"EventId": "e-1", "CloudTrailEvent": "[]"})
+
+
+def test_a_drifted_resource_blames_its_newest_write(standin: CloudTrailStandIn) -> None:
+    found = attributor(standin).attribute(subject(None, KEY_ARN))
+
+    assert found.cause is not None
+    assert (found.cause.event_name, found.cause.principal) == ("DisableKey", "root")
 
 
 def test_no_event_is_none_with_the_reason(standin: CloudTrailStandIn) -> None:
@@ -414,7 +431,7 @@ def test_pages_are_followed(standin: CloudTrailStandIn) -> None:
         "DisableKeyRotation",
         "EnableKeyRotation",
     ]
-    assert [r.get("NextToken") for r in standin.requests] == [None, "2"]
+    assert [r.get("NextToken") for r in standin.requests] == [None, "2", "4"]
 
 
 def test_more_pages_than_the_maximum_are_named(
@@ -426,7 +443,7 @@ def test_more_pages_than_the_maximum_are_named(
     found = attributor(standin).attribute(subject("kms.cmk_rotation_enabled", KEY_ARN))
 
     assert found.truncated
-    assert [e.event_name for e in found.events] == ["DisableKey", "TagResource"]
+    assert [e.event_name for e in found.events] == ["DisableKey"]  # and a DescribeKey
 
 
 def test_never_more_than_two_requests_in_any_second(standin: CloudTrailStandIn) -> None:
