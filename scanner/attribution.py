@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -344,17 +344,8 @@ class TrailEvent:
     request_parameters: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "event_name": self.event_name,
-            "event_source": self.event_source,
-            "event_time": self.event_time,
-            "principal": self.principal,
-            "principal_type": self.principal_type,
-            "session_name": self.session_name,
-            "source": self.source,
-            "request_parameters": self.request_parameters,
-        }
+        """JSON-serialisable, for the history store."""
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrailEvent:
@@ -461,7 +452,7 @@ class Attribution:
 
     status: AttributionStatus
     events: tuple[CauseEvent, ...] = ()
-    """Events that touched the resource in the window, newest first."""
+    """Write events that touched the resource in the window, newest first."""
     reason: AttributionReason | None = None
     """Set exactly when status is not FOUND."""
     detail: str = ""
@@ -492,20 +483,7 @@ class Attribution:
             "reason": self.reason.value if self.reason else None,
             "detail": self.detail,
             "truncated": self.truncated,
-            "events": [
-                {
-                    "event_name": e.event_name,
-                    "event_source": e.event_source,
-                    "event_time": e.event_time,
-                    "principal": e.principal,
-                    "session_name": e.session_name,
-                    "source": e.source,
-                    "event_id": e.event_id,
-                    "plausible_cause": e.plausible_cause,
-                    "changed": dict(e.changed),
-                }
-                for e in self.events
-            ],
+            "events": [asdict(e) for e in self.events],
         }
 
     @classmethod
@@ -734,6 +712,9 @@ class Attributor:
         self._budget = max_lookups
         self._now = now
         self._left_over: list[Subject] = []
+        # Per (account, region), the AccessDenied that answers every later lookup there:
+        # asking again would spend the rate and the budget for the same answer.
+        self._denied: dict[tuple[str, str], _LookupError] = {}
         self._lock = threading.Lock()
 
     @property
@@ -743,6 +724,7 @@ class Attributor:
             return tuple(self._left_over)
 
     def attribute(self, subject: Subject) -> Attribution:
+        """Who changed ``subject``'s resource in the window; never raises for AWS errors."""
         writes = writes_of(subject.check_id) if subject.check_id is not None else None
         if writes is not None and not writes.calls:
             return Attribution(
@@ -765,6 +747,10 @@ class Attributor:
             )
             for value in dict.fromkeys(v for v in (subject.resource_id, subject.resource_arn) if v)
         ]
+        with self._lock:
+            denied = self._denied.get((subject.account_id, subject.region))
+        if denied is not None:
+            return unavailable(denied.reason, denied.detail)
         cached = [self._known(key) for key in keys]
         if any(answer is None for answer in cached) and not self._spend(subject):
             return unavailable(
@@ -773,9 +759,13 @@ class Attributor:
             )
         try:
             answers = [
-                answer or self._ask(key, start) for key, answer in zip(keys, cached, strict=True)
+                answer if answer is not None else self._ask(key, start)
+                for key, answer in zip(keys, cached, strict=True)
             ]
         except _LookupError as error:
+            if error.reason is AttributionReason.ACCESS_DENIED:
+                with self._lock:
+                    self._denied[(subject.account_id, subject.region)] = error
             return unavailable(error.reason, error.detail)
         unique = {event.event_id: event for answer in answers for event in answer.events}
         attribution = rank(

@@ -310,8 +310,12 @@ def test_a_plugin_control_is_not_attributable(standin: CloudTrailStandIn) -> Non
 
 def test_access_denied_is_unavailable_with_the_reason(standin: CloudTrailStandIn) -> None:
     standin.deny = True
+    attributions = attributor(standin)
 
-    found = attributor(standin).attribute(subject("kms.cmk_rotation_enabled", KEY_ID, KEY_ARN))
+    found = attributions.attribute(subject("kms.cmk_rotation_enabled", KEY_ID, KEY_ARN))
+    # The account and region deny every lookup: the next resource is not asked again.
+    assert attributions.attribute(subject("logs.retention_set", LOG_GROUP)) == found
+    assert len(standin.requests) == 1
 
     assert (found.status, found.reason) == (
         AttributionStatus.UNAVAILABLE,
