@@ -12,8 +12,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from scanner import attribution
-from scanner.attribution import (
+from scanner.engine import attribution
+from scanner.engine.attribution import (
     WRITE_CALLS,
     Attribution,
     AttributionReason,
@@ -30,7 +30,7 @@ from scanner.attribution import (
     Window,
     parse_event,
 )
-from scanner.registry import all_checks
+from scanner.engine.registry import all_checks
 from tests.cloudtrail_standin import (
     ACCOUNT,
     ASSUMED_ROLE,
