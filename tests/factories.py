@@ -4,10 +4,11 @@ only the fields it is about (``key(state="Disabled")``). No I/O."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from scanner.model import ReadError
-from scanner.records import kinesis, kms, logs, rds, secretsmanager
+from scanner.records import ec2, kinesis, kms, logs, rds, secretsmanager
 from tests.checks.judge import ACCOUNT, REGION
 
 ARN = f"arn:aws:{{service}}:{REGION}:{ACCOUNT}:{{resource}}"
@@ -150,3 +151,135 @@ def members(*zones: str | None, cluster_id: str = "main") -> tuple[rds.ClusterMe
         rds.ClusterMember(instance_id=f"{cluster_id}-{n}", availability_zone=zone)
         for n, zone in enumerate(zones, 1)
     )
+
+
+AZS = ("us-east-1a", "us-east-1b")
+
+
+def subnet(subnet_id: str, vpc_id: str = "vpc-1", az: str = AZS[0]) -> ec2.Subnet:
+    return ec2.Subnet(
+        subnet_id=subnet_id,
+        arn=None,
+        vpc_id=vpc_id,
+        availability_zone=az,
+        availability_zone_id=None,
+        cidr_block="10.0.0.0/24",
+        map_public_ip_on_launch=False,
+        name=subnet_id,
+        tags={},
+    )
+
+
+def route_table(
+    table_id: str,
+    vpc_id: str = "vpc-1",
+    *,
+    subnet_ids: tuple[str, ...] = (),
+    default_to: str | None = None,
+    main: bool = False,
+) -> ec2.RouteTable:
+    """A route table with its local route, and a 0.0.0.0/0 route to ``default_to``."""
+    table = [ec2.Route(destination="10.0.0.0/16", target="local", state="active")]
+    if default_to:
+        table.append(ec2.Route(destination="0.0.0.0/0", target=default_to, state="active"))
+    return ec2.RouteTable(
+        route_table_id=table_id,
+        vpc_id=vpc_id,
+        main=main,
+        subnet_ids=subnet_ids,
+        routes=tuple(table),
+        name=table_id,
+        tags={},
+    )
+
+
+def nat_gateway(nat_id: str, vpc_id: str = "vpc-1", *azs: str, **fields: Any) -> ec2.NatGateway:
+    """An available public zonal NAT gateway in ``azs`` (the first AZ by default)."""
+    defaults: dict[str, Any] = {
+        "nat_gateway_id": nat_id,
+        "vpc_id": vpc_id,
+        "subnet_id": None,
+        "state": "available",
+        "connectivity_type": "public",
+        "availability_mode": "zonal",
+        "availability_zones": azs or AZS[:1],
+        "name": nat_id,
+        "tags": {},
+    }
+    return ec2.NatGateway(**{**defaults, **fields})
+
+
+@dataclass
+class VpcLayout:
+    """A VPC with a public and a private subnet per AZ, as records. Ids are derived from the
+    VPC id: ``<vpc>-private-a`` (the subnet in ``us-east-1a``), ``nat-<vpc>-a``."""
+
+    vpc: ec2.Vpc
+    subnets: list[ec2.Subnet]
+    route_tables: list[ec2.RouteTable]
+    nat_gateways: list[ec2.NatGateway]
+
+    def private(self, az: str) -> str:
+        return f"{self.vpc.vpc_id}-private-{az[-1]}"
+
+    def nat(self, az: str) -> str:
+        return f"nat-{self.vpc.vpc_id}-{az[-1]}"
+
+
+def vpc_layout(
+    vpc_id: str,
+    azs: tuple[str, ...] = AZS,
+    *,
+    nat: bool = True,
+    nat_per_az: bool = True,
+    cross_az: bool = False,
+    nat_fields: Mapping[str, Mapping[str, Any]] | None = None,
+) -> VpcLayout:
+    """Public subnets route to an internet gateway; each private subnet to the NAT gateway of
+    its AZ (``nat_per_az``), else to the first AZ's, or (``cross_az``) to the next AZ's;
+    ``nat_fields`` overrides the fields of a NAT gateway by AZ."""
+    vpc = ec2.Vpc(
+        vpc_id=vpc_id,
+        arn=None,
+        owner_id=ACCOUNT,
+        cidr_block="10.0.0.0/16",
+        is_default=False,
+        state="available",
+        name=vpc_id,
+        tags={},
+    )
+    layout = VpcLayout(vpc, [], [], [])
+    igw = f"igw-{vpc_id}"
+    layout.route_tables.append(route_table(f"rtb-{vpc_id}-main", vpc_id, main=True))
+    nat_azs = azs if nat_per_az else azs[:1]
+    for az in nat_azs if nat else ():
+        fields = (nat_fields or {}).get(az, {})
+        layout.nat_gateways.append(nat_gateway(layout.nat(az), vpc_id, az, **fields))
+    for n, az in enumerate(azs):
+        public = f"{vpc_id}-public-{az[-1]}"
+        layout.subnets += [subnet(public, vpc_id, az), subnet(layout.private(az), vpc_id, az)]
+        layout.route_tables.append(
+            route_table(f"rtb-{public}", vpc_id, subnet_ids=(public,), default_to=igw)
+        )
+        egress_az = azs[(n + 1) % len(azs)] if cross_az else az if nat_per_az else azs[0]
+        layout.route_tables.append(
+            route_table(
+                f"rtb-{layout.private(az)}",
+                vpc_id,
+                subnet_ids=(layout.private(az),),
+                default_to=layout.nat(egress_az) if nat else None,
+            )
+        )
+    return layout
+
+
+def network_of(*layouts: VpcLayout) -> dict[Any, Any]:
+    """The collector values of these VPCs: ``ec2.vpcs`` and the joined ``ec2.network``."""
+    return {
+        ec2.vpcs: [layout.vpc for layout in layouts],
+        ec2.network: ec2.Network.of(
+            [s for layout in layouts for s in layout.subnets],
+            [t for layout in layouts for t in layout.route_tables],
+            [n for layout in layouts for n in layout.nat_gateways],
+        ),
+    }
