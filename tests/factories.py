@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.model import ReadError
-from scanner.records import ec2, kinesis, kms, logs, rds, secretsmanager
+from scanner.records import cloudformation, ec2, kinesis, kms, logs, rds, secretsmanager
 from tests.checks.judge import ACCOUNT, REGION
 
 ARN = f"arn:aws:{{service}}:{REGION}:{ACCOUNT}:{{resource}}"
@@ -283,3 +283,24 @@ def network_of(*layouts: VpcLayout) -> dict[Any, Any]:
             [n for layout in layouts for n in layout.nat_gateways],
         ),
     }
+
+
+def stack(
+    name: str = "prod-network", outputs: Mapping[str, str] | None = None, **fields: Any
+) -> cloudformation.Stack:
+    """A CREATE_COMPLETE stack whose outputs (``{"VpcId": "vpc-1"}``) are all exported as
+    ``<stack>-<key>``; ``exported=False`` exports none."""
+    exported = fields.pop("exported", True)
+    defaults: dict[str, Any] = {
+        "stack_name": name,
+        "stack_id": arn("cloudformation", f"stack/{name}/1"),
+        "status": "CREATE_COMPLETE",
+        "outputs": {
+            key: cloudformation.StackOutput(
+                value=value, export_name=f"{name}-{key}" if exported else None
+            )
+            for key, value in (outputs or {}).items()
+        },
+        "name": name,
+    }
+    return cloudformation.Stack(**{**defaults, **fields})
