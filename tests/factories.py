@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.model import ReadError
-from scanner.records import cloudformation, ec2, kinesis, kms, logs, rds, secretsmanager
+from scanner.records import cloudformation, ec2, efs, kinesis, kms, logs, rds, secretsmanager
 from tests.checks.judge import ACCOUNT, REGION
 
 ARN = f"arn:aws:{{service}}:{REGION}:{ACCOUNT}:{{resource}}"
@@ -304,3 +304,33 @@ def stack(
         "name": name,
     }
     return cloudformation.Stack(**{**defaults, **fields})
+
+
+def file_system(fs_id: str = "fs-1", **fields: Any) -> efs.FileSystem:
+    """A general-purpose, bursting file system encrypted with KEY_ARN."""
+    defaults: dict[str, Any] = {
+        "file_system_id": fs_id,
+        "arn": arn("elasticfilesystem", f"file-system/{fs_id}"),
+        "name": fs_id,
+        "tags": None,
+        "encrypted": True,
+        "kms_key_id": KEY_ARN,
+        "performance_mode": "generalPurpose",
+        "throughput_mode": "bursting",
+        "provisioned_throughput_mibps": None,
+        "life_cycle_state": "available",
+        "availability_zone_name": None,
+    }
+    return efs.FileSystem(**{**defaults, **fields})
+
+
+def mount_target(mt_id: str, fs_id: str = "fs-1", subnet_id: str = "subnet-1") -> efs.MountTarget:
+    return efs.MountTarget(
+        mount_target_id=mt_id,
+        file_system_id=fs_id,
+        subnet_id=subnet_id,
+        vpc_id="vpc-1",
+        availability_zone=AZS[0],
+        ip_address="10.0.1.10",
+        life_cycle_state="available",
+    )
