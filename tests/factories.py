@@ -75,7 +75,7 @@ def secret(name: str = "app/db", **fields: Any) -> secretsmanager.Secret:
         "kms_key_id": KEY_ARN,
         "rotation_enabled": True,
         "rotation_lambda_arn": arn("lambda", "function:rotate"),
-        "rotation_schedule": "30 days",
+        "rotation_schedule": "every 30 days",
         "last_rotated": "2026-11-01T00:00:00+00:00",
         "owning_service": None,
         "primary_region": None,
