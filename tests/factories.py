@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.model import ReadError
-from scanner.records import cloudformation, ec2, efs, kinesis, kms, logs, rds, secretsmanager
+from scanner.records import cloudformation, ec2, ecs, efs, kinesis, kms, logs, rds, secretsmanager
 from tests.checks.judge import ACCOUNT, REGION
 
 ARN = f"arn:aws:{{service}}:{REGION}:{ACCOUNT}:{{resource}}"
@@ -334,3 +334,29 @@ def mount_target(mt_id: str, fs_id: str = "fs-1", subnet_id: str = "subnet-1") -
         ip_address="10.0.1.10",
         life_cycle_state="available",
     )
+
+
+def ecs_cluster(name: str = "main", insights: str | None = "enabled") -> ecs.EcsCluster:
+    return ecs.EcsCluster(
+        name=name,
+        arn=arn("ecs", f"cluster/{name}"),
+        status="ACTIVE",
+        container_insights=insights,
+    )
+
+
+def role_arn(name: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/{name}"
+
+
+def task_definition(family: str = "app", revision: int = 1, **fields: Any) -> ecs.TaskDefinition:
+    """A revision run by ``main/<family>`` that names an execution and a task role."""
+    defaults: dict[str, Any] = {
+        "family": family,
+        "revision": revision,
+        "arn": arn("ecs", f"task-definition/{family}:{revision}"),
+        "execution_role_arn": role_arn(f"{family}-exec"),
+        "task_role_arn": role_arn(f"{family}-task"),
+        "services": (f"main/{family}",),
+    }
+    return ecs.TaskDefinition(**{**defaults, **fields})
