@@ -8,7 +8,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.model import ReadError
-from scanner.records import cloudformation, ec2, ecs, efs, kinesis, kms, logs, rds, secretsmanager
+from scanner.records import (
+    cloudformation,
+    ec2,
+    ecs,
+    efs,
+    elasticache,
+    kinesis,
+    kms,
+    logs,
+    rds,
+    secretsmanager,
+)
 from tests.checks.judge import ACCOUNT, REGION
 
 ARN = f"arn:aws:{{service}}:{REGION}:{ACCOUNT}:{{resource}}"
@@ -360,3 +371,46 @@ def task_definition(family: str = "app", revision: int = 1, **fields: Any) -> ec
         "services": (f"main/{family}",),
     }
     return ecs.TaskDefinition(**{**defaults, **fields})
+
+
+def replication_group(
+    group_id: str = "redis", members: int = 2, **fields: Any
+) -> elasticache.ReplicationGroup:
+    """A compliant Redis replication group with members ``<group>-001``..., encrypted at
+    rest with the default ElastiCache key."""
+    defaults: dict[str, Any] = {
+        "group_id": group_id,
+        "arn": arn("elasticache", f"replicationgroup:{group_id}"),
+        "engine": "redis",
+        "at_rest_encryption": True,
+        "transit_encryption": True,
+        "transit_encryption_mode": "required",
+        "multi_az": True,
+        "multi_az_status": "enabled",
+        "automatic_failover": True,
+        "automatic_failover_status": "enabled",
+        "snapshot_retention_limit": 7,
+        "snapshot_window": "03:00-04:00",
+        "member_clusters": tuple(f"{group_id}-{n:03}" for n in range(1, members + 1)),
+        "kms_key_id": None,
+        "port": 6379,
+        "name": group_id,
+    }
+    return elasticache.ReplicationGroup(**{**defaults, **fields})
+
+
+def cache_clusters(
+    group: elasticache.ReplicationGroup, window: str | None = "sun:04:00-sun:05:00"
+) -> list[elasticache.CacheCluster]:
+    """The group's member clusters, each with this maintenance window."""
+    return [
+        elasticache.CacheCluster(
+            cache_cluster_id=member,
+            arn=arn("elasticache", f"cluster:{member}"),
+            replication_group_id=group.group_id,
+            security_group_ids=(),
+            maintenance_window=window,
+            name=member,
+        )
+        for member in group.member_clusters
+    ]
