@@ -14,6 +14,7 @@ from scanner.records import (
     ecs,
     efs,
     elasticache,
+    iam,
     kinesis,
     kms,
     logs,
@@ -414,3 +415,21 @@ def cache_clusters(
         )
         for member in group.member_clusters
     ]
+
+
+def inline(role: str, document: Mapping[str, Any] | ReadError) -> iam.RolePolicy:
+    """The role's inline policy ``<role>-inline``."""
+    return iam.RolePolicy(name=f"{role}-inline", kind="inline", arn=None, document=document)
+
+
+def managed(name: str, document: Mapping[str, Any] | ReadError) -> iam.RolePolicy:
+    """A customer-managed policy in the test account (its default version's document)."""
+    policy_arn = f"arn:aws:iam::{ACCOUNT}:policy/{name}"
+    return iam.RolePolicy(name=name, kind="managed", arn=policy_arn, document=document)
+
+
+def task_role(name: str, *policies: iam.RolePolicy) -> iam.IamRole:
+    """A task role that task definition ``app:1`` runs as."""
+    return iam.IamRole(
+        name=name, arn=role_arn(name), policies=policies, task_definitions=("app:1",)
+    )
