@@ -433,3 +433,27 @@ def task_role(name: str, *policies: iam.RolePolicy) -> iam.IamRole:
     return iam.IamRole(
         name=name, arn=role_arn(name), policies=policies, task_definitions=("app:1",)
     )
+
+
+def tcp(port: int, *sources: str) -> ec2.IngressRule:
+    """A TCP rule for one port from security groups (``sg-...``) and CIDR ranges."""
+    return ec2.IngressRule(
+        protocol="tcp",
+        from_port=port,
+        to_port=port,
+        cidrs=tuple(s for s in sources if not s.startswith("sg-")),
+        source_group_ids=tuple(s for s in sources if s.startswith("sg-")),
+    )
+
+
+def security_group(group_id: str, name: str, *ingress: ec2.IngressRule) -> ec2.SecurityGroup:
+    return ec2.SecurityGroup(
+        group_id=group_id,
+        arn=None,
+        name=name,
+        vpc_id="vpc-1",
+        owner_id=ACCOUNT,
+        description=name,
+        ingress=ingress,
+        tags={},
+    )
