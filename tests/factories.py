@@ -3,12 +3,13 @@ only the fields it is about (``key(state="Disabled")``). No I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from scanner.model import ReadError
 from scanner.records import (
+    apigateway,
     cloudformation,
     ec2,
     ecs,
@@ -457,3 +458,53 @@ def security_group(group_id: str, name: str, *ingress: ec2.IngressRule) -> ec2.S
         ingress=ingress,
         tags={},
     )
+
+
+def rest_api(api_id: str, name: str | None = None) -> apigateway.RestApi:
+    return apigateway.RestApi(api_id=api_id, name=name or api_id, region=REGION)
+
+
+def stage(api_id: str, stage_name: str = "prod", **fields: Any) -> apigateway.Stage:
+    """A stage throttled at 500/s (burst 1000), logging at INFO, writing access logs."""
+    defaults: dict[str, Any] = {
+        "api_id": api_id,
+        "api_name": api_id,
+        "stage_name": stage_name,
+        "region": REGION,
+        "deployment_id": "d1",
+        "default_settings": apigateway.MethodSettings(
+            rate_limit=500.0, burst_limit=1000, logging_level="INFO"
+        ),
+        "access_log_destination": arn("logs", "log-group:/aws/apigateway/access"),
+    }
+    return apigateway.Stage(**{**defaults, **fields})
+
+
+def usage_plan(plan_id: str, *stages: apigateway.Stage, **fields: Any) -> apigateway.UsagePlan:
+    """A plan covering these stages, throttled, with a quota of 10000 a MONTH."""
+    defaults: dict[str, Any] = {
+        "plan_id": plan_id,
+        "name": plan_id,
+        "region": REGION,
+        "api_stages": tuple((s.api_id, s.stage_name) for s in stages),
+        "rate_limit": 100.0,
+        "burst_limit": 200,
+        "quota_limit": 10000,
+        "quota_period": "MONTH",
+    }
+    return apigateway.UsagePlan(**{**defaults, **fields})
+
+
+def api_resources(*routes: str, options: Iterable[str] = ()) -> dict[str, apigateway.ApiResource]:
+    """An API's resources by path from routes (``"GET /health"``); ``options`` adds an OPTIONS
+    method to these paths."""
+    verbs: dict[str, set[str]] = {}
+    for route in routes:
+        verb, _, path = route.partition(" ")
+        verbs.setdefault(path, set()).add(verb)
+    for path in options:
+        verbs.setdefault(path, set()).add("OPTIONS")
+    return {
+        path: apigateway.ApiResource(resource_id=f"r{n}", verbs=tuple(sorted(found)))
+        for n, (path, found) in enumerate(sorted(verbs.items()))
+    }
