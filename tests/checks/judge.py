@@ -80,7 +80,7 @@ def by_resource(findings: list[Finding]) -> dict[str, Finding]:
     return found
 
 
-def verdicts(findings: list[Finding]) -> dict[str, tuple[Status, str, dict[str, Any]]]:
+def verdicts(findings: list[Finding]) -> dict[str, tuple[Status, str, Mapping[str, Any]]]:
     """Status, message and evidence by resource id (a duplicate resource id fails the test)."""
     return {rid: (f.status, f.message, f.evidence) for rid, f in by_resource(findings).items()}
 

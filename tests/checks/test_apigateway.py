@@ -20,7 +20,7 @@ from scanner.demo.apigateway import (
 from scanner.demo.base import DemoAccount
 from scanner.errors import ConfigError
 from scanner.inventory import Inventory, Scope
-from scanner.model import Finding, ReadError, Status, UnreadableResource
+from scanner.model import Finding, Status, UnreadableResource
 from scanner.records import apigateway
 from scanner.session import AwsSession, SessionOptions
 from tests.checks.judge import REGION, by_resource, denied, judge, unreadable
@@ -528,7 +528,7 @@ def test_resources_follow_position_with_methods_embedded(
     )
 
     routes = inventory.get(apigateway.resources)["api1"]
-    assert not isinstance(routes, ReadError)
+    assert not isinstance(routes, UnreadableResource)
     assert {path: r.verbs for path, r in routes.items()} == {
         "/": (),
         "/v1": (),

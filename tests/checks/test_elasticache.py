@@ -60,8 +60,11 @@ def test_encryption_in_transit() -> None:
 
 
 def test_multi_az_needs_multi_az_and_failover() -> None:
-    single = {"multi_az": False, "multi_az_status": "disabled"}
-    no_failover = {"automatic_failover": False, "automatic_failover_status": "disabled"}
+    single: dict[str, Any] = {"multi_az": False, "multi_az_status": "disabled"}
+    no_failover: dict[str, Any] = {
+        "automatic_failover": False,
+        "automatic_failover_status": "disabled",
+    }
     expect(
         judged(
             "elasticache.multi_az",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -218,7 +219,7 @@ KEY = "arn:aws:kms:us-east-1:123456789012:key/0f9e8d7c-1111-2222-3333-4444555566
 
 def test_task_roles_must_name_the_data_resources_they_use() -> None:
     every_service = ["kms:*", "kinesis:*", "secretsmanager:*", "elasticfilesystem:*"]
-    documents = {
+    documents: dict[str, Mapping[str, Any] | ReadError] = {
         "named": allow(["kinesis:PutRecord", "kms:Decrypt"], [STREAM, KEY]),
         "s3-only": allow("s3:*"),
         "kms-star": allow("kms:*"),
