@@ -58,6 +58,21 @@ def test_environment_suffix() -> None:
 # --- moto: what the collectors read ---------------------------------------------------------
 
 
+def test_the_name_tag_is_read_for_the_suffix(account: DemoAccount) -> None:
+    named = make_stream(account, name="orders-prod", encryption=None)
+    tagged = make_stream(account, name="clicks", tags={"Name": "clicks-prod"}, encryption=None)
+    other = make_log_group(account, name="/ecs/app-stage", tags={"Name": "app-stage"})
+
+    expect(
+        findings_of(account, "tagging.environment_suffix", suffix="-prod"),
+        {
+            named: (Status.PASS, "name 'orders-prod' contains '-prod'"),
+            tagged: (Status.PASS, "Name tag 'clicks-prod' of 'clicks' contains '-prod'"),
+            other: (Status.FAIL, "name '/ecs/app-stage' lacks the suffix '-prod'"),
+        },
+    )
+
+
 def test_default_vpcs_are_not_judged(account: DemoAccount) -> None:
     [default] = account.client("ec2").describe_vpcs(
         Filters=[{"Name": "is-default", "Values": ["true"]}]
