@@ -10,7 +10,7 @@ from botocore.stub import Stubber
 
 from checks.rds import DATABASE_KEYS, main_log
 from scanner.config import parse_baseline
-from scanner.demo.base import DemoAccount
+from scanner.demo.base import ACCOUNT_ID, DemoAccount
 from scanner.demo.kms import make_key
 from scanner.demo.rds import make_aurora_cluster, make_db_instance, reference_rds
 from scanner.errors import ConfigError
@@ -22,7 +22,7 @@ from scanner.session import AwsSession, SessionOptions
 from scanner.windows import inside, parse
 from tests.checks.judge import by_resource, denied, judge
 from tests.factories import KEY_ARN, cluster, described, instance, key, key_arn, members
-from tests.helpers import expect, scan
+from tests.helpers import expect, findings_of, scan
 
 A, B = "us-east-1a", "us-east-1b"
 
@@ -423,6 +423,42 @@ def test_maintenance_window_listing_denied_is_error() -> None:
 
 
 # --- collectors and the reference stack --------------------------------------------------------
+
+
+def test_members_of_a_cluster_in_a_tag_scope_are_judged_without_the_tag(
+    account: DemoAccount,
+) -> None:
+    make_aurora_cluster(account, cluster_id="prod", public_instances=True, tags={"env": "prod"})
+    for member in ("prod-1", "prod-2"):  # tagged on the cluster only, as AWS allows
+        account.client("rds").remove_tags_from_resource(
+            ResourceName=f"arn:aws:rds:{account.region}:{ACCOUNT_ID}:db:{member}",
+            TagKeys=["env"],
+        )
+    make_aurora_cluster(account, cluster_id="stage", public_instances=True, tags={"env": "stage"})
+
+    result = scan(account, "rds.not_publicly_accessible", scope=Scope(tags={"env": "prod"}))
+
+    judged = {(f.resource_id, f.status) for f in result.findings}
+    assert judged == {("prod-1", Status.FAIL), ("prod-2", Status.FAIL)}
+
+
+def test_publicly_accessible_omitted_reads_as_not_set(account: DemoAccount) -> None:
+    """moto omits PubliclyAccessible when not given (rds-publicly-accessible-omitted): a
+    missing value is read as not set, never as an error."""
+    account.client("rds").create_db_instance(
+        DBInstanceIdentifier="unset",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="dbadmin",
+        MasterUserPassword="demo-only-pass",
+        AvailabilityZone=A,
+    )
+
+    expect(
+        findings_of(account, "rds.not_publicly_accessible"),
+        {"unset": (Status.PASS, "DB instance unset is not publicly accessible")},
+    )
 
 
 def test_records_carry_what_other_checks_read(account: DemoAccount) -> None:
