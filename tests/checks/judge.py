@@ -2,7 +2,15 @@
 
 The records go through the engine's own path (``runner._run_check``): a collector given as a
 ``ReadError`` failed as a whole, and an ``UnreadableResource`` in a listing (or as the value of
-a lookup) is reported as ERROR and hidden from the check, exactly as in a scan."""
+a lookup) is reported as ERROR and hidden from the check, exactly as in a scan.
+
+A control's case table is records from ``tests/factories.py`` and the findings they must give::
+
+    found = judge("logs.retention_set", {logs.log_groups: [log_group("/a", retention_days=7)]})
+    expect(by_resource(found), {"/a": (Status.FAIL, "below the baseline's 30")})
+
+Moto stays for what only AWS can show: that the collectors read what it returns (paging,
+per-resource failures, scope), and one compliant and one failing moto case per control."""
 
 from __future__ import annotations
 
