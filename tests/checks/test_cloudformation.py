@@ -10,38 +10,47 @@ from botocore.stub import Stubber
 from scanner.app.config import build_plan, parse_baseline
 from scanner.cli import run
 from scanner.demo.base import DemoAccount
-from scanner.demo.cloudformation import REFERENCE_OUTPUTS, make_stack, reference_cloudformation
+from scanner.demo.cloudformation import REFERENCE_OUTPUTS, reference_cloudformation
 from scanner.engine.collectors import cloudformation as cloudformation_fetch
+from scanner.engine.records.cloudformation import stacks
 from scanner.engine.registry import get_check
 from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Finding, Status
-from tests.helpers import expect, fail_operation, findings_of, scan
+from tests.checks.judge import by_resource, denied, judge
+from tests.factories import stack
+from tests.helpers import expect, findings_of, scan
+
+OUTPUTS = "cloudformation.required_outputs"
 
 
-def test_required_outputs(account: DemoAccount) -> None:
-    network = make_stack(account, name="prod-network", outputs={"VpcId": "vpc-1", "SubnetIds": "s"})
-    local = make_stack(account, name="prod-app", outputs={"ClusterName": "c"}, exported=False)
-    partial = make_stack(account, name="prod-data", outputs={"DbEndpoint": "db"})
-    make_stack(account, name="unconfigured", outputs={})  # not in the baseline: not judged
+def test_required_outputs() -> None:
+    found = judge(
+        OUTPUTS,
+        {
+            stacks: [
+                stack("prod-network", {"VpcId": "vpc-1", "SubnetIds": "s"}),
+                stack("prod-app", {"ClusterName": "c"}, exported=False),
+                stack("prod-data", {"DbEndpoint": "db"}),
+                stack("unconfigured"),  # not in the baseline: not judged
+            ]
+        },
+        stack_outputs={
+            "prod-network": ["VpcId", "SubnetIds"],
+            "prod-app": ["ClusterName"],
+            "prod-data": ["DbEndpoint", "RedisEndpoint", "QueueUrl"],
+            "prod-missing": ["VpcId"],
+        },
+    )
 
     expect(
-        findings_of(
-            account,
-            "cloudformation.required_outputs",
-            stack_outputs={
-                network: ["VpcId", "SubnetIds"],
-                local: ["ClusterName"],
-                partial: ["DbEndpoint", "RedisEndpoint", "QueueUrl"],
-                "prod-missing": ["VpcId"],
-            },
-        ),
+        by_resource(found),
         {
-            network: (
+            "prod-network": (
                 Status.PASS,
                 "stack prod-network has all 2 required outputs (2 of them exported)",
             ),
-            local: (Status.PASS, "has all 1 required outputs (0 of them exported)"),
-            partial: (
+            "prod-app": (Status.PASS, "has all 1 required outputs (0 of them exported)"),
+            "prod-data": (
                 Status.FAIL,
                 "stack prod-data (CREATE_COMPLETE) lacks outputs RedisEndpoint, QueueUrl",
             ),
@@ -50,27 +59,20 @@ def test_required_outputs(account: DemoAccount) -> None:
     )
 
 
-def test_off_until_configured(account: DemoAccount) -> None:
-    make_stack(account, outputs={"VpcId": "vpc-1"})
-
-    assert get_check("cloudformation.required_outputs").configured_by == "stack_outputs"
-    assert findings_of(account, "cloudformation.required_outputs") == {}
+def test_off_until_configured() -> None:
+    assert get_check(OUTPUTS).configured_by == "stack_outputs"
+    assert judge(OUTPUTS, {stacks: [stack(outputs={"VpcId": "vpc-1"})]}) == []
 
 
-def test_describe_denied_is_one_error_for_the_region(account: DemoAccount) -> None:
-    make_stack(account, name="prod-network", outputs={"VpcId": "vpc-1"})
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "cloudformation", "DescribeStacks")
-
-    result = scan(
-        account,
-        "cloudformation.required_outputs",
-        params={"cloudformation.required_outputs": {"stack_outputs": {"prod-network": ["VpcId"]}}},
-        session=session,
+def test_describe_denied_is_one_error_for_the_region() -> None:
+    found = judge(
+        OUTPUTS,
+        {stacks: denied("cloudformation:DescribeStacks")},
+        stack_outputs={"prod-network": ["VpcId"]},
     )
 
     expect(
-        {f.resource_id: f for f in result.findings},
+        by_resource(found),
         {"*": (Status.ERROR, "could not read cloudformation.stacks: AccessDeniedException")},
     )
 

@@ -16,21 +16,31 @@ from scanner.demo.ecs import (
 )
 from scanner.demo.iam import make_role
 from scanner.engine.inventory import Scope
+from scanner.engine.records import ecs
 from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Status
+from tests.checks.judge import by_resource, judge, unreadable
+from tests.factories import ecs_cluster, role_arn, task_definition
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 PREFIX = "arn:aws:ecs:us-east-1:123456789012"
 
 
-def test_container_insights_enabled_or_enhanced_passes(account: DemoAccount) -> None:
-    make_cluster(account, name="on", insights="enabled")
-    make_cluster(account, name="enhanced", insights="enhanced")
-    make_cluster(account, name="off", insights="disabled")
-    make_cluster(account, name="unset", insights=None)  # backend patch: no setting at all
+def test_container_insights_enabled_or_enhanced_passes() -> None:
+    found = judge(
+        "ecs.container_insights_enabled",
+        {
+            ecs.clusters: [
+                ecs_cluster("on", "enabled"),
+                ecs_cluster("enhanced", "enhanced"),
+                ecs_cluster("off", "disabled"),
+                ecs_cluster("unset", None),
+            ]
+        },
+    )
 
     expect(
-        findings_of(account, "ecs.container_insights_enabled"),
+        by_resource(found),
         {
             "on": (Status.PASS, "cluster on has containerInsights enabled"),
             "enhanced": (Status.PASS, "containerInsights enhanced"),
@@ -38,6 +48,49 @@ def test_container_insights_enabled_or_enhanced_passes(account: DemoAccount) -> 
             "unset": (Status.FAIL, "cluster unset has no containerInsights setting"),
         },
     )
+
+
+def test_task_roles_judged_per_task_definition() -> None:
+    found = judge(
+        "ecs.task_roles_defined",
+        {
+            ecs.task_definitions: [
+                task_definition("both", services=("main/web", "main/worker")),
+                task_definition("no-exec", execution_role_arn=None, services=("main/api",)),
+                task_definition("no-task", task_role_arn=None),
+                task_definition("neither", execution_role_arn=None, task_role_arn=None),
+                task_definition("pathed", task_role_arn=role_arn("service/pathed")),
+                unreadable(ecs.task_definition_ref("hidden:1"), "task definition"),
+            ]
+        },
+    )
+
+    expect(
+        by_resource(found),
+        {
+            "both:1": (
+                Status.PASS,
+                f"task definition both:1 names execution role {role_arn('both-exec')} and "
+                f"task role {role_arn('both-task')}",
+            ),
+            "no-exec:1": (Status.FAIL, "no-exec:1 (run by main/api) has no executionRoleArn"),
+            "no-task:1": (Status.FAIL, "has no taskRoleArn"),
+            "neither:1": (Status.FAIL, "has no executionRoleArn and no taskRoleArn"),
+            "pathed:1": (Status.PASS, f"task role {role_arn('service/pathed')}"),
+            "hidden:1": (
+                Status.ERROR,
+                "could not read task definition: AccessDeniedException on test:Read",
+            ),
+        },
+    )
+    assert by_resource(found)["both:1"].evidence == {
+        "executionRoleArn": role_arn("both-exec"),
+        "taskRoleArn": role_arn("both-task"),
+        "services": ["main/web", "main/worker"],
+    }
+
+
+# --- moto and Stubber: what the collectors read ---------------------------------------------
 
 
 def test_scope_filters_clusters_by_name(account: DemoAccount) -> None:

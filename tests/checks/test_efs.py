@@ -3,17 +3,32 @@ throughput_and_performance_mode, and the mount target security group collector."
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from checks.efs import FILE_SYSTEM_KEYS
 from scanner.demo.base import DemoAccount
-from scanner.demo.efs import make_file_system, make_mount_target, reference_efs
+from scanner.demo.efs import make_file_system, reference_efs
 from scanner.demo.kms import aws_managed_key, make_key
 from scanner.demo.network import Network, make_security_group, make_vpc, reference_network
 from scanner.engine.inventory import Inventory, Scope
-from scanner.engine.records import efs
+from scanner.engine.records import ec2, efs
 from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Finding, Status, UnreadableResource
-from tests.helpers import expect, fail_operation, findings_of, scan
+from tests.checks.judge import by_resource, denied, judge, unreadable
+from tests.factories import (
+    AZS,
+    KEY_ARN,
+    described,
+    file_system,
+    key,
+    key_arn,
+    mount_target,
+    network_of,
+    vpc_layout,
+)
+from tests.helpers import expect, fail_operation, scan
 
 
 @pytest.fixture
@@ -25,19 +40,137 @@ def by_id(findings: tuple[Finding, ...]) -> dict[str, Finding]:
     return {f.resource_id: f for f in findings}
 
 
-def test_encrypted_with_cmk(account: DemoAccount) -> None:
-    cmk = make_key(account)
-    customer = make_file_system(account, key_arn=cmk)
-    aws = make_file_system(account, aws_managed=True)
-    plain = make_file_system(account, encrypted=False)
-    expect(
-        findings_of(account, "efs.encrypted_with_cmk"),
+AWS_KEY = key("k-aws", manager="AWS")
+
+
+def test_encrypted_with_cmk() -> None:
+    found = judge(
+        "efs.encrypted_with_cmk",
         {
-            customer: (Status.PASS, f"is encrypted with customer-managed key {cmk}"),
-            aws: (Status.FAIL, "is encrypted with AWS-managed key arn:aws:kms:"),
-            plain: (Status.FAIL, f"file system {plain} is not encrypted"),
+            efs.file_systems: [
+                file_system("fs-cmk"),
+                file_system("fs-aws", kms_key_id=AWS_KEY.arn),
+                file_system("fs-plain", encrypted=False, kms_key_id=None),
+                file_system("fs-hidden", kms_key_id=key_arn("k-hidden")),
+            ],
+            FILE_SYSTEM_KEYS: described(
+                key(), AWS_KEY, refs={key_arn("k-hidden"): denied("kms:DescribeKey")}
+            ),
         },
     )
+    expect(
+        by_resource(found),
+        {
+            "fs-cmk": (Status.PASS, f"is encrypted with customer-managed key {KEY_ARN}"),
+            "fs-aws": (Status.FAIL, f"is encrypted with AWS-managed key {AWS_KEY.arn}"),
+            "fs-plain": (Status.FAIL, "file system fs-plain is not encrypted"),
+            "fs-hidden": (Status.ERROR, "AccessDeniedException on kms:DescribeKey"),
+        },
+    )
+
+
+def test_mount_targets_in_private_subnets() -> None:
+    layout = vpc_layout("vpc-1")
+    a, b = AZS
+    public_b = f"vpc-1-public-{b[-1]}"
+    found = judge(
+        "efs.mount_targets_in_private_subnets",
+        {
+            efs.file_systems: [file_system("fs-private"), file_system("fs-mixed"), file_system()],
+            efs.mount_targets: {
+                "fs-private": (
+                    mount_target("fsmt-1", "fs-private", layout.private(a)),
+                    mount_target("fsmt-2", "fs-private", layout.private(b)),
+                ),
+                "fs-mixed": (
+                    mount_target("fsmt-3", "fs-mixed", layout.private(a)),
+                    mount_target("fsmt-4", "fs-mixed", public_b),
+                ),
+                "fs-1": (),  # no mount targets: not judged
+                "fs-hidden": unreadable(file_system("fs-hidden").ref, "mount targets of fs-hidden"),
+            },
+            ec2.routing: network_of(layout)[ec2.network],
+        },
+    )
+    expect(
+        by_resource(found),
+        {
+            "fs-private": (Status.PASS, "all 2 mount target(s) in private subnets"),
+            "fs-mixed": (
+                Status.FAIL,
+                f"has mount targets in public subnets: fsmt-4 in {public_b} "
+                "(0.0.0.0/0 -> igw-vpc-1)",
+            ),
+            "fs-hidden": (
+                Status.ERROR,
+                "could not read mount targets of fs-hidden: AccessDeniedException",
+            ),
+        },
+    )
+
+
+def test_backup_policy_enabled() -> None:
+    found = judge(
+        "efs.backup_policy_enabled",
+        {
+            efs.file_systems: [file_system(n) for n in ("fs-on", "fs-none", "fs-off", "fs-x")],
+            efs.backup_policies: {
+                "fs-on": "ENABLED",
+                "fs-none": None,
+                "fs-off": "DISABLED",
+                "fs-x": unreadable(file_system("fs-x").ref, "backup policy of fs-x"),
+            },
+        },
+    )
+    expect(
+        by_resource(found),
+        {
+            "fs-on": (Status.PASS, "backup policy is ENABLED"),
+            "fs-none": (Status.FAIL, "file system fs-none has no backup policy"),
+            "fs-off": (Status.FAIL, "backup policy is DISABLED, not ENABLED"),
+            "fs-x": (Status.ERROR, "could not read backup policy of fs-x"),
+        },
+    )
+
+
+MODES = [
+    file_system("fs-default"),
+    file_system("fs-elastic", throughput_mode="elastic"),
+    file_system("fs-maxio", performance_mode="maxIO", throughput_mode="provisioned"),
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            {},
+            {
+                "fs-default": (Status.PASS, "generalPurpose, bursting as the baseline"),
+                "fs-elastic": (Status.FAIL, "ThroughputMode is elastic, baseline bursting"),
+                "fs-maxio": (
+                    Status.FAIL,
+                    "PerformanceMode is maxIO, baseline generalPurpose; "
+                    "ThroughputMode is provisioned, baseline bursting",
+                ),
+            },
+        ),
+        (
+            {"throughput_mode": "elastic"},
+            {
+                "fs-default": (Status.FAIL, "ThroughputMode is bursting, baseline elastic"),
+                "fs-elastic": (Status.PASS, "generalPurpose, elastic as the baseline"),
+                "fs-maxio": (Status.FAIL, "PerformanceMode is maxIO"),
+            },
+        ),
+    ],
+)
+def test_throughput_and_performance_mode(params: Any, expected: Any) -> None:
+    found = judge("efs.throughput_and_performance_mode", {efs.file_systems: MODES}, **params)
+    expect(by_resource(found), expected)
+
+
+# --- moto: what the collectors read ---------------------------------------------------------
 
 
 def test_unreadable_key_is_error_for_that_file_system(account: DemoAccount) -> None:
@@ -51,25 +184,6 @@ def test_unreadable_key_is_error_for_that_file_system(account: DemoAccount) -> N
         {
             hidden: (Status.ERROR, "AccessDeniedException on kms:DescribeKey"),
             visible: (Status.PASS, "customer-managed key"),
-        },
-    )
-
-
-def test_mount_targets_in_private_subnets(account: DemoAccount, vpc: Network) -> None:
-    a, b = vpc.azs
-    private = make_file_system(account, subnet_ids=vpc.private_subnet_ids)
-    mixed = make_file_system(account, subnet_ids=[vpc.private_subnets[a]])
-    exposed = make_mount_target(account, mixed, vpc.public_subnets[b])
-    make_file_system(account)  # no mount targets: not judged
-    expect(
-        findings_of(account, "efs.mount_targets_in_private_subnets"),
-        {
-            private: (Status.PASS, "all 2 mount target(s) in private subnets"),
-            mixed: (
-                Status.FAIL,
-                f"has mount targets in public subnets: {exposed} in {vpc.public_subnets[b]} "
-                f"(0.0.0.0/0 -> {vpc.igw_id})",
-            ),
         },
     )
 
@@ -106,53 +220,22 @@ def test_unlisted_mount_targets_are_error_for_that_file_system(
     )
 
 
-def test_backup_policy_enabled(account: DemoAccount) -> None:
+def test_backup_policy_read_per_file_system(account: DemoAccount) -> None:
     enabled = make_file_system(account)
     none = make_file_system(account, backup=False)
     disabled = make_file_system(account, backup_status="DISABLED")  # backend patch
     hidden = make_file_system(account)
-    expect(
-        findings_of(account, "efs.backup_policy_enabled"),
-        {
-            enabled: (Status.PASS, "backup policy is ENABLED"),
-            none: (Status.FAIL, f"file system {none} has no backup policy"),
-            disabled: (Status.FAIL, "backup policy is DISABLED, not ENABLED"),
-            hidden: (Status.PASS, "ENABLED"),
-        },
-    )
     session = AwsSession(SessionOptions())
     fail_operation(
         session, "efs", "DescribeBackupPolicy", when=lambda p: p.get("FileSystemId") == hidden
     )
-    found = by_id(scan(account, "efs.backup_policy_enabled", session=session).findings)
-    assert found[hidden].status is Status.ERROR
-    assert "elasticfilesystem:DescribeBackupPolicy" in found[hidden].message
-    assert found[none].status is Status.FAIL  # PolicyNotFound stays FAIL, not ERROR
-
-
-def test_throughput_and_performance_mode(account: DemoAccount) -> None:
-    default = make_file_system(account)
-    elastic = make_file_system(account, throughput_mode="elastic")
-    max_io = make_file_system(account, performance_mode="maxIO", throughput_mode="provisioned")
-    check = "efs.throughput_and_performance_mode"
     expect(
-        findings_of(account, check),
+        by_id(scan(account, "efs.backup_policy_enabled", session=session).findings),
         {
-            default: (Status.PASS, "generalPurpose, bursting as the baseline"),
-            elastic: (Status.FAIL, "ThroughputMode is elastic, baseline bursting"),
-            max_io: (
-                Status.FAIL,
-                "PerformanceMode is maxIO, baseline generalPurpose; "
-                "ThroughputMode is provisioned, baseline bursting",
-            ),
-        },
-    )
-    expect(
-        findings_of(account, check, throughput_mode="elastic"),
-        {
-            default: (Status.FAIL, "ThroughputMode is bursting, baseline elastic"),
-            elastic: (Status.PASS, "generalPurpose, elastic as the baseline"),
-            max_io: (Status.FAIL, "PerformanceMode is maxIO"),
+            enabled: (Status.PASS, "backup policy is ENABLED"),
+            none: (Status.FAIL, f"file system {none} has no backup policy"),  # not ERROR
+            disabled: (Status.FAIL, "backup policy is DISABLED, not ENABLED"),
+            hidden: (Status.ERROR, "elasticfilesystem:DescribeBackupPolicy"),
         },
     )
 

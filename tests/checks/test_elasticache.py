@@ -3,6 +3,10 @@ maintenance_window_approved."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
+import pytest
 from botocore.stub import Stubber
 
 from scanner.demo.base import DemoAccount
@@ -10,82 +14,185 @@ from scanner.demo.elasticache import make_replication_group, reference_elasticac
 from scanner.engine.inventory import Inventory, Scope
 from scanner.engine.records import elasticache
 from scanner.engine.session import AwsSession, SessionOptions
-from scanner.model import Status
+from scanner.model import Finding, Status
+from tests.checks.judge import by_resource, denied, judge
+from tests.factories import cache_clusters, replication_group
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f9e8d7c-1111-2222-3333-444455556666"
 
 
-def test_encryption_at_rest(account: DemoAccount) -> None:
-    cmk = make_replication_group(account, kms_key_arn=KEY_ARN)
-    default_key = make_replication_group(account)
-    plain = make_replication_group(account, at_rest=False)
+GROUPS = elasticache.replication_groups
 
+
+def judged(check_id: str, *groups: Any, **params: Any) -> dict[str, Finding]:
+    return by_resource(judge(check_id, {GROUPS: list(groups)}, **params))
+
+
+def test_encryption_at_rest() -> None:
     expect(
-        findings_of(account, "elasticache.encryption_at_rest"),
+        judged(
+            "elasticache.encryption_at_rest",
+            replication_group("cmk", kms_key_id=KEY_ARN),
+            replication_group("default-key"),
+            replication_group("plain", at_rest_encryption=False),
+        ),
         {
-            cmk: (Status.PASS, f"encrypted at rest with key {KEY_ARN}"),
-            default_key: (Status.PASS, "with the default ElastiCache key"),
-            plain: (Status.FAIL, f"replication group {plain} is not encrypted at rest"),
+            "cmk": (Status.PASS, f"encrypted at rest with key {KEY_ARN}"),
+            "default-key": (Status.PASS, "with the default ElastiCache key"),
+            "plain": (Status.FAIL, "replication group plain is not encrypted at rest"),
         },
     )
 
 
-def test_encryption_in_transit(account: DemoAccount) -> None:
-    tls = make_replication_group(account)
-    plain = make_replication_group(account, transit=False)
-
+def test_encryption_in_transit() -> None:
     expect(
-        findings_of(account, "elasticache.encryption_in_transit"),
+        judged(
+            "elasticache.encryption_in_transit",
+            replication_group("tls"),
+            replication_group("plain", transit_encryption=False, transit_encryption_mode=None),
+        ),
         {
-            tls: (Status.PASS, "encrypts connections in transit"),
-            plain: (Status.FAIL, "has in-transit encryption off"),
+            "tls": (Status.PASS, "encrypts connections in transit"),
+            "plain": (Status.FAIL, "has in-transit encryption off"),
         },
     )
 
 
-def test_multi_az_needs_multi_az_and_failover(account: DemoAccount) -> None:
-    ha = make_replication_group(account)
-    no_failover = make_replication_group(account, multi_az=False, failover=False)
-    failover_only = make_replication_group(account, multi_az=False, failover=True)
-
+def test_multi_az_needs_multi_az_and_failover() -> None:
+    single: dict[str, Any] = {"multi_az": False, "multi_az_status": "disabled"}
+    no_failover: dict[str, Any] = {
+        "automatic_failover": False,
+        "automatic_failover_status": "disabled",
+    }
     expect(
-        findings_of(account, "elasticache.multi_az"),
+        judged(
+            "elasticache.multi_az",
+            replication_group("ha"),
+            replication_group("no-failover", **single, **no_failover),
+            replication_group("failover-only", **single),
+        ),
         {
-            ha: (Status.PASS, "MultiAZ is enabled, AutomaticFailover is enabled"),
-            no_failover: (Status.FAIL, "MultiAZ is disabled, AutomaticFailover is disabled"),
-            failover_only: (Status.FAIL, "MultiAZ is disabled, AutomaticFailover is enabled"),
+            "ha": (Status.PASS, "MultiAZ is enabled, AutomaticFailover is enabled"),
+            "no-failover": (Status.FAIL, "MultiAZ is disabled, AutomaticFailover is disabled"),
+            "failover-only": (Status.FAIL, "MultiAZ is disabled, AutomaticFailover is enabled"),
         },
     )
 
 
-def test_snapshot_retention(account: DemoAccount) -> None:
-    kept = make_replication_group(account, snapshot_days=7)
-    at_minimum = make_replication_group(account, snapshot_days=5)
-    short = make_replication_group(account, snapshot_days=1)
-    off = make_replication_group(account, snapshot_days=0)
+RETAINED = [
+    replication_group(name, snapshot_retention_limit=days)
+    for name, days in (("kept", 7), ("at-minimum", 5), ("short", 1), ("off", 0))
+]
 
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            {},
+            {
+                "kept": (Status.PASS, "keeps snapshots 7 days (baseline 5), window 03:00-04:00"),
+                "at-minimum": (Status.PASS, "keeps snapshots 5 days"),
+                "short": (Status.FAIL, "snapshot retention is 1 day, below the baseline's 5"),
+                "off": (Status.FAIL, "snapshot retention is 0 days"),
+            },
+        ),
+        (
+            {"min_days": 7},
+            {
+                "kept": (Status.PASS, "baseline 7"),
+                "at-minimum": (Status.FAIL, "5 days, below the baseline's 7"),
+                "short": (Status.FAIL, "1 day,"),
+                "off": (Status.FAIL, "0 days"),
+            },
+        ),
+    ],
+)
+def test_snapshot_retention(params: Any, expected: Any) -> None:
+    expect(judged("elasticache.snapshot_retention", *RETAINED, **params), expected)
+
+
+def test_snapshot_window_missing_fails() -> None:
     expect(
-        findings_of(account, "elasticache.snapshot_retention"),
-        {
-            kept: (Status.PASS, "keeps snapshots 7 days (baseline 5), window 03:00-04:00"),
-            at_minimum: (Status.PASS, "keeps snapshots 5 days"),
-            short: (Status.FAIL, "snapshot retention is 1 day, below the baseline's 5"),
-            off: (Status.FAIL, "snapshot retention is 0 days"),
-        },
+        judged(
+            "elasticache.snapshot_retention", replication_group("no-window", snapshot_window=None)
+        ),
+        {"no-window": (Status.FAIL, "replication group no-window: no SnapshotWindow is set")},
+    )
+
+
+def test_describe_denied_is_one_error_for_the_region() -> None:
+    found = judge(
+        "elasticache.encryption_at_rest",
+        {GROUPS: denied("elasticache:DescribeReplicationGroups")},
     )
     expect(
-        findings_of(account, "elasticache.snapshot_retention", min_days=7),
+        by_resource(found),
+        {"*": (Status.ERROR, "could not read elasticache.replication_groups")},
+    )
+
+
+SATURDAY_NIGHT = "sat:22:00-sun:06:00"
+
+
+def test_maintenance_window_of_every_member() -> None:
+    inside = replication_group("inside")
+    wraps = replication_group("wraps", members=1)
+    overruns = replication_group("overruns", members=1)
+    unset = replication_group("unset")
+    mixed = replication_group("mixed", members=3)
+    unlisted = replication_group("unlisted")
+    mixed_members = cache_clusters(mixed)
+    mixed_members[2] = replace(mixed_members[2], maintenance_window="wed:15:00-wed:16:00")
+    found = judge(
+        "elasticache.maintenance_window_approved",
         {
-            kept: (Status.PASS, "baseline 7"),
-            at_minimum: (Status.FAIL, "5 days, below the baseline's 7"),
-            short: (Status.FAIL, "1 day,"),
-            off: (Status.FAIL, "0 days"),
+            GROUPS: [inside, wraps, overruns, unset, mixed, unlisted],
+            elasticache.cache_clusters: [
+                *cache_clusters(inside),
+                *cache_clusters(wraps, "sat:23:30-sun:00:30"),
+                *cache_clusters(overruns, "sun:05:30-sun:06:30"),
+                *cache_clusters(unset, None),
+                *mixed_members,
+                *cache_clusters(unlisted)[:1],
+            ],
+        },
+        allowed_windows=[SATURDAY_NIGHT],
+    )
+
+    expect(
+        by_resource(found),
+        {
+            "inside": (
+                Status.PASS,
+                "replication group inside: inside-001: window sun:04:00-sun:05:00 lies "
+                "inside sat:22:00-sun:06:00; inside-002: window sun:04:00-sun:05:00",
+            ),
+            "wraps": (Status.PASS, "wraps-001: window sat:23:30-sun:00:30 lies inside"),
+            "overruns": (
+                Status.FAIL,
+                "replication group overruns: overruns-001: window sun:05:30-sun:06:30 "
+                "lies outside the allowed windows (sat:22:00-sun:06:00)",
+            ),
+            "unset": (Status.FAIL, "unset-001: window is not set; unset-002: window is not"),
+            "mixed": (
+                Status.FAIL,
+                "replication group mixed: mixed-003: window wed:15:00-wed:16:00 lies outside",
+            ),
+            "unlisted": (
+                Status.ERROR,
+                "could not read the maintenance windows of its members: MemberClusterNotListed "
+                "on elasticache:DescribeCacheClusters: member clusters not returned: unlisted-002",
+            ),
         },
     )
 
 
-def test_snapshot_window_missing_fails_and_listing_follows_pages(account: DemoAccount) -> None:
+# --- moto and Stubber: what the collectors read ---------------------------------------------
+
+
+def test_listing_follows_pages_and_reads_a_missing_window(account: DemoAccount) -> None:
     """moto always sets a window (gap elasticache-default-snapshot-window) and ignores
     MaxRecords: two pages from a Stubber, the second holding a group without a window."""
     session = AwsSession(SessionOptions())
@@ -135,59 +242,6 @@ def test_tags_denied_is_error_for_that_group_only(account: DemoAccount) -> None:
             denied: (
                 Status.ERROR,
                 "AccessDeniedException on elasticache:ListTagsForResource",
-            ),
-        },
-    )
-
-
-def test_describe_denied_is_one_error_for_the_region(account: DemoAccount) -> None:
-    make_replication_group(account)
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "elasticache", "DescribeReplicationGroups")
-
-    result = scan(account, "elasticache.encryption_at_rest", session=session)
-
-    expect(
-        {f.resource_id: f for f in result.findings},
-        {"*": (Status.ERROR, "could not read elasticache.replication_groups")},
-    )
-
-
-SATURDAY_NIGHT = "sat:22:00-sun:06:00"
-
-
-def test_maintenance_window_of_every_member(account: DemoAccount) -> None:
-    inside = make_replication_group(account, maintenance_window="sun:04:00-sun:05:00")
-    wraps = make_replication_group(account, maintenance_window="sat:23:30-sun:00:30")
-    overruns = make_replication_group(account, maintenance_window="sun:05:30-sun:06:30")
-    # moto gives members no window unless each is created with one
-    # (elasticache-member-window-not-inherited): AWS always returns one.
-    unset = make_replication_group(account, maintenance_window=None)
-    mixed = make_replication_group(account, replicas=2)
-    account.backend("elasticache").cache_clusters[
-        f"{mixed}-003"
-    ].preferred_maintenance_window = "wed:15:00-wed:16:00"
-
-    expect(
-        findings_of(
-            account, "elasticache.maintenance_window_approved", allowed_windows=[SATURDAY_NIGHT]
-        ),
-        {
-            inside: (
-                Status.PASS,
-                f"replication group {inside}: {inside}-001: window sun:04:00-sun:05:00 lies "
-                f"inside sat:22:00-sun:06:00; {inside}-002: window sun:04:00-sun:05:00",
-            ),
-            wraps: (Status.PASS, f"{wraps}-001: window sat:23:30-sun:00:30 lies inside"),
-            overruns: (
-                Status.FAIL,
-                f"replication group {overruns}: {overruns}-001: window sun:05:30-sun:06:30 "
-                "lies outside the allowed windows (sat:22:00-sun:06:00); ",
-            ),
-            unset: (Status.FAIL, f"{unset}-001: window is not set; {unset}-002: window is not"),
-            mixed: (
-                Status.FAIL,
-                f"replication group {mixed}: {mixed}-003: window wed:15:00-wed:16:00 lies outside",
             ),
         },
     )

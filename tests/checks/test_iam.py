@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -10,9 +11,12 @@ from checks.iam import unscoped_data_grants, wildcard_grants
 from scanner.demo.base import DemoAccount
 from scanner.demo.ecs import make_cluster, make_service, make_task_definition
 from scanner.demo.iam import ADMIN_POLICY, make_role, scoped_policy
+from scanner.engine.records import iam
 from scanner.engine.records.iam import decode_document
 from scanner.engine.session import AwsSession, SessionOptions
-from scanner.model import ReadError, Status
+from scanner.model import Finding, ReadError, Status
+from tests.checks.judge import by_resource, judge
+from tests.factories import inline, managed, task_role
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 
@@ -28,46 +32,37 @@ def run_as(account: DemoAccount, cluster: str, role_arn: str) -> None:
     make_service(account, cluster, make_task_definition(account, task_role_arn=role_arn))
 
 
-def test_task_roles_with_wildcard_grants_fail(account: DemoAccount) -> None:
-    cluster = make_cluster(account)
-    roles = {
-        "scoped": make_role(account, name="scoped", inline_policy=scoped_policy()),
-        "bare": make_role(account, name="bare"),
-        "inline-admin": make_role(account, name="inline-admin", inline_policy=ADMIN_POLICY),
-        # moto has no AWS-managed AdministratorAccess (gap iam-no-aws-managed-policies).
-        "attached-admin": make_role(
-            account, name="attached-admin", managed_policy_documents=[ADMIN_POLICY]
+DENY_ALL = {
+    "Version": "2012-10-17",
+    "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"},
+}
+POLICY_DENIED = ReadError(code="AccessDenied", action="iam:GetRolePolicy")
+
+
+def judged(check_id: str, *roles: Any) -> dict[str, Finding]:
+    return by_resource(judge(check_id, {iam.task_roles: list(roles)}))
+
+
+def test_task_roles_with_wildcard_grants_fail() -> None:
+    found = judged(
+        "iam.task_role_least_privilege",
+        task_role("scoped", inline("scoped", scoped_policy())),
+        task_role("bare"),
+        task_role("inline-admin", inline("inline-admin", ADMIN_POLICY)),
+        task_role("attached-admin", managed("attached-admin-managed-1", ADMIN_POLICY)),
+        task_role(
+            "listed", inline("listed", allow(["s3:GetObject", "*:*"], ["arn:aws:s3:::b", "*"]))
         ),
-        "listed": make_role(
-            account,
-            name="listed",
-            inline_policy=allow(["s3:GetObject", "*:*"], ["arn:aws:s3:::b", "*"]),
-        ),
-        "not-action": make_role(
-            account, name="not-action", inline_policy=allow(["iam:*"], key="NotAction")
-        ),
-        "denied": make_role(
-            account,
-            name="denied",
-            inline_policy={
-                "Version": "2012-10-17",
-                "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"},
-            },
-        ),
-        "one-bucket": make_role(
-            account, name="one-bucket", inline_policy=allow("*", "arn:aws:s3:::b/*")
-        ),
-        "service-wide": make_role(account, name="service-wide", inline_policy=allow("s3:*")),
-        "pathed": make_role(account, name="pathed", path="/ecs/tasks/", inline_policy=ADMIN_POLICY),
-    }
-    for arn in roles.values():
-        run_as(account, cluster, arn)
-    run_as(account, cluster, roles["scoped"])  # a second task definition, same role
-    make_role(account, name="unused", inline_policy=ADMIN_POLICY)  # no task runs as it
-    make_service(account, cluster, make_task_definition(account, task_role=False))
+        task_role("not-action", inline("not-action", allow(["iam:*"], key="NotAction"))),
+        task_role("denied", inline("denied", DENY_ALL)),
+        task_role("one-bucket", inline("one-bucket", allow("*", "arn:aws:s3:::b/*"))),
+        task_role("service-wide", inline("service-wide", allow("s3:*"))),
+        task_role("locked", inline("locked", POLICY_DENIED)),
+        task_role("admin", inline("admin", ADMIN_POLICY), managed("hidden", POLICY_DENIED)),
+    )
 
     expect(
-        findings_of(account, "iam.task_role_least_privilege"),
+        found,
         {
             "scoped": (Status.PASS, "task role scoped: none of its policies (1) allows"),
             "bare": (Status.PASS, "none of its policies (0)"),
@@ -86,7 +81,13 @@ def test_task_roles_with_wildcard_grants_fail(account: DemoAccount) -> None:
             "denied": (Status.PASS, "none of its policies"),
             "one-bucket": (Status.PASS, "none of its policies"),
             "service-wide": (Status.PASS, "none of its policies"),
-            "pathed": (Status.FAIL, "inline policy pathed-inline allows"),
+            "locked": (
+                Status.ERROR,
+                "could not read inline policy locked-inline of task role locked: AccessDenied "
+                "on iam:GetRolePolicy",
+            ),
+            # a wildcard read decides, whatever could not be read
+            "admin": (Status.FAIL, 'inline policy admin-inline allows Action "*"'),
         },
     )
 
@@ -216,10 +217,9 @@ STREAM = "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/0f9e8d7c-1111-2222-3333-444455556666"
 
 
-def test_task_roles_must_name_the_data_resources_they_use(account: DemoAccount) -> None:
-    cluster = make_cluster(account)
+def test_task_roles_must_name_the_data_resources_they_use() -> None:
     every_service = ["kms:*", "kinesis:*", "secretsmanager:*", "elasticfilesystem:*"]
-    roles = {
+    documents: dict[str, Mapping[str, Any] | ReadError] = {
         "named": allow(["kinesis:PutRecord", "kms:Decrypt"], [STREAM, KEY]),
         "s3-only": allow("s3:*"),
         "kms-star": allow("kms:*"),
@@ -236,15 +236,16 @@ def test_task_roles_must_name_the_data_resources_they_use(account: DemoAccount) 
         },
         "spares-data": allow(every_service, key="NotAction"),
         "not-action": allow(["kms:Decrypt"], key="NotAction"),
+        "locked": POLICY_DENIED,
     }
-    for name, document in roles.items():
-        run_as(account, cluster, make_role(account, name=name, inline_policy=document))
-    run_as(
-        account, cluster, make_role(account, name="admin", managed_policy_documents=[ADMIN_POLICY])
+    found = judged(
+        "iam.task_role_grants_scoped",
+        *(task_role(name, inline(name, document)) for name, document in documents.items()),
+        task_role("admin", managed("admin-managed-1", ADMIN_POLICY)),
     )
 
     expect(
-        findings_of(account, "iam.task_role_grants_scoped"),
+        found,
         {
             "named": (
                 Status.PASS,
@@ -273,12 +274,18 @@ def test_task_roles_must_name_the_data_resources_they_use(account: DemoAccount) 
                 "managed policy admin-managed-1 (arn:aws:iam::123456789012:"
                 "policy/admin-managed-1) allows * on Resource *",
             ),
+            "locked": (
+                Status.ERROR,
+                "could not read inline policy locked-inline of task role locked: AccessDenied "
+                "on iam:GetRolePolicy",
+            ),
         },
     )
 
 
-def test_grants_scoped_unreadable_policy_is_error(account: DemoAccount) -> None:
+def test_grants_scoped_in_moto(account: DemoAccount) -> None:
     cluster = make_cluster(account)
+    run_as(account, cluster, make_role(account, name="scoped", inline_policy=scoped_policy()))
     run_as(account, cluster, make_role(account, name="locked", inline_policy=scoped_policy()))
     run_as(account, cluster, make_role(account, name="open", inline_policy=allow("kms:*")))
     session = AwsSession(SessionOptions())
@@ -301,6 +308,7 @@ def test_grants_scoped_unreadable_policy_is_error(account: DemoAccount) -> None:
                 "on iam:GetRolePolicy",
             ),
             "open": (Status.FAIL, "allows kms:* on Resource *"),
+            "scoped": (Status.PASS, "none of its policies (1)"),
         },
     )
 

@@ -9,14 +9,18 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from checks.kinesis import STREAM_KEYS
 from scanner.demo.base import DemoAccount
 from scanner.demo.kinesis import make_stream, reference_kinesis
-from scanner.demo.kms import aws_managed_key, make_key
+from scanner.demo.kms import make_key
 from scanner.engine.inventory import Scope
+from scanner.engine.records import kinesis
 from scanner.engine.registry import get_check
 from scanner.engine.runner import ScanPlan, run_scan
 from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Finding, ScanResult, Status
+from tests.checks.judge import by_resource, denied, judge
+from tests.factories import KEY_ARN, described, key, key_arn, stream
 from tests.helpers import expect, fail_operation, findings_of, scan
 
 ENCRYPTED = "kinesis.stream_encrypted_with_cmk"
@@ -30,41 +34,80 @@ def by_id(result: ScanResult, check_id: str) -> dict[str, Finding]:
     return by_resource
 
 
-def test_encryption_needs_a_customer_managed_key(account: DemoAccount) -> None:
-    cmk = make_stream(account, encryption="cmk")
-    make_key(account, alias="orders-stream")
-    by_alias = make_stream(account, encryption="cmk", key_arn="alias/orders-stream")
-    aws_alias = make_stream(account, encryption="aws")  # KeyId alias/aws/kinesis
-    aws_arn = make_stream(account, encryption="aws", key_arn=aws_managed_key(account, "kinesis"))
-    plain = make_stream(account, encryption=None)
+AWS_KEY = key("k-aws", manager="AWS")
+
+
+def test_encryption_needs_a_customer_managed_key() -> None:
+    found = judge(
+        ENCRYPTED,
+        {
+            kinesis.streams: [
+                stream("cmk"),
+                stream("by-alias", kms_key_id="alias/orders-stream"),
+                stream("aws-alias", kms_key_id="alias/aws/kinesis"),
+                stream("aws-arn", kms_key_id=AWS_KEY.arn),
+                stream("plain", encryption_type="NONE", kms_key_id=None),
+                stream("hidden", kms_key_id=key_arn("k-hidden")),
+            ],
+            STREAM_KEYS: described(
+                key(),
+                AWS_KEY,
+                refs={
+                    "alias/orders-stream": key("k-orders"),
+                    key_arn("k-hidden"): denied("kms:DescribeKey"),
+                },
+            ),
+        },
+    )
 
     expect(
-        findings_of(account, ENCRYPTED),
+        by_resource(found),
         {
-            cmk: (Status.PASS, "encrypted with customer-managed key arn:aws:kms:"),
-            by_alias: (Status.PASS, "customer-managed key alias/orders-stream"),
-            aws_alias: (Status.FAIL, "AWS-managed key alias/aws/kinesis"),
-            aws_arn: (Status.FAIL, "is encrypted with the AWS-managed key arn:aws:kms:"),
-            plain: (Status.FAIL, "is not encrypted (EncryptionType NONE)"),
+            "cmk": (Status.PASS, f"encrypted with customer-managed key {KEY_ARN}"),
+            "by-alias": (Status.PASS, "customer-managed key alias/orders-stream"),
+            "aws-alias": (Status.FAIL, "AWS-managed key alias/aws/kinesis"),  # by name
+            "aws-arn": (Status.FAIL, f"is encrypted with the AWS-managed key {AWS_KEY.arn}"),
+            "plain": (Status.FAIL, "is not encrypted (EncryptionType NONE)"),
+            "hidden": (Status.ERROR, f"could not read key {key_arn('k-hidden')}"),
         },
     )
 
 
-def test_retention_meets_the_baseline_minimum(account: DemoAccount) -> None:
-    day = make_stream(account, encryption=None, retention_hours=24)
-    week = make_stream(account, encryption=None, retention_hours=168, on_demand=True)
+STREAMS = [stream("day", retention_hours=24), stream("week", retention_hours=168)]
 
-    expect(
-        findings_of(account, RETENTION),
-        {day: (Status.PASS, "keeps records for 24 hours"), week: (Status.PASS, "168 hours")},
-    )
-    expect(
-        findings_of(account, RETENTION, min_hours=48),
-        {
-            day: (Status.FAIL, "keeps records for 24 hours, below the baseline's 48"),
-            week: (Status.PASS, "keeps records for 168 hours"),
-        },
-    )
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            {},
+            {
+                "day": (Status.PASS, "keeps records for 24 hours"),
+                "week": (Status.PASS, "168 hours"),
+            },
+        ),
+        (
+            {"min_hours": 48},
+            {
+                "day": (Status.FAIL, "keeps records for 24 hours, below the baseline's 48"),
+                "week": (Status.PASS, "keeps records for 168 hours"),
+            },
+        ),
+    ],
+)
+def test_retention_meets_the_baseline_minimum(params: Any, expected: Any) -> None:
+    expect(by_resource(judge(RETENTION, {kinesis.streams: STREAMS}, **params)), expected)
+
+
+def test_unlistable_streams_are_one_error() -> None:
+    found = by_resource(judge(RETENTION, {kinesis.streams: denied("kinesis:ListStreams")}))
+
+    assert list(found) == ["*"]
+    assert found["*"].status is Status.ERROR
+    assert "kinesis:ListStreams" in found["*"].message
+
+
+# --- moto and Stubber: what the collector reads ---------------------------------------------
 
 
 def test_every_stream_is_judged_past_the_first_page(account: DemoAccount) -> None:
@@ -243,34 +286,6 @@ def test_unreadable_summary_is_an_error_for_that_stream_only(account: DemoAccoun
         assert found[hidden].status is Status.ERROR
         assert "AccessDeniedException on kinesis:DescribeStreamSummary" in found[hidden].message
     assert result.missing_actions == ("kinesis:DescribeStreamSummary",)
-
-
-def test_unreadable_key_is_an_error_not_a_pass(account: DemoAccount) -> None:
-    key = make_key(account)
-    stream = make_stream(account, encryption="cmk", key_arn=key)
-    aws_alias = make_stream(account, encryption="aws")
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "kms", "DescribeKey", when=lambda params: params["KeyId"] == key)
-
-    expect(
-        by_id(scan(account, ENCRYPTED, session=session), ENCRYPTED),
-        {
-            stream: (Status.ERROR, "could not read key arn:aws:kms:"),
-            aws_alias: (Status.FAIL, "alias/aws/kinesis"),  # judged by name, no call
-        },
-    )
-
-
-def test_unlistable_streams_are_one_error(account: DemoAccount) -> None:
-    make_stream(account, encryption=None)
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "kinesis", "ListStreams")
-
-    found = by_id(scan(account, RETENTION, session=session), RETENTION)
-
-    assert list(found) == ["*"]
-    assert found["*"].status is Status.ERROR
-    assert "kinesis:ListStreams" in found["*"].message
 
 
 def test_tag_scope_reads_tags_and_drops_other_streams(account: DemoAccount) -> None:

@@ -1,19 +1,215 @@
-"""kms.cmk_rotation_enabled and kms.key_in_use_enabled."""
+"""kms.cmk_rotation_enabled and kms.key_in_use_enabled: the judgement over records, and moto
+for what the collectors read (paging, per-key failures, which keys are described)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from botocore.stub import Stubber
 
+from checks.kms import KEYS_IN_USE
 from scanner.demo.base import DemoAccount
 from scanner.demo.kinesis import make_stream
 from scanner.demo.kms import aws_managed_key, make_key
 from scanner.demo.logs import make_log_group
 from scanner.demo.rds import make_aurora_cluster
 from scanner.demo.secretsmanager import make_secret
-from scanner.engine.inventory import Scope
+from scanner.engine.records import kinesis, kms, logs, secretsmanager
 from scanner.engine.session import AwsSession, SessionOptions
-from scanner.model import Status
+from scanner.model import ReadError, Status
+from tests.checks.judge import denied, judge, unreadable, verdicts
+from tests.factories import described, key, log_group, secret, stream
 from tests.helpers import expect, fail_operation, findings_of, scan
+
+ROTATES = key("k-rotates", aliases=("alias/app-prod",))
+STATIC = key("k-static")
+UNDESCRIBED = ReadError(code="AccessDeniedException", action="kms:DescribeKey")
+
+
+@pytest.mark.parametrize(
+    ("keys", "rotation", "expected"),
+    [
+        pytest.param(
+            [ROTATES, STATIC],
+            {"k-rotates": True, "k-static": False},
+            {
+                "k-rotates": (
+                    Status.PASS,
+                    "key k-rotates (alias/app-prod) rotates automatically",
+                    {"KeyRotationEnabled": True},
+                ),
+                "k-static": (
+                    Status.FAIL,
+                    "key k-static has automatic rotation off",
+                    {"KeyRotationEnabled": False},
+                ),
+            },
+            id="on-and-off",
+        ),
+        pytest.param(
+            [ROTATES, key("k-disabled", state="Disabled")],
+            {"k-rotates": True},
+            {
+                "k-rotates": (
+                    Status.PASS,
+                    "key k-rotates (alias/app-prod) rotates automatically",
+                    {"KeyRotationEnabled": True},
+                )
+            },
+            id="rotation-not-applicable-is-not-judged",
+        ),
+        pytest.param(
+            [ROTATES, STATIC],
+            {"k-rotates": True, "k-static": unreadable(STATIC.ref, "rotation status of k-static")},
+            {
+                "k-rotates": (
+                    Status.PASS,
+                    "key k-rotates (alias/app-prod) rotates automatically",
+                    {"KeyRotationEnabled": True},
+                ),
+                "k-static": (
+                    Status.ERROR,
+                    "could not read rotation status of k-static: "
+                    "AccessDeniedException on test:Read",
+                    {"error_code": "AccessDeniedException", "action": "test:Read"},
+                ),
+            },
+            id="unreadable-status-is-error-for-that-key",
+        ),
+        pytest.param(
+            denied("kms:ListKeys"),
+            {},
+            {
+                "*": (
+                    Status.ERROR,
+                    "could not read kms.keys: AccessDeniedException on kms:ListKeys",
+                    {"error_code": "AccessDeniedException", "action": "kms:ListKeys"},
+                )
+            },
+            id="listing-denied-is-one-error",
+        ),
+    ],
+)
+def test_rotation(keys: Any, rotation: Any, expected: Any) -> None:
+    found = judge("kms.cmk_rotation_enabled", {kms.keys: keys, kms.rotation_status: rotation})
+    assert verdicts(found) == expected
+
+
+def test_rotation_applies_to_enabled_customer_symmetric_kms_made_keys_only() -> None:
+    assert kms.rotation_applies(key())
+    for other in (
+        key(state="Disabled"),
+        key(state="PendingDeletion"),
+        key(spec="RSA_2048"),
+        key(spec="HMAC_256"),
+        key(origin="EXTERNAL"),
+        key(manager="AWS"),
+    ):
+        assert not kms.rotation_applies(other), other
+
+
+ENABLED = key("k-enabled")
+DISABLED = key("k-disabled", state="Disabled")
+PENDING = key("k-pending", state="PendingDeletion")
+
+
+@pytest.mark.parametrize(
+    ("listings", "keys", "expected"),
+    [
+        pytest.param(
+            {
+                kinesis.streams: [stream("s1", kms_key_id=ENABLED.arn)],
+                secretsmanager.secrets: [secret("app/db", kms_key_id=DISABLED.arn)],
+                logs.log_groups: [log_group("/ecs/app", kms_key_id=PENDING.arn)],
+            },
+            described(ENABLED, DISABLED, PENDING, key("k-unused", state="Disabled")),
+            {
+                "k-enabled": (
+                    Status.PASS,
+                    "key k-enabled is Enabled; used by s1",
+                    {"KeyState": "Enabled", "UsedBy": ["s1"]},
+                ),
+                "k-disabled": (
+                    Status.FAIL,
+                    "key k-disabled is Disabled but used by app/db",
+                    {"KeyState": "Disabled", "UsedBy": ["app/db"]},
+                ),
+                "k-pending": (
+                    Status.FAIL,
+                    "key k-pending is PendingDeletion but used by /ecs/app",
+                    {"KeyState": "PendingDeletion", "UsedBy": ["/ecs/app"]},
+                ),
+            },
+            id="one-finding-per-key-in-use",
+        ),
+        pytest.param(
+            {
+                kinesis.streams: [
+                    stream("s1", kms_key_id="alias/app"),
+                    stream("s2", kms_key_id=ENABLED.arn),
+                ],
+                logs.log_groups: [log_group("/ecs/app", kms_key_id=ENABLED.key_id)],
+            },
+            described(ENABLED, refs={"alias/app": ENABLED}),
+            {
+                "k-enabled": (
+                    Status.PASS,
+                    "key k-enabled is Enabled; used by /ecs/app, s1, s2",
+                    {"KeyState": "Enabled", "UsedBy": ["/ecs/app", "s1", "s2"]},
+                ),
+            },
+            id="a-key-by-several-names-is-one-finding",
+        ),
+        pytest.param(
+            {kinesis.streams: [stream("s1", kms_key_id=ENABLED.arn)]},
+            described(refs={ENABLED.arn: UNDESCRIBED}),
+            {
+                "k-enabled": (
+                    Status.ERROR,
+                    "could not read the state of the key used by s1: "
+                    "AccessDeniedException on kms:DescribeKey",
+                    {"error_code": "AccessDeniedException", "action": "kms:DescribeKey"},
+                ),
+            },
+            id="undescribed-key-is-error",
+        ),
+        pytest.param(
+            {
+                kinesis.streams: denied("kinesis:ListStreams"),
+                logs.log_groups: [
+                    log_group("/ecs/app", kms_key_id=ENABLED.arn),
+                    unreadable(log_group("/ecs/other").ref, "log group tags"),
+                ],
+            },
+            described(ENABLED),
+            {
+                "*": (
+                    Status.ERROR,
+                    "could not read kinesis.streams: AccessDeniedException on kinesis:ListStreams",
+                    {"error_code": "AccessDeniedException", "action": "kinesis:ListStreams"},
+                ),
+                "/ecs/other": (
+                    Status.ERROR,
+                    "could not read log group tags: AccessDeniedException on test:Read",
+                    {"error_code": "AccessDeniedException", "action": "test:Read"},
+                ),
+                "k-enabled": (
+                    Status.PASS,
+                    "key k-enabled is Enabled; used by /ecs/app",
+                    {"KeyState": "Enabled", "UsedBy": ["/ecs/app"]},
+                ),
+            },
+            id="unreadable-resources-are-errors-and-the-rest-is-judged",
+        ),
+    ],
+)
+def test_key_in_use_enabled(listings: Any, keys: Any, expected: Any) -> None:
+    found = judge("kms.key_in_use_enabled", {**listings, KEYS_IN_USE: keys})
+    assert verdicts(found) == expected
+
+
+# --- moto: what the collectors read -------------------------------------------------------
 
 
 def key_id(arn: str) -> str:
@@ -73,19 +269,6 @@ def test_aliases_denied_still_judges_rotation(account: DemoAccount) -> None:
     assert result.missing_actions == ("kms:ListAliases",)
 
 
-def test_list_keys_denied_is_one_error_for_the_region(account: DemoAccount) -> None:
-    make_key(account, rotation=True)
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "kms", "ListKeys")
-
-    result = scan(account, "kms.cmk_rotation_enabled", session=session)
-
-    expect(
-        {f.resource_id: f for f in result.findings},
-        {"*": (Status.ERROR, "could not read kms.keys: AccessDeniedException on kms:ListKeys")},
-    )
-
-
 def test_list_keys_follows_pages(account: DemoAccount) -> None:
     """moto ignores Limit (gap kms-listkeys-no-pagination): two pages from a Stubber."""
     session = AwsSession(SessionOptions())
@@ -134,7 +317,7 @@ def test_list_keys_follows_pages(account: DemoAccount) -> None:
     }
 
 
-def test_key_in_use_enabled(account: DemoAccount) -> None:
+def test_key_in_use_enabled_in_moto(account: DemoAccount) -> None:
     enabled = make_key(account)
     disabled = make_key(account, state="Disabled")
     pending = make_key(account, state="PendingDeletion")
@@ -157,21 +340,6 @@ def test_key_in_use_enabled(account: DemoAccount) -> None:
             ),
         },
     )
-
-
-def test_key_in_use_of_an_unreadable_resource_is_error(account: DemoAccount) -> None:
-    key = make_key(account)
-    group = make_log_group(account, name="/ecs/app", kms_key_arn=key, tags={"env": "prod"})
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "cloudwatch-logs", "ListTagsForResource")
-
-    result = scan(
-        account, "kms.key_in_use_enabled", scope=Scope(tags={"env": "prod"}), session=session
-    )
-
-    [finding] = result.findings
-    assert (finding.status, finding.resource_id) == (Status.ERROR, group)
-    assert finding.message.startswith("could not read log group tags: AccessDenied")
 
 
 def test_only_the_keys_selected_checks_reference_are_described_once(account: DemoAccount) -> None:

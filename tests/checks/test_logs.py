@@ -2,38 +2,70 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from scanner.demo.base import DemoAccount
 from scanner.demo.logs import make_log_group, reference_log_group_names, reference_logs
 from scanner.engine.inventory import Scope
+from scanner.engine.records import logs
 from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Status
+from tests.checks.judge import by_resource, denied, judge
+from tests.factories import log_group
 from tests.helpers import expect, fail_operation, findings_of, scan
 
+RETENTION = "logs.retention_set"
 
-def test_retention_set(account: DemoAccount) -> None:
-    month = make_log_group(account, name="/ecs/app", retention_days=30)
-    quarter = make_log_group(account, name="/ecs/worker", retention_days=90)
-    week = make_log_group(account, name="/aws/lambda/job", retention_days=7)
-    forever = make_log_group(account, name="/aws/apigateway/access", retention_days=None)
 
+GROUPS = [
+    log_group("/ecs/app", retention_days=30),
+    log_group("/ecs/worker", retention_days=90),
+    log_group("/aws/lambda/job", retention_days=7),
+    log_group("/aws/apigateway/access", retention_days=None),
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            {},
+            {
+                "/ecs/app": (Status.PASS, "log group /ecs/app keeps events 30 days (baseline 30)"),
+                "/ecs/worker": (Status.PASS, "keeps events 90 days"),
+                "/aws/lambda/job": (Status.FAIL, "keeps events 7 days, below the baseline's 30"),
+                "/aws/apigateway/access": (
+                    Status.FAIL,
+                    "has no retention policy (events never expire)",
+                ),
+            },
+        ),
+        (
+            {"min_days": 60},
+            {
+                "/ecs/app": (Status.FAIL, "30 days, below the baseline's 60"),
+                "/ecs/worker": (Status.PASS, "(baseline 60)"),
+                "/aws/lambda/job": (Status.FAIL, "7 days"),
+                "/aws/apigateway/access": (Status.FAIL, "never expire"),
+            },
+        ),
+    ],
+)
+def test_retention_set(params: Any, expected: Any) -> None:
+    expect(by_resource(judge(RETENTION, {logs.log_groups: GROUPS}, **params)), expected)
+
+
+def test_describe_denied_is_one_error_for_the_region() -> None:
+    found = judge(RETENTION, {logs.log_groups: denied("logs:DescribeLogGroups")})
     expect(
-        findings_of(account, "logs.retention_set"),
-        {
-            month: (Status.PASS, "log group /ecs/app keeps events 30 days (baseline 30)"),
-            quarter: (Status.PASS, "keeps events 90 days"),
-            week: (Status.FAIL, "keeps events 7 days, below the baseline's 30"),
-            forever: (Status.FAIL, "has no retention policy (events never expire)"),
-        },
+        by_resource(found),
+        {"*": (Status.ERROR, "could not read logs.log_groups: AccessDeniedException")},
     )
-    expect(
-        findings_of(account, "logs.retention_set", min_days=60),
-        {
-            month: (Status.FAIL, "30 days, below the baseline's 60"),
-            quarter: (Status.PASS, "(baseline 60)"),
-            week: (Status.FAIL, "7 days"),
-            forever: (Status.FAIL, "never expire"),
-        },
-    )
+
+
+# --- moto: what the collector reads ---------------------------------------------------------
 
 
 def test_tags_denied_is_error_for_that_group_only(account: DemoAccount) -> None:
@@ -56,19 +88,6 @@ def test_tags_denied_is_error_for_that_group_only(account: DemoAccount) -> None:
             readable: (Status.PASS, "keeps events 30 days"),
             denied: (Status.ERROR, "AccessDeniedException on logs:ListTagsForResource"),
         },
-    )
-
-
-def test_describe_denied_is_one_error_for_the_region(account: DemoAccount) -> None:
-    make_log_group(account)
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "cloudwatch-logs", "DescribeLogGroups")
-
-    result = scan(account, "logs.retention_set", session=session)
-
-    expect(
-        {f.resource_id: f for f in result.findings},
-        {"*": (Status.ERROR, "could not read logs.log_groups: AccessDeniedException")},
     )
 
 

@@ -3,10 +3,12 @@ retention, log exports, clusters over two AZs, deletion protection."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from botocore.stub import Stubber
 
-from checks.rds import main_log
+from checks.rds import DATABASE_KEYS, main_log
 from scanner.app.config import parse_baseline
 from scanner.demo.base import ACCOUNT_ID, DemoAccount
 from scanner.demo.kms import make_key
@@ -17,50 +19,76 @@ from scanner.engine.registry import get_check
 from scanner.engine.session import AwsSession, SessionOptions
 from scanner.engine.windows import inside, parse
 from scanner.errors import ConfigError
-from scanner.model import Status
-from tests.helpers import expect, fail_operation, findings_of, scan
+from scanner.model import Finding, ReadError, Status
+from tests.checks.judge import by_resource, denied, judge
+from tests.factories import KEY_ARN, cluster, described, instance, key, key_arn, members
+from tests.helpers import expect, findings_of, scan
 
 A, B = "us-east-1a", "us-east-1b"
 
 
-def by_id(account: DemoAccount, *check_ids: str, **kwargs: object) -> dict[str, object]:
-    result = scan(account, *check_ids, **kwargs)  # type: ignore[arg-type]
-    return {f.resource_id: f for f in result.findings}
+AWS_KEY = key("k-aws", manager="AWS")
+
+
+def judged(check_id: str, values: dict[Any, Any], **params: Any) -> dict[str, Finding]:
+    return by_resource(judge(check_id, values, **params))
 
 
 # --- rds.storage_encrypted_with_cmk ------------------------------------------------------------
 
 
-def test_encryption_judges_clusters_and_standalone_instances(account: DemoAccount) -> None:
-    cmk = make_aurora_cluster(account, cluster_id="cmk")
-    managed = make_aurora_cluster(account, cluster_id="managed", aws_managed=True)
-    make_aurora_cluster(account, cluster_id="plain", encrypted=False, instance_azs=(A,))
-    make_db_instance(account, instance_id="solo-cmk")
-    make_db_instance(account, instance_id="solo-plain", encrypted=False)
+def test_encryption_judges_clusters_and_standalone_instances() -> None:
+    found = judged(
+        "rds.storage_encrypted_with_cmk",
+        {
+            rds.clusters: [
+                cluster("cmk"),
+                cluster("managed", kms_key_id=AWS_KEY.arn),
+                cluster("plain", storage_encrypted=False, kms_key_id=None),
+                cluster("default", kms_key_id=None),
+            ],
+            rds.instances: [
+                instance("cmk-1", cluster_id="cmk", storage_encrypted=False),  # via its cluster
+                instance("solo-cmk"),
+                instance("solo-plain", storage_encrypted=False, kms_key_id=None),
+            ],
+            DATABASE_KEYS: described(key(), AWS_KEY),
+        },
+    )
 
     expect(
-        findings_of(account, "rds.storage_encrypted_with_cmk"),
+        found,
         {
-            "cmk": (Status.PASS, "DB cluster cmk is encrypted with customer-managed key arn:"),
-            "managed": (Status.FAIL, "encrypted with AWS-managed key arn:"),
-            # moto names a placeholder key on unencrypted clusters (rds-default-key-placeholder)
+            "cmk": (
+                Status.PASS,
+                f"DB cluster cmk is encrypted with customer-managed key {KEY_ARN}",
+            ),
+            "managed": (Status.FAIL, f"encrypted with AWS-managed key {AWS_KEY.arn}"),
             "plain": (Status.FAIL, "DB cluster plain is not encrypted"),
+            "default": (Status.FAIL, "encrypted with the default key (no KmsKeyId returned"),
             "solo-cmk": (Status.PASS, "DB instance solo-cmk is encrypted with customer-managed"),
             "solo-plain": (Status.FAIL, "DB instance solo-plain is not encrypted"),
         },
     )
-    assert cmk.instance_ids and managed.instance_ids  # members: judged through the cluster
+    assert found["cmk"].evidence == {
+        "StorageEncrypted": True,
+        "KmsKeyId": KEY_ARN,
+        "KeyManager": "CUSTOMER",
+    }
+    assert found["plain"].evidence == {"StorageEncrypted": False}
 
 
-def test_encryption_key_not_describable_is_error_for_that_cluster(account: DemoAccount) -> None:
-    denied_key = make_key(account)
-    make_aurora_cluster(account, cluster_id="readable")
-    make_aurora_cluster(account, cluster_id="denied", key_arn=denied_key)
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "kms", "DescribeKey", when=lambda p: p["KeyId"] == denied_key)
+def test_encryption_key_not_described_is_error_for_that_cluster() -> None:
+    found = judged(
+        "rds.storage_encrypted_with_cmk",
+        {
+            rds.clusters: [cluster("readable"), cluster("denied", kms_key_id=key_arn("k-x"))],
+            DATABASE_KEYS: described(key(), refs={key_arn("k-x"): denied("kms:DescribeKey")}),
+        },
+    )
 
     expect(
-        by_id(account, "rds.storage_encrypted_with_cmk", session=session),  # type: ignore[arg-type]
+        found,
         {
             "readable": (Status.PASS, "customer-managed key"),
             "denied": (Status.ERROR, "AccessDeniedException on kms:DescribeKey"),
@@ -68,14 +96,15 @@ def test_encryption_key_not_describable_is_error_for_that_cluster(account: DemoA
     )
 
 
-def test_instance_listing_denied_still_judges_clusters(account: DemoAccount) -> None:
-    make_aurora_cluster(account, cluster_id="main")
-    make_db_instance(account, instance_id="solo")
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "rds", "DescribeDBInstances")
-
+def test_instance_listing_denied_still_judges_clusters() -> None:
     expect(
-        by_id(account, "rds.deletion_protection", session=session),  # type: ignore[arg-type]
+        judged(
+            "rds.deletion_protection",
+            {
+                rds.clusters: [cluster("main")],
+                rds.instance_listing: denied("rds:DescribeDBInstances"),
+            },
+        ),
         {
             "main": (Status.PASS, "DB cluster main has deletion protection"),
             "*": (Status.ERROR, "could not read rds.instances: AccessDeniedException"),
@@ -86,111 +115,104 @@ def test_instance_listing_denied_still_judges_clusters(account: DemoAccount) -> 
 # --- rds.not_publicly_accessible ---------------------------------------------------------------
 
 
-def test_public_instances_fail_members_included(account: DemoAccount) -> None:
-    make_aurora_cluster(account, cluster_id="main", public_instances=(1,))
-    make_db_instance(account, instance_id="solo-public", public=True)
-    make_db_instance(account, instance_id="solo-private")
-    # moto omits PubliclyAccessible when not given (rds-publicly-accessible-omitted):
-    # a missing value is read as not set, never as an error.
-    account.client("rds").create_db_instance(
-        DBInstanceIdentifier="unset",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        AllocatedStorage=20,
-        MasterUsername="dbadmin",
-        MasterUserPassword="demo-only-pass",
-        AvailabilityZone=A,
+def test_public_instances_fail_members_included() -> None:
+    found = judged(
+        "rds.not_publicly_accessible",
+        {
+            rds.instances: [
+                instance("main-1", cluster_id="main"),
+                instance("main-2", cluster_id="main", publicly_accessible=True),
+                instance("solo-public", publicly_accessible=True),
+                instance("solo-private"),
+            ]
+        },
     )
 
     expect(
-        findings_of(account, "rds.not_publicly_accessible"),
+        found,
         {
             "main-1": (Status.PASS, "DB instance main-1 (cluster main) is not publicly"),
             "main-2": (Status.FAIL, "DB instance main-2 (cluster main) is publicly accessible"),
             "solo-public": (Status.FAIL, "DB instance solo-public is publicly accessible"),
-            "solo-private": (Status.PASS, "is not publicly accessible"),
-            "unset": (Status.PASS, "DB instance unset is not publicly accessible"),
+            "solo-private": (Status.PASS, "DB instance solo-private is not publicly accessible"),
         },
     )
-
-
-def test_members_of_a_cluster_in_a_tag_scope_are_judged_without_the_tag(
-    account: DemoAccount,
-) -> None:
-    make_aurora_cluster(account, cluster_id="prod", public_instances=True, tags={"env": "prod"})
-    for member in ("prod-1", "prod-2"):  # tagged on the cluster only, as AWS allows
-        account.client("rds").remove_tags_from_resource(
-            ResourceName=f"arn:aws:rds:{account.region}:{ACCOUNT_ID}:db:{member}",
-            TagKeys=["env"],
-        )
-    make_aurora_cluster(account, cluster_id="stage", public_instances=True, tags={"env": "stage"})
-
-    result = scan(account, "rds.not_publicly_accessible", scope=Scope(tags={"env": "prod"}))
-
-    judged = {(f.resource_id, f.status) for f in result.findings}
-    assert judged == {("prod-1", Status.FAIL), ("prod-2", Status.FAIL)}
+    assert found["main-2"].evidence == {"PubliclyAccessible": True}
 
 
 # --- rds.backup_retention ----------------------------------------------------------------------
 
+BACKUPS = {
+    rds.clusters: [
+        cluster("week", backup_retention_days=7),
+        cluster("day", backup_retention_days=1),
+        cluster("month", backup_retention_days=30),
+    ],
+    rds.instances: [
+        instance("week-1", cluster_id="week", backup_retention_days=0),  # judged on the cluster
+        instance("solo-off", backup_retention_days=0),
+        # a read replica keeps no backups of its own: not judged
+        instance("replica", backup_retention_days=0, read_replica_source="solo-off"),
+    ],
+}
 
-def test_backup_retention_against_min_days(account: DemoAccount) -> None:
-    make_aurora_cluster(account, cluster_id="week", backup_days=7, instance_azs=())
-    make_aurora_cluster(account, cluster_id="day", backup_days=1, instance_azs=())
-    make_aurora_cluster(account, cluster_id="month", backup_days=30, instance_azs=())
-    solo = make_db_instance(account, instance_id="solo-off", backup_days=0)
-    account.client("rds").create_db_instance_read_replica(
-        DBInstanceIdentifier="replica",
-        SourceDBInstanceIdentifier=solo,
-        AvailabilityZone=B,
-        PubliclyAccessible=False,
-    )  # a read replica keeps no backups of its own: not judged
 
-    expect(
-        findings_of(account, "rds.backup_retention"),
-        {
-            "week": (Status.PASS, "DB cluster week keeps backups for 7 days"),
-            "day": (Status.FAIL, "DB cluster day keeps backups for 1 day, below the baseline's 7"),
-            "month": (Status.PASS, "keeps backups for 30 days"),
-            "solo-off": (Status.FAIL, "solo-off has automated backups off, below the baseline's 7"),
-        },
-    )
-    expect(
-        findings_of(account, "rds.backup_retention", min_days=14),
-        {
-            "week": (Status.FAIL, "keeps backups for 7 days, below the baseline's 14"),
-            "day": (Status.FAIL, "below the baseline's 14"),
-            "month": (Status.PASS, "keeps backups for 30 days"),
-            "solo-off": (Status.FAIL, "automated backups off"),
-        },
-    )
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            {},
+            {
+                "week": (Status.PASS, "DB cluster week keeps backups for 7 days"),
+                "day": (
+                    Status.FAIL,
+                    "DB cluster day keeps backups for 1 day, below the baseline's 7",
+                ),
+                "month": (Status.PASS, "keeps backups for 30 days"),
+                "solo-off": (
+                    Status.FAIL,
+                    "solo-off has automated backups off, below the baseline's 7",
+                ),
+            },
+        ),
+        (
+            {"min_days": 14},
+            {
+                "week": (Status.FAIL, "keeps backups for 7 days, below the baseline's 14"),
+                "day": (Status.FAIL, "below the baseline's 14"),
+                "month": (Status.PASS, "keeps backups for 30 days"),
+                "solo-off": (Status.FAIL, "automated backups off"),
+            },
+        ),
+    ],
+)
+def test_backup_retention_against_min_days(params: Any, expected: Any) -> None:
+    expect(judged("rds.backup_retention", BACKUPS, **params), expected)
 
 
 # --- rds.log_exports ---------------------------------------------------------------------------
 
 
-def test_log_exports_need_the_engines_main_log(account: DemoAccount) -> None:
-    make_aurora_cluster(account, cluster_id="pg", instance_azs=())
-    make_aurora_cluster(account, cluster_id="pg-none", log_exports=(), instance_azs=())
-    make_aurora_cluster(
-        account,
-        cluster_id="my",
-        engine="aurora-mysql",
-        log_exports=("error", "slowquery"),
-        instance_azs=(),
+def test_log_exports_need_the_engines_main_log() -> None:
+    mysql = {"engine": "aurora-mysql"}
+    found = judged(
+        "rds.log_exports",
+        {
+            rds.clusters: [
+                cluster("pg"),
+                cluster("pg-none", enabled_log_exports=()),
+                cluster("my", **mysql, enabled_log_exports=("error", "slowquery")),
+                cluster("my-audit", **mysql, enabled_log_exports=("audit",)),
+            ],
+            rds.instances: [
+                instance("solo-my", engine="mysql", enabled_log_exports=("error",)),
+                instance("solo-pg", enabled_log_exports=("upgrade",)),
+            ],
+        },
     )
-    make_aurora_cluster(
-        account,
-        cluster_id="my-audit",
-        engine="aurora-mysql",
-        log_exports=("audit",),
-        instance_azs=(),
-    )
-    make_db_instance(account, instance_id="solo-my", engine="mysql", log_exports=("error",))
-    make_db_instance(account, instance_id="solo-pg", log_exports=("upgrade",))
 
     expect(
-        findings_of(account, "rds.log_exports"),
+        found,
         {
             "pg": (Status.PASS, "DB cluster pg (aurora-postgresql) exports its postgresql log"),
             "pg-none": (Status.FAIL, "does not export its postgresql log (exports: none)"),
@@ -213,15 +235,27 @@ def test_main_log_by_engine() -> None:
 # --- rds.cluster_multi_az ----------------------------------------------------------------------
 
 
-def test_cluster_instances_must_span_two_azs(account: DemoAccount) -> None:
-    make_aurora_cluster(account, cluster_id="spread", instance_azs=(A, B))
-    make_aurora_cluster(account, cluster_id="same", instance_azs=(A, A))
-    make_aurora_cluster(account, cluster_id="single", instance_azs=(B,))
-    make_aurora_cluster(account, cluster_id="empty", instance_azs=())
-    make_db_instance(account, instance_id="solo")  # not a cluster: not judged
+def test_cluster_instances_must_span_two_azs() -> None:
+    found = judged(
+        "rds.cluster_multi_az",
+        {
+            rds.clusters: [
+                cluster("spread"),
+                cluster("same"),
+                cluster("single"),
+                cluster("empty"),
+                cluster("v1", engine_mode="serverless"),  # no DB instances: not judged
+            ],
+            rds.cluster_members: {
+                "spread": members(A, B, cluster_id="spread"),
+                "same": members(A, A, cluster_id="same"),
+                "single": members(B, cluster_id="single"),
+            },
+        },
+    )
 
     expect(
-        findings_of(account, "rds.cluster_multi_az"),
+        found,
         {
             "spread": (Status.PASS, "spans us-east-1a, us-east-1b (spread-1 in us-east-1a, "),
             "same": (
@@ -233,6 +267,10 @@ def test_cluster_instances_must_span_two_azs(account: DemoAccount) -> None:
             "empty": (Status.FAIL, "DB cluster empty has no DB instances"),
         },
     )
+    assert found["spread"].evidence == {
+        "AvailabilityZones": [A, B],
+        "Members": ["spread-1", "spread-2"],
+    }
 
 
 def test_multi_az_counts_members_outside_the_scope(account: DemoAccount) -> None:
@@ -253,13 +291,12 @@ def test_multi_az_counts_members_outside_the_scope(account: DemoAccount) -> None
     assert "prod-reader in us-east-1b" in result.findings[0].message
 
 
-def test_multi_az_instance_listing_denied_is_error(account: DemoAccount) -> None:
-    make_aurora_cluster(account, cluster_id="main")
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "rds", "DescribeDBInstances")
-
+def test_multi_az_instance_listing_denied_is_error() -> None:
     expect(
-        by_id(account, "rds.cluster_multi_az", session=session),  # type: ignore[arg-type]
+        judged(
+            "rds.cluster_multi_az",
+            {rds.clusters: [cluster()], rds.instance_listing: denied("rds:DescribeDBInstances")},
+        ),
         {
             "*": (
                 Status.ERROR,
@@ -273,13 +310,20 @@ def test_multi_az_instance_listing_denied_is_error(account: DemoAccount) -> None
 # --- rds.deletion_protection -------------------------------------------------------------------
 
 
-def test_deletion_protection(account: DemoAccount) -> None:
-    make_aurora_cluster(account, cluster_id="guarded", instance_azs=(A,))
-    make_aurora_cluster(account, cluster_id="open", deletion_protection=False, instance_azs=(A,))
-    make_db_instance(account, instance_id="solo-open", deletion_protection=False)
+def test_deletion_protection() -> None:
+    found = judged(
+        "rds.deletion_protection",
+        {
+            rds.clusters: [cluster("guarded"), cluster("open", deletion_protection=False)],
+            rds.instances: [
+                instance("open-1", cluster_id="open", deletion_protection=False),  # via cluster
+                instance("solo-open", deletion_protection=False),
+            ],
+        },
+    )
 
     expect(
-        findings_of(account, "rds.deletion_protection"),
+        found,
         {
             "guarded": (Status.PASS, "DB cluster guarded has deletion protection"),
             "open": (Status.FAIL, "DB cluster open has deletion protection off"),
@@ -293,22 +337,27 @@ def test_deletion_protection(account: DemoAccount) -> None:
 SATURDAY_NIGHT = "sat:22:00-sun:06:00"
 
 
-def test_maintenance_windows_inside_the_allowed_ones(account: DemoAccount) -> None:
-    for cluster_id, window in {
+def test_maintenance_windows_inside_the_allowed_ones() -> None:
+    windows = {
         "sunday": "sun:03:00-sun:03:30",
         "wraps": "sat:23:45-sun:00:15",  # across the week's end, inside the allowed one
         "overruns": "sun:05:45-sun:06:15",  # partly outside
         "weekday": "wed:14:00-wed:14:30",
-    }.items():
-        make_aurora_cluster(
-            account, cluster_id=cluster_id, maintenance_window=window, instance_azs=(A,)
-        )
-    make_db_instance(account, instance_id="solo-in", maintenance_window="Sun:01:00-Sun:01:30")
-    make_db_instance(account, instance_id="solo-default")  # moto's wed:06:38-wed:07:08
+    }
+    found = judged(
+        "rds.maintenance_window_approved",
+        {
+            rds.clusters: [cluster(name, maintenance_window=w) for name, w in windows.items()],
+            rds.instances: [
+                instance("solo-in", maintenance_window="sun:01:00-sun:01:30"),
+                instance("solo-default", maintenance_window="wed:06:38-wed:07:08"),
+            ],
+        },
+        allowed_windows=[SATURDAY_NIGHT, "tue:01:00-tue:02:00"],
+    )
 
-    allowed = [SATURDAY_NIGHT, "tue:01:00-tue:02:00"]
     expect(
-        findings_of(account, "rds.maintenance_window_approved", allowed_windows=allowed),
+        found,
         {
             "sunday": (
                 Status.PASS,
@@ -351,19 +400,19 @@ def test_window_arithmetic_wraps_the_week() -> None:
     assert parse("sun:3:00-sun:04:00") is None and parse("fun:03:00-sun:04:00") is None
 
 
-def test_maintenance_window_listing_denied_is_error(account: DemoAccount) -> None:
-    make_aurora_cluster(account, cluster_id="main", maintenance_window="sun:03:00-sun:03:30")
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "rds", "DescribeDBClusters")
-
-    result = scan(
-        account,
+def test_maintenance_window_listing_denied_is_error() -> None:
+    listing_denied = ReadError(
+        code="AccessDeniedException",
+        action="rds:DescribeDBClusters",
+        detail="injected AccessDeniedException",
+    )
+    found = judge(
         "rds.maintenance_window_approved",
-        params={"rds.maintenance_window_approved": {"allowed_windows": [SATURDAY_NIGHT]}},
-        session=session,
+        {rds.clusters: listing_denied, rds.instances: []},  # instances tolerate it
+        allowed_windows=[SATURDAY_NIGHT],
     )
 
-    assert [(f.resource_id, f.status, f.message) for f in result.findings] == [
+    assert [(f.resource_id, f.status, f.message) for f in found] == [
         (
             "*",
             Status.ERROR,
@@ -374,6 +423,42 @@ def test_maintenance_window_listing_denied_is_error(account: DemoAccount) -> Non
 
 
 # --- collectors and the reference stack --------------------------------------------------------
+
+
+def test_members_of_a_cluster_in_a_tag_scope_are_judged_without_the_tag(
+    account: DemoAccount,
+) -> None:
+    make_aurora_cluster(account, cluster_id="prod", public_instances=True, tags={"env": "prod"})
+    for member in ("prod-1", "prod-2"):  # tagged on the cluster only, as AWS allows
+        account.client("rds").remove_tags_from_resource(
+            ResourceName=f"arn:aws:rds:{account.region}:{ACCOUNT_ID}:db:{member}",
+            TagKeys=["env"],
+        )
+    make_aurora_cluster(account, cluster_id="stage", public_instances=True, tags={"env": "stage"})
+
+    result = scan(account, "rds.not_publicly_accessible", scope=Scope(tags={"env": "prod"}))
+
+    judged = {(f.resource_id, f.status) for f in result.findings}
+    assert judged == {("prod-1", Status.FAIL), ("prod-2", Status.FAIL)}
+
+
+def test_publicly_accessible_omitted_reads_as_not_set(account: DemoAccount) -> None:
+    """moto omits PubliclyAccessible when not given (rds-publicly-accessible-omitted): a
+    missing value is read as not set, never as an error."""
+    account.client("rds").create_db_instance(
+        DBInstanceIdentifier="unset",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="dbadmin",
+        MasterUserPassword="demo-only-pass",
+        AvailabilityZone=A,
+    )
+
+    expect(
+        findings_of(account, "rds.not_publicly_accessible"),
+        {"unset": (Status.PASS, "DB instance unset is not publicly accessible")},
+    )
 
 
 def test_records_carry_what_other_checks_read(account: DemoAccount) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from checks.secretsmanager import SECRET_KEYS
 from scanner.demo.base import DemoAccount
-from scanner.demo.kms import aws_managed_key, make_key
+from scanner.demo.kms import make_key
 from scanner.demo.secretsmanager import make_secret, reference_secretsmanager
 from scanner.engine.inventory import Scope
+from scanner.engine.records import secretsmanager
 from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Finding, ScanResult, Status
-from tests.helpers import expect, fail_operation, findings_of, scan
+from tests.checks.judge import by_resource, denied, judge
+from tests.factories import KEY_ARN, described, key, key_arn, secret
+from tests.helpers import expect, findings_of, scan
 
 ENCRYPTED = "secretsmanager.secret_encrypted_with_cmk"
 ROTATION = "secretsmanager.rotation_enabled"
@@ -21,35 +25,75 @@ def by_id(result: ScanResult, check_id: str) -> dict[str, Finding]:
     return by_resource
 
 
-def test_encryption_needs_a_customer_managed_key(account: DemoAccount) -> None:
-    cmk = make_secret(account, key_arn=make_key(account))
-    make_key(account, alias="db-secrets")
-    by_alias = make_secret(account, key_arn="alias/db-secrets")
-    default = make_secret(account, key_arn=None)
-    aws_key = make_secret(account, key_arn=aws_managed_key(account, "secretsmanager"))
+AWS_KEY = key("k-aws", manager="AWS")
+
+
+def test_encryption_needs_a_customer_managed_key() -> None:
+    found = judge(
+        ENCRYPTED,
+        {
+            secretsmanager.secrets: [
+                secret("cmk"),
+                secret("by-alias", kms_key_id="alias/db-secrets"),
+                secret("default", kms_key_id=None),
+                secret("aws-key", kms_key_id=AWS_KEY.arn),
+                secret("hidden", kms_key_id=key_arn("k-hidden")),
+            ],
+            SECRET_KEYS: described(
+                key(),
+                AWS_KEY,
+                refs={
+                    "alias/db-secrets": key("k-alias"),
+                    key_arn("k-hidden"): denied("kms:DescribeKey"),
+                },
+            ),
+        },
+    )
 
     expect(
-        findings_of(account, ENCRYPTED),
+        by_resource(found),
         {
-            cmk: (Status.PASS, "encrypted with customer-managed key arn:aws:kms:"),
-            by_alias: (Status.PASS, "customer-managed key alias/db-secrets"),
-            default: (Status.FAIL, "uses the default AWS-managed key alias/aws/secretsmanager"),
-            aws_key: (Status.FAIL, "is encrypted with the AWS-managed key arn:aws:kms:"),
+            "cmk": (Status.PASS, f"encrypted with customer-managed key {KEY_ARN}"),
+            "by-alias": (Status.PASS, "customer-managed key alias/db-secrets"),
+            "default": (Status.FAIL, "uses the default AWS-managed key alias/aws/secretsmanager"),
+            "aws-key": (Status.FAIL, f"is encrypted with the AWS-managed key {AWS_KEY.arn}"),
+            "hidden": (Status.ERROR, f"could not read key {key_arn('k-hidden')}"),
         },
     )
 
 
-def test_rotation_must_be_enabled(account: DemoAccount) -> None:
-    rotating = make_secret(account, rotation=True, rotation_days=7)
-    static = make_secret(account, rotation=False)
-
-    expect(
-        findings_of(account, ROTATION),
+def test_rotation_must_be_enabled_on_primaries() -> None:
+    found = judge(
+        ROTATION,
         {
-            rotating: (Status.PASS, "rotates automatically (every 7 days)"),
-            static: (Status.FAIL, "has rotation disabled"),
+            secretsmanager.secrets: [
+                secret("rotating", rotation_schedule="every 7 days"),
+                secret("static", rotation_enabled=False, rotation_lambda_arn=None),
+                secret("replica", rotation_enabled=False, primary_region="us-west-2"),
+            ]
         },
     )
+
+    expect(
+        by_resource(found),
+        {
+            "rotating": (Status.PASS, "rotates automatically (every 7 days)"),
+            "static": (Status.FAIL, "has rotation disabled"),
+        },
+    )
+
+
+def test_unlistable_secrets_are_one_error() -> None:
+    found = by_resource(
+        judge(ROTATION, {secretsmanager.secrets: denied("secretsmanager:ListSecrets")})
+    )
+
+    assert list(found) == ["*"]
+    assert found["*"].status is Status.ERROR
+    assert "secretsmanager:ListSecrets" in found["*"].message
+
+
+# --- moto: what the collectors read ---------------------------------------------------------
 
 
 def test_secrets_scheduled_for_deletion_are_not_judged(account: DemoAccount) -> None:
@@ -76,37 +120,6 @@ def test_replicas_are_judged_for_their_key_but_rotate_with_their_primary(
         {primary: (Status.FAIL, "default AWS-managed key")},
     )
     expect(findings_of(account, ROTATION), {primary: (Status.FAIL, "rotation disabled")})
-
-
-def test_unreadable_key_is_an_error_not_a_pass(account: DemoAccount) -> None:
-    key = make_key(account)
-    hidden = make_secret(account, key_arn=key)
-    default = make_secret(account, key_arn=None)
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "kms", "DescribeKey", when=lambda params: params["KeyId"] == key)
-
-    result = scan(account, ENCRYPTED, session=session)
-
-    expect(
-        by_id(result, ENCRYPTED),
-        {
-            hidden: (Status.ERROR, "could not read key arn:aws:kms:"),
-            default: (Status.FAIL, "default AWS-managed key"),  # judged without a call
-        },
-    )
-    assert result.missing_actions == ("kms:DescribeKey",)
-
-
-def test_unlistable_secrets_are_one_error(account: DemoAccount) -> None:
-    make_secret(account)
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "secretsmanager", "ListSecrets")
-
-    found = by_id(scan(account, ROTATION, session=session), ROTATION)
-
-    assert list(found) == ["*"]
-    assert found["*"].status is Status.ERROR
-    assert "secretsmanager:ListSecrets" in found["*"].message
 
 
 def test_secret_values_are_never_read(account: DemoAccount) -> None:

@@ -3,18 +3,62 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from scanner.demo.base import DemoAccount
 from scanner.demo.kinesis import make_stream
 from scanner.demo.logs import make_log_group
 from scanner.demo.network import make_vpc
 from scanner.engine.inventory import Scope
+from scanner.engine.records import ec2, efs, kinesis, logs
 from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Status
+from tests.checks.judge import by_resource, denied, judge, unreadable
+from tests.factories import log_group, stream, vpc_layout
 from tests.helpers import expect, fail_operation, findings_of, scan
 
+SUFFIX = "tagging.environment_suffix"
 
-def test_environment_suffix(account: DemoAccount) -> None:
+
+def test_environment_suffix() -> None:
+    found = judge(
+        SUFFIX,
+        {
+            kinesis.streams: [
+                stream("orders-prod"),
+                stream("clicks", tags={"Name": "clicks-prod"}),
+            ],
+            logs.log_groups: [
+                log_group("/ecs/app-stage", tags={"Name": "app-stage"}),
+                unreadable(log_group("/ecs/hidden").ref, "log group tags"),
+            ],
+            ec2.vpcs: [
+                replace(vpc_layout("vpc-default").vpc, is_default=True, name="vpc-default"),
+                replace(vpc_layout("vpc-1").vpc, name="orders-stage"),
+            ],
+            efs.file_systems: denied("elasticfilesystem:DescribeFileSystems"),
+        },
+        suffix="-prod",
+    )
+
+    expect(
+        by_resource(found),
+        {
+            "orders-prod": (Status.PASS, "name 'orders-prod' contains '-prod'"),
+            "clicks": (Status.PASS, "Name tag 'clicks-prod' of 'clicks' contains '-prod'"),
+            "/ecs/app-stage": (Status.FAIL, "name '/ecs/app-stage' lacks the suffix '-prod'"),
+            "/ecs/hidden": (Status.ERROR, "could not read log group tags: AccessDeniedException"),
+            "vpc-1": (Status.FAIL, "name 'orders-stage' lacks the suffix '-prod'"),
+            "*": (Status.ERROR, "could not read efs.file_systems: AccessDeniedException"),
+        },
+    )
+    assert by_resource(found)["clicks"].evidence == {"Name": "clicks", "NameTag": "clicks-prod"}
+
+
+# --- moto: what the collectors read ---------------------------------------------------------
+
+
+def test_the_name_tag_is_read_for_the_suffix(account: DemoAccount) -> None:
     named = make_stream(account, name="orders-prod", encryption=None)
     tagged = make_stream(account, name="clicks", tags={"Name": "clicks-prod"}, encryption=None)
     other = make_log_group(account, name="/ecs/app-stage", tags={"Name": "app-stage"})

@@ -20,7 +20,9 @@ from scanner.engine.inventory import Inventory, Scope
 from scanner.engine.records import ec2
 from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import Finding, ReadError, Status
-from tests.helpers import expect, fail_operation, findings_of, scan
+from tests.checks.judge import by_resource, denied, judge, verdicts
+from tests.factories import AZS, VpcLayout, network_of, route_table, vpc_layout
+from tests.helpers import expect, findings_of, scan
 
 CHECK = "vpc.nat_gateway_per_az"
 
@@ -41,73 +43,133 @@ def inventory(account: DemoAccount, session: AwsSession | None = None) -> Invent
     )
 
 
-def test_nat_gateway_per_az_layouts(net: DemoAccount) -> None:
-    per_az = make_vpc(net)
-    single = make_vpc(net, nat_per_az=False)
-    none = make_vpc(net, nat=False)
-    cross = make_vpc(net, cross_az=True)
-    a, b = per_az.azs
+A, B = AZS
+
+
+def judged(*layouts: VpcLayout, **params: Any) -> dict[str, Finding]:
+    return by_resource(judge(CHECK, network_of(*layouts), **params))
+
+
+def test_nat_gateway_per_az_layouts() -> None:
+    per_az = vpc_layout("vpc-per-az")
+    single = vpc_layout("vpc-single", nat_per_az=False)
+    none = vpc_layout("vpc-none", nat=False)
+    cross = vpc_layout("vpc-cross", cross_az=True)
+
+    found = judged(per_az, single, none, cross)
+
     expect(
-        findings_of(net, CHECK),
+        found,
         {
-            per_az.vpc_id: (
+            "vpc-per-az": (
                 Status.PASS,
                 "2 private subnet(s) each route to a NAT gateway in their own AZ; "
-                f"2 available public NAT gateway(s) in 2 AZ(s) ({a}, {b})",
+                f"2 available public NAT gateway(s) in 2 AZ(s) ({A}, {B})",
             ),
-            single.vpc_id: (
+            "vpc-single": (
                 Status.FAIL,
-                f"1 available public NAT gateway(s) in 1 AZ(s) ({a}), below the baseline's 2; "
-                f"{single.private_subnets[b]} ({b}) routes to {single.nat_gateways[a]} ({a}) "
+                f"1 available public NAT gateway(s) in 1 AZ(s) ({A}), below the baseline's 2; "
+                f"{single.private(B)} ({B}) routes to {single.nat(A)} ({A}) in another AZ",
+            ),
+            "vpc-none": (
+                Status.FAIL,
+                f"0 available public NAT gateway(s) in 0 AZ(s), below the baseline's 2; "
+                f"{none.private(A)} ({A}) has no default route (0.0.0.0/0); "
+                f"{none.private(B)} ({B}) has no default route (0.0.0.0/0)",
+            ),
+            "vpc-cross": (
+                Status.FAIL,
+                f"VPC vpc-cross: {cross.private(A)} ({A}) routes to {cross.nat(B)} ({B}) "
                 "in another AZ",
             ),
-            none.vpc_id: (
-                Status.FAIL,
-                f"0 available public NAT gateway(s) in 0 AZ(s), below the baseline's 2; "
-                f"{none.private_subnets[a]} ({a}) has no default route (0.0.0.0/0); "
-                f"{none.private_subnets[b]} ({b}) has no default route (0.0.0.0/0)",
-            ),
-            cross.vpc_id: (
-                Status.FAIL,
-                f"VPC {cross.vpc_id}: {cross.private_subnets[a]} ({a}) routes to "
-                f"{cross.nat_gateways[b]} ({b}) in another AZ",
-            ),
         },
     )
+    assert found["vpc-per-az"].evidence == {
+        "private_subnets": {
+            per_az.private(A): f"0.0.0.0/0 -> {per_az.nat(A)}",
+            per_az.private(B): f"0.0.0.0/0 -> {per_az.nat(B)}",
+        },
+        "nat_gateways": {per_az.nat(A): [A], per_az.nat(B): [B]},
+        "min_nat_gateways": 2,
+    }
 
 
-def test_deleted_and_private_nat_gateways_do_not_count(net: DemoAccount) -> None:
-    deleted = make_vpc(net, deleted_nat_in=["us-east-1b"])
-    private = make_vpc(net, private_nat=True)
+def test_unavailable_and_private_nat_gateways_do_not_count() -> None:
+    deleted = vpc_layout("vpc-deleted", nat_fields={B: {"state": "deleted"}})
+    private = vpc_layout("vpc-private", nat_fields={A: {"connectivity_type": "private"}})
+    found = judged(deleted, private)
     expect(
-        findings_of(net, CHECK),
+        found,
         {
-            # moto keeps the route "active" (AWS: blackhole); the NAT's state decides.
-            deleted.vpc_id: (
+            "vpc-deleted": (
                 Status.FAIL,
-                f"{deleted.private_subnets['us-east-1b']} (us-east-1b) routes to "
-                f"{deleted.nat_gateways['us-east-1b']}, which is deleted",
+                f"{deleted.private(B)} ({B}) routes to {deleted.nat(B)}, which is deleted",
             ),
-            private.vpc_id: (
+            "vpc-private": (
                 Status.FAIL,
-                f"0 available public NAT gateway(s) in 0 AZ(s), below the baseline's 2; "
-                f"{private.private_subnets['us-east-1a']} (us-east-1a) routes to private "
-                f"NAT gateway {private.nat_gateways['us-east-1a']} (no internet)",
+                f"{private.private(A)} ({A}) routes to private NAT gateway {private.nat(A)} "
+                "(no internet)",
             ),
         },
     )
 
 
-def test_min_nat_gateways_parameter(net: DemoAccount) -> None:
-    three = make_vpc(net, azs=3)
-    two = make_vpc(net, azs=2)
+def test_a_regional_nat_gateway_serves_every_az_it_names() -> None:
+    regional = {A: {"availability_mode": "regional", "availability_zones": (A, B)}}
+    both = vpc_layout("vpc-1", nat_per_az=False, nat_fields=regional)
+    found = judged(both)
     expect(
-        findings_of(net, CHECK, min_nat_gateways=3),
+        found, {"vpc-1": (Status.PASS, f"1 available public NAT gateway(s) in 2 AZ(s) ({A}, {B})")}
+    )
+
+
+def test_min_nat_gateways_parameter() -> None:
+    three = vpc_layout("vpc-three", ("us-east-1a", "us-east-1b", "us-east-1c"))
+    two = vpc_layout("vpc-two")
+    expect(
+        judged(three, two, min_nat_gateways=3),
         {
-            three.vpc_id: (Status.PASS, "3 available public NAT gateway(s) in 3 AZ(s)"),
-            two.vpc_id: (Status.FAIL, "2 AZ(s) (us-east-1a, us-east-1b), below the baseline's 3"),
+            "vpc-three": (Status.PASS, "3 available public NAT gateway(s) in 3 AZ(s)"),
+            "vpc-two": (Status.FAIL, "2 AZ(s) (us-east-1a, us-east-1b), below the baseline's 3"),
         },
     )
+
+
+def test_vpc_without_private_subnets_is_not_judged() -> None:
+    public = vpc_layout("vpc-public", nat=False)
+    igw = "igw-vpc-public"
+    public.route_tables = [
+        route_table(t.route_table_id, t.vpc_id, subnet_ids=t.subnet_ids, default_to=igw)
+        for t in public.route_tables
+    ]
+    expect(judged(public), {})
+
+
+def test_subnet_whose_routing_is_unreadable_is_error_for_its_vpc() -> None:
+    shared = vpc_layout("vpc-shared")
+    shared.route_tables = []  # shared by another account: its route tables are the owner's
+    [(status, message, evidence)] = verdicts(judge(CHECK, network_of(shared))).values()
+    assert status is Status.ERROR
+    assert message.startswith("could not read subnet routing: RouteTableNotFound")
+    assert evidence == {"error_code": "RouteTableNotFound", "action": "ec2:DescribeRouteTables"}
+
+
+def test_unreadable_route_tables_are_error() -> None:
+    found = judge(
+        CHECK,
+        {
+            ec2.vpcs: [vpc_layout("vpc-1").vpc],
+            ec2.route_tables: denied("ec2:DescribeRouteTables", "UnauthorizedOperation"),
+        },
+    )
+    expect(
+        by_resource(found),
+        {"*": (Status.ERROR, "UnauthorizedOperation on ec2:DescribeRouteTables")},
+    )
+    assert found[0].message.startswith("could not read ec2.route_tables:")
+
+
+# --- moto: what the collectors read ---------------------------------------------------------
 
 
 def test_private_subnet_rule_main_table_and_ipv6(net: DemoAccount) -> None:
@@ -144,16 +206,6 @@ def test_private_subnet_rule_main_table_and_ipv6(net: DemoAccount) -> None:
     assert inventory(net).get(ec2.network).is_private(loose_id) is False
 
 
-def test_vpc_without_private_subnets_and_default_vpc_are_not_judged(net: DemoAccount) -> None:
-    client = net.client("ec2")
-    vpc = make_vpc(net, nat=False)
-    for table in vpc.private_route_tables.values():  # make the "private" subnets public
-        client.create_route(
-            RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=vpc.igw_id
-        )
-    expect(findings_of(net, CHECK), {})
-
-
 def test_subnet_without_visible_route_table_is_error() -> None:
     subnet = ec2.Subnet(
         subnet_id="subnet-1",
@@ -168,17 +220,6 @@ def test_subnet_without_visible_route_table_is_error() -> None:
     )
     error = ec2.Network.of([subnet], [], []).is_private("subnet-1")
     assert isinstance(error, ReadError) and error.code == "RouteTableNotFound"
-
-
-def test_unreadable_route_tables_are_error(net: DemoAccount) -> None:
-    make_vpc(net)
-    session = AwsSession(SessionOptions())
-    fail_operation(session, "ec2", "DescribeRouteTables", code="UnauthorizedOperation")
-    result = scan(net, CHECK, session=session)
-    expect(
-        {f.resource_id: f for f in result.findings},
-        {"*": (Status.ERROR, "UnauthorizedOperation on ec2:DescribeRouteTables")},
-    )
 
 
 def test_regional_nat_gateway_serves_the_azs_of_its_addresses(net: DemoAccount) -> None:
