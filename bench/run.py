@@ -14,7 +14,7 @@ requests to one account and region are a duplicate) and times moto's answer.
 is threaded, so waits overlap as they would against AWS): the scan then reports its
 effective concurrency, requests x latency / wall.
 
-``bench/org.py`` measures an organization scan on the same server and mix.
+``bench/organization.py`` measures an organization scan on the same server and mix.
 
     python bench/run.py --scale 1000
     python bench/run.py --scale 1000 --latency-ms 50

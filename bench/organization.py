@@ -17,8 +17,8 @@ Correctness is asserted, not just reported: every (account, region) must show th
 run.py derives (``expected_mix``), and Dask's findings must equal the local scan's (finding
 id, status, message); the exit status is 1 when either is wrong.
 
-    python bench/org.py --accounts 2 --scale 20
-    python bench/org.py --accounts 20 --scale 250
+    python bench/organization.py --accounts 2 --scale 20
+    python bench/organization.py --accounts 20 --scale 250
 """
 
 from __future__ import annotations
