@@ -248,8 +248,8 @@ def print_targets(full: OrgRun, two: OrgRun, single: ScanRun, single_resources: 
     rows = [
         ("duplicate requests = 0", f"{run.duplicates}", run.duplicates == 0),
         (
-            f"requests per resource <= single account's {single_per_resource:.3f}",
-            f"{per_resource:.3f}",
+            f"requests per resource <= single account's {single_per_resource:.4f}",
+            f"{per_resource:.4f}",
             per_resource <= single_per_resource,
         ),
         (
@@ -347,6 +347,9 @@ def main() -> None:
             f"{len(local)}, {differing} differing  {verdict(same)}"
         )
         failed |= not same
+        more = fulls["dask"].run.operations - fulls["local"].run.operations
+        fewer = fulls["local"].run.operations - fulls["dask"].run.operations
+        print(f"requests dask sends more than local: {dict(more)}, fewer: {dict(fewer)}")
     failed |= any(f.wrong_shards for f in fulls.values())
     print(f"\ncorrectness         {verdict(not failed)}")
     sys.stdout.flush()

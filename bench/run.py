@@ -359,7 +359,8 @@ class ScanRun:
     """Operations sent more than once to the same account and region, with how often."""
     active_seconds: float
     busy_seconds: float
-    operations: list[tuple[str, int]]
+    operations: Counter[str]
+    """Requests per operation."""
 
     @property
     def findings(self) -> list[dict[str, Any]]:
@@ -404,7 +405,7 @@ def run_scan(url: str, server: BenchServer, options: list[str]) -> ScanRun:
             ),
             active_seconds=stats.active_seconds,
             busy_seconds=stats.busy_seconds,
-            operations=stats.operations.most_common(8),
+            operations=Counter(stats.operations),
         )
 
 
@@ -437,7 +438,8 @@ def print_figures(run: ScanRun, resources: int, latency_ms: float) -> None:
     if latency_ms:
         concurrency = run.concurrency(latency_ms)
         print(f"effective concurrency {concurrency:.1f} (requests x latency / wall)")
-    print("busiest operations  " + ", ".join(f"{op} {n}" for op, n in run.operations))
+    busiest = run.operations.most_common(8)
+    print("busiest operations  " + ", ".join(f"{op} {n}" for op, n in busiest))
 
 
 def by_control(findings: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
