@@ -356,7 +356,8 @@ class ScanRun:
     requests: int
     duplicates: int
     repeated: dict[str, int]
-    """Operations sent more than once to the same account and region, with how often."""
+    """Per operation, how many of its distinct requests (to one account and region) were
+    sent more than once."""
     active_seconds: float
     busy_seconds: float
     operations: Counter[str]
@@ -409,9 +410,9 @@ def run_scan(url: str, server: BenchServer, options: list[str]) -> ScanRun:
         )
 
 
-def start_server(latency_ms: float = 0.0) -> tuple[BenchServer, str]:
-    """The counting moto server on a loopback port, and its URL. ``latency_ms`` is set on
-    the server once the account is built (``server.latency``), not here."""
+def start_server() -> tuple[BenchServer, str]:
+    """The counting moto server on a loopback port, and its URL. Set ``server.latency``
+    once the accounts are built: population is not delayed."""
     speed_up_moto_kms()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     warnings.simplefilter("ignore")
