@@ -184,7 +184,7 @@ def check_mix(
 
 
 def scan_organization(
-    name: str,
+    executor: str,
     url: str,
     server: BenchServer,
     account_ids: list[str],
@@ -193,9 +193,9 @@ def scan_organization(
     *,
     whole: bool,
 ) -> OrgRun:
-    """One measured scan of ``account_ids`` in both regions, on the executor ``name``
-    starts with. ``whole``: they are the organization, named by --organization (or by
-    --accounts with --list-accounts); else by --accounts."""
+    """One measured scan of ``account_ids`` in both regions on ``executor`` (local, dask).
+    ``whole``: they are the organization, named by --organization (or by --accounts with
+    --list-accounts); else by --accounts."""
     options = [arg for region in REGIONS for arg in ("--region", region)]
     options += ["--role-name", args.role_name]
     if whole and not args.list_accounts:
@@ -205,7 +205,7 @@ def scan_organization(
     if args.workers is not None:
         options += ["--workers", str(args.workers)]
     worker_rss: list[float] = []
-    if name.startswith("dask"):
+    if executor == "dask":
         with dask_cluster(args.dask_workers, args.dask_threads) as (address, client):
             run = run_scan(url, server, [*options, "--executor", "dask", "--scheduler", address])
             usage = client.run(resource.getrusage, resource.RUSAGE_SELF)
@@ -213,6 +213,7 @@ def scan_organization(
     else:
         run = run_scan(url, server, options)
     shards, wrong = check_mix(run, account_ids, counts)
+    name = f"{executor}, {'organization' if whole else f'{len(account_ids)} accounts'}"
     return OrgRun(name, run, shards, shards * sum(counts.values()), wrong, worker_rss)
 
 
@@ -328,19 +329,9 @@ def main() -> None:
     fulls: dict[str, OrgRun] = {}
     failed = False
     for executor in executors:
-        two = scan_organization(
-            f"{executor}, 2 accounts",
-            url,
-            server,
-            account_ids[:2],
-            counts,
-            args,
-            whole=False,
-        )
+        two = scan_organization(executor, url, server, account_ids[:2], counts, args, whole=False)
         print_run(two, args.latency_ms)
-        full = scan_organization(
-            f"{executor}, organization", url, server, account_ids, counts, args, whole=True
-        )
+        full = scan_organization(executor, url, server, account_ids, counts, args, whole=True)
         print_run(full, args.latency_ms)
         print_targets(full, two, single, per_shard, args.latency_ms)
         fulls[executor] = full
