@@ -7,11 +7,14 @@ in a subprocess against it and prints: wall seconds, requests (total, per resour
 duplicates, the busiest operations), the server-side time spent answering them, the scan
 process's peak RSS, and findings per second.
 
-The moto WSGI app is wrapped: the wrapper counts every request (operation and a digest of
-method, path, query and body, so two identical requests are a duplicate) and times moto's
-answer. ``--latency-ms`` makes the wrapper wait that long before answering each request
-(the server is threaded, so waits overlap as they would against AWS): the scan then reports
-its effective concurrency, requests x latency / wall.
+The moto WSGI app is wrapped: the wrapper counts every request (operation, and a key of the
+account and region it is for and a digest of method, path, query and body, so two identical
+requests to one account and region are a duplicate) and times moto's answer.
+``--latency-ms`` makes the wrapper wait that long before answering each request (the server
+is threaded, so waits overlap as they would against AWS): the scan then reports its
+effective concurrency, requests x latency / wall.
+
+``bench/organization.py`` measures an organization scan on the same server and mix.
 
     python bench/run.py --scale 1000
     python bench/run.py --scale 1000 --latency-ms 50
@@ -117,6 +120,19 @@ class Stats:
             self.active_seconds = 0.0
 
 
+def account_and_region(environ: dict[str, Any]) -> tuple[str, str]:
+    """The account moto serves the request from (its access key's: the caller's, or the
+    member account whose role it assumed) and the region of its signature's scope."""
+    from moto.iam.models import get_account_id_from
+
+    # "AWS4-HMAC-SHA256 Credential=KEYID/DATE/REGION/SERVICE/aws4_request, ..."
+    authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
+    credential = authorization.partition("Credential=")[2].split(",")[0].split("/")
+    if len(credential) < 3:
+        return "", ""
+    return get_account_id_from(credential[0]), credential[2]
+
+
 def _operation(environ: dict[str, Any], body: bytes) -> str:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
@@ -147,6 +163,7 @@ def counting_app(app: Callable[..., Any], stats: Stats, latency: float) -> Calla
             ).encode()
             + body
         ).hexdigest()
+        key = "|".join((*account_and_region(environ), digest))
         if latency:
             time.sleep(latency)
         stats.enter()
@@ -158,8 +175,8 @@ def counting_app(app: Callable[..., Any], stats: Stats, latency: float) -> Calla
         elapsed = time.perf_counter() - started
         with stats.lock:
             operation = _operation(environ, body)
-            stats.requests[digest] += 1
-            stats.operation_of[digest] = operation
+            stats.requests[key] += 1
+            stats.operation_of[key] = operation
             stats.operations[operation] += 1
             stats.busy_seconds += elapsed
         return answer
@@ -327,21 +344,111 @@ print(json.dumps({"code": code, "maxrss_kb": usage.ru_maxrss, "cpu": cpu}))
 forked from this (large) process would report the benchmark's own peak, not the scan's."""
 
 
-def run_scan(url: str, workers: int | None, out: Path) -> tuple[float, int, float, float]:
-    """The CLI scan in a subprocess: (wall seconds, exit code, peak RSS in MB, CPU seconds)."""
+@dataclass(frozen=True)
+class ScanRun:
+    """One CLI scan, measured: its process and what the server saw of it."""
+
+    wall: float
+    code: int
+    rss_mb: float
+    cpu: float
+    report: dict[str, Any]
+    requests: int
+    duplicates: int
+    repeated: dict[str, int]
+    """Per operation, how many of its distinct requests (to one account and region) were
+    sent more than once."""
+    active_seconds: float
+    busy_seconds: float
+    operations: Counter[str]
+    """Requests per operation."""
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        return list(self.report["findings"])
+
+    def concurrency(self, latency_ms: float) -> float:
+        """Requests in flight on average when every answer waits ``latency_ms``."""
+        return self.requests * latency_ms / 1000 / self.wall
+
+
+def run_scan(url: str, server: BenchServer, options: list[str]) -> ScanRun:
+    """``driftscan scan`` with ``options`` against ``url`` in a subprocess, JSON to a file,
+    no history; the server's counters are reset first."""
     command = [sys.executable, "-m", "scanner", "scan", "--endpoint-url", url]
-    command += ["--region", REGION, "--format", "json", "--output", str(out)]
-    command += ["--no-history", "--fail-on", "never"]
-    if workers is not None:
-        command += ["--workers", str(workers)]
-    started = time.perf_counter()
-    measured = subprocess.run(
-        [sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, check=True
-    )
-    wall = time.perf_counter() - started
-    sys.stderr.write(measured.stderr)
-    result = json.loads(measured.stdout.splitlines()[-1])
-    return wall, int(result["code"]), result["maxrss_kb"] / 1024, result["cpu"]  # RSS in KB
+    command += ["--format", "json", "--no-history", "--fail-on", "never", *options]
+    stats = server.stats
+    stats.reset()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "findings.json"
+        started = time.perf_counter()
+        measured = subprocess.run(
+            [sys.executable, "-c", MEASURE, *command, "--output", str(out)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        wall = time.perf_counter() - started
+        sys.stderr.write(measured.stderr)
+        result = json.loads(measured.stdout.splitlines()[-1])
+        report = json.loads(out.read_text())
+    with stats.lock:
+        return ScanRun(
+            wall=wall,
+            code=int(result["code"]),
+            rss_mb=result["maxrss_kb"] / 1024,  # ru_maxrss is in KB
+            cpu=result["cpu"],
+            report=report,
+            requests=sum(stats.requests.values()),
+            duplicates=sum(n - 1 for n in stats.requests.values() if n > 1),
+            repeated=dict(
+                Counter(stats.operation_of[key] for key, n in stats.requests.items() if n > 1)
+            ),
+            active_seconds=stats.active_seconds,
+            busy_seconds=stats.busy_seconds,
+            operations=Counter(stats.operations),
+        )
+
+
+def start_server() -> tuple[BenchServer, str]:
+    """The counting moto server on a loopback port, and its URL. Set ``server.latency``
+    once the accounts are built: population is not delayed."""
+    speed_up_moto_kms()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    warnings.simplefilter("ignore")
+    server = BenchServer(Stats())
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+def print_figures(run: ScanRun, resources: int, latency_ms: float) -> None:
+    """What every bench prints about one scan."""
+    findings = run.findings
+    statuses = Counter(f["status"] for f in findings)
+    print(f"exit code           {run.code}")
+    print(f"wall seconds        {run.wall:.2f}")
+    print(f"requests            {run.requests} ({run.requests / resources:.2f} per resource)")
+    print(f"duplicate requests  {run.duplicates} {run.repeated}")
+    print(f"server active secs  {run.active_seconds:.2f} (moto answering >= 1 request)")
+    print(f"server busy seconds {run.busy_seconds:.2f} (moto's time answering, summed)")
+    print(f"peak RSS            {run.rss_mb:.0f} MB")
+    print(f"scan CPU seconds    {run.cpu:.2f} (the scanner process, user + system)")
+    print(f"findings            {len(findings)} {dict(sorted(statuses.items()))}")
+    print(f"findings per second {len(findings) / run.wall:.0f}")
+    if latency_ms:
+        concurrency = run.concurrency(latency_ms)
+        print(f"effective concurrency {concurrency:.1f} (requests x latency / wall)")
+    busiest = run.operations.most_common(8)
+    print("busiest operations  " + ", ".join(f"{op} {n}" for op, n in busiest))
+
+
+def by_control(findings: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """{check_id: {status: n}} of the findings."""
+    counted: dict[str, Counter[str]] = {}
+    for finding in findings:
+        counted.setdefault(finding["check_id"], Counter())[finding["status"]] += 1
+    return {check_id: dict(sorted(c.items())) for check_id, c in counted.items()}
 
 
 def main() -> None:
@@ -353,56 +460,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="the scan's --workers")
     args = parser.parse_args()
 
-    speed_up_moto_kms()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    warnings.simplefilter("ignore")
-    stats = Stats()
-    server = BenchServer(stats)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    server, url = start_server()
     started = time.perf_counter()
     counts = populate(DemoAccount(region=REGION, endpoint_url=url), args.scale)
     built = time.perf_counter() - started
     print(f"built {sum(counts.values())} resources in {built:.1f} s: {counts}")
 
-    stats.reset()
     server.latency = args.latency_ms / 1000
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "findings.json"
-        wall, code, rss_mb, cpu = run_scan(url, args.workers, out)
-        report = json.loads(out.read_text())
+    options = ["--region", REGION]
+    if args.workers is not None:
+        options += ["--workers", str(args.workers)]
+    run = run_scan(url, server, options)
     server.stop()
 
-    findings = report["findings"]
-    statuses = Counter(f["status"] for f in findings)
-    total = sum(stats.requests.values())
-    duplicates = sum(n - 1 for n in stats.requests.values() if n > 1)
-    resources = sum(counts.values())
     print(
         f"scale {args.scale}, latency {args.latency_ms:g} ms, workers {args.workers or 'default'}"
     )
-    print(f"exit code           {code}")
-    print(f"wall seconds        {wall:.2f}")
-    print(f"requests            {total} ({total / resources:.2f} per resource)")
-    repeated = Counter(stats.operation_of[d] for d, n in stats.requests.items() if n > 1)
-    print(f"duplicate requests  {duplicates} {dict(repeated)}")
-    print(f"server active secs  {stats.active_seconds:.2f} (moto answering >= 1 request)")
-    print(f"server busy seconds {stats.busy_seconds:.2f} (moto's time answering, summed)")
-    print(f"peak RSS            {rss_mb:.0f} MB")
-    print(f"scan CPU seconds    {cpu:.2f} (the scanner process, user + system)")
-    print(f"findings            {len(findings)} {dict(sorted(statuses.items()))}")
-    print(f"findings per second {len(findings) / wall:.0f}")
-    if args.latency_ms:
-        concurrency = total * args.latency_ms / 1000 / wall
-        print(f"effective concurrency {concurrency:.1f} (requests x latency / wall)")
-    print(
-        "busiest operations  " + ", ".join(f"{op} {n}" for op, n in stats.operations.most_common(8))
-    )
-    by_control: dict[str, Counter[str]] = {}
-    for finding in findings:
-        by_control.setdefault(finding["check_id"], Counter())[finding["status"]] += 1
-    observed = {check_id: dict(sorted(c.items())) for check_id, c in by_control.items()}
+    print_figures(run, sum(counts.values()), args.latency_ms)
+    observed = by_control(run.findings)
     expected = expected_mix(counts)
     controls = sorted(observed.keys() | expected.keys())
     wrong = [c for c in controls if observed.get(c) != expected.get(c)]
