@@ -477,8 +477,10 @@ class Attribution:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-serialisable, for reports and the history store."""
+        """JSON-serialisable, for reports and the history store (``ScanResult.attributions``):
+        the ``summary`` line goes with it, so that reports need not import the engine."""
         return {
+            "summary": self.summary(),
             "status": self.status.value,
             "reason": self.reason.value if self.reason else None,
             "detail": self.detail,
@@ -833,6 +835,10 @@ class Attributor:
             raise _lookup_error(error) from error
         except (botocore.exceptions.BotoCoreError, ValueError) as error:
             raise _LookupError(AttributionReason.LOOKUP_FAILED, str(error)) from error
+        except NotImplementedError as error:  # an emulator's in-process mock (moto) lacks it
+            raise _LookupError(
+                AttributionReason.LOOKUP_FAILED, f"{LOOKUP_ACTION} is not implemented here"
+            ) from error
         answer = LookupAnswer(events=tuple(events), truncated=truncated)
         self._this_scan.put(key, answer)
         if self._cache is not None and self._now() - self._window.end >= EVENT_DELIVERY_DELAY:
