@@ -1,0 +1,137 @@
+"""Issue 13's "done when" for attribution: a moto account scanned twice with a history store;
+between the scans a key's rotation is turned off and 5432 is opened to 0.0.0.0/0. The second
+scan names who did each (from the CloudTrail stand-in) in every format, the cron line and
+``diff``, never sends more than 2 LookupEvents in a second, and ``report``/``export`` show it
+later from the store without a request."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from scanner.cli import run
+from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.demo.console_changes import _database_port_opened, _key_rotation_off
+from scanner.demo.stack import COMPLIANT_ENV, DEMO_BASELINE, build_reference_stack
+from tests.cloudtrail_standin import ASSUMED_ROLE, IAM_USER, CloudTrailStandIn, record
+
+CHECKS = "kms.cmk_rotation_enabled,ec2.datastore_sg_least_privilege"
+ROLE = "arn:aws:iam::123456789012:role/RoleToBeAssumed"
+ALICE = "arn:aws:iam::123456789012:user/Alice"
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    speed_up_moto_kms()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def drift(account: DemoAccount) -> list[dict[str, object]]:
+    """The two console changes, and the CloudTrail records of them."""
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _key_rotation_off(account, alias=f"alias/{COMPLIANT_ENV}-rds")
+    _database_port_opened(account, group_name=f"{COMPLIANT_ENV}-vpc-database")
+    kms, ec2 = account.client("kms"), account.client("ec2")
+    key_arn = kms.describe_key(KeyId=f"alias/{COMPLIANT_ENV}-rds")["KeyMetadata"]["Arn"]
+    key_id = key_arn.rpartition("/")[2]
+    (group,) = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": [f"{COMPLIANT_ENV}-vpc-database"]}]
+    )["SecurityGroups"]
+    group_id = group["GroupId"]
+    opened = {"items": [{"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432}]}
+    return [
+        record(
+            name="DisableKeyRotation",
+            source="kms.amazonaws.com",
+            when=when,
+            identity=ASSUMED_ROLE,
+            resources=[("AWS::KMS::Key", key_arn)],
+            parameters={"keyId": key_id},
+        ),
+        record(
+            name="AuthorizeSecurityGroupIngress",
+            source="ec2.amazonaws.com",
+            when=when,
+            identity=IAM_USER,
+            resources=[("AWS::EC2::SecurityGroup", group_id)],
+            parameters={"groupId": group_id, "ipPermissions": opened},
+        ),
+    ]
+
+
+def test_the_second_scan_names_who_changed_each_new_failure_everywhere(
+    endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    account = DemoAccount(endpoint_url=endpoint)
+    build_reference_stack(account, compliant=True, env=COMPLIANT_ENV)
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(DEMO_BASELINE)
+    history = str(tmp_path / "history.db")
+    scan = ["scan", "-r", "us-east-1", "--endpoint-url", endpoint, "--baseline", str(baseline)]
+    scan += ["--checks", CHECKS, "--history", history, "--fail-on", "never"]
+    standin = CloudTrailStandIn([])
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", standin.url)
+    with standin.running():
+        assert run([*scan, "--quiet"]) == 0  # all pass; no previous scan: nothing to ask
+        assert capsys.readouterr().out == "" and standin.requests == []
+        standin.records += drift(account)
+        output = tmp_path / "scan.json"
+        assert run([*scan, "--quiet", "-f", "json", "-o", str(output)]) == 0
+        cron = capsys.readouterr().out.splitlines()
+        asked = len(standin.requests)
+        assert asked > 0 and standin.throttled == 0
+        # Never more than 2 LookupEvents requests in any second.
+        times = standin.arrivals
+        assert all(sum(1 for t in times if s <= t < s + 1.0) <= 2 for s in times)
+
+        rotation = f"changed by {ROLE} (session MySessionName) with DisableKeyRotation"
+        ingress = f"changed by {ALICE} with AuthorizeSecurityGroupIngress"
+        assert len(cron) == 2
+        assert any(line.startswith("new FAIL: high kms.") and rotation in line for line in cron)
+        assert any("ec2.datastore_sg_least_privilege" in line and ingress in line for line in cron)
+        attributed = {
+            f["check_id"]: f["attribution"]
+            for f in json.loads(output.read_text())["findings"]
+            if "attribution" in f
+        }
+        assert attributed.keys() == {"kms.cmk_rotation_enabled", "ec2.datastore_sg_least_privilege"}
+        assert attributed["kms.cmk_rotation_enabled"]["summary"].startswith(rotation)
+        assert attributed["ec2.datastore_sg_least_privilege"]["events"][0]["principal"] == ALICE
+
+        def export(fmt: str, *extra: str) -> str:
+            target = tmp_path / f"export.{fmt}"
+            argv = ["export", "--last", "-f", fmt, "--history", history, "-o", str(target)]
+            assert run([*argv, *extra]) == 0
+            return target.read_text()
+
+        for fmt in ("table", "json", "jsonl", "csv", "html", "ocsf", "asff"):
+            text = export(fmt)
+            assert "DisableKeyRotation" in text and "AuthorizeSecurityGroupIngress" in text, fmt
+            assert ROLE in text and ALICE in text, fmt
+        rows = list(csv.DictReader(io.StringIO(export("csv"))))
+        assert any(row["changed_by"].startswith(rotation) for row in rows)
+        report = tmp_path / "report.html"
+        assert run(["report", "--last", "--history", history, "-o", str(report)]) == 0
+        assert ROLE in report.read_text()
+        for fmt in ("table", "json"):
+            target = tmp_path / f"diff.{fmt}"
+            assert run(["diff", "--history", history, "-f", fmt, "-o", str(target)]) in (0, 1)
+            assert "DisableKeyRotation" in target.read_text() and ALICE in target.read_text()
+        assert len(standin.requests) == asked  # all from the store
