@@ -668,9 +668,9 @@ def test_csv_framework_columns_come_last_and_say_none_with_empty_cells() -> None
     unmapped = replace(FAILING, check_id="vpc.nat_gateway_per_az")
     text = "".join(csv_report.render(replace(CANONICAL, findings=(FAILING, unmapped))))
     header, mapped_row, unmapped_row = list(csv.reader(io.StringIO(text, newline="")))
-    assert header[-5:] == ["scanned_at", "security_hub", "fsbp", "nist_800_53", "cis"]
-    assert mapped_row[-4:] == ["KMS.4", "", "SC-12;SC-12(2);SC-28(3)", "3.6"]
-    assert unmapped_row[-4:] == ["", "", "", ""]
+    assert header[-6:] == ["scanned_at", "security_hub", "fsbp", "nist_800_53", "cis", "changed_by"]
+    assert mapped_row[-5:-1] == ["KMS.4", "", "SC-12;SC-12(2);SC-28(3)", "3.6"]
+    assert unmapped_row[-5:-1] == ["", "", "", ""]
 
 
 def test_csv_framework_cells_of_the_demo_are_the_json_compliance_lists(
