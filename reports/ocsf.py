@@ -125,7 +125,8 @@ def event(
                 "vendor_name": "driftscan",
                 "version": meta.tool_version,
             },
-            "profiles": ["cloud"],
+            # OCSF's host profile is what adds ``actor`` to a class.
+            "profiles": ["cloud", "host"] if _cause(attribution) else ["cloud"],
             "event_code": finding.check_id,
             "correlation_uid": meta.scan_id,
         },
@@ -167,7 +168,8 @@ def _actor(attribution: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def _related_events(attribution: Mapping[str, Any] | None) -> dict[str, Any]:
     """``finding_info.related_events``: the CloudTrail write events that touched the resource
-    since the previous scan, newest first (``uid``: CloudTrail's event id)."""
+    since the previous scan, newest first (``uid``: CloudTrail's event id, ``type``: the call,
+    ``product_uid``: the service CloudTrail recorded it for)."""
     if attribution is None or not attribution["events"]:
         return {}
     return {
@@ -176,7 +178,6 @@ def _related_events(attribution: Mapping[str, Any] | None) -> dict[str, Any]:
                 "uid": e["event_id"],
                 "type": e["event_name"],
                 "product_uid": e["event_source"],
-                "created_time": epoch_ms(e["event_time"]),
             }
             for e in attribution["events"]
         ]
