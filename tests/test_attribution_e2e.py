@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import jsonschema
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -22,6 +23,7 @@ from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.console_changes import _database_port_opened, _key_rotation_off
 from scanner.demo.stack import COMPLIANT_ENV, DEMO_BASELINE, build_reference_stack
 from tests.cloudtrail_standin import ASSUMED_ROLE, IAM_USER, CloudTrailStandIn, record
+from tests.test_formats import schema
 
 CHECKS = "kms.cmk_rotation_enabled,ec2.datastore_sg_least_privilege"
 ROLE = "arn:aws:iam::123456789012:role/RoleToBeAssumed"
@@ -111,6 +113,7 @@ def test_the_second_scan_names_who_changed_each_new_failure_everywhere(
             for f in json.loads(output.read_text())["findings"]
             if "attribution" in f
         }
+        jsonschema.validate(json.loads(output.read_text()), schema("findings"))
         assert attributed.keys() == {"kms.cmk_rotation_enabled", "ec2.datastore_sg_least_privilege"}
         assert attributed["kms.cmk_rotation_enabled"]["summary"].startswith(rotation)
         assert attributed["ec2.datastore_sg_least_privilege"]["events"][0]["principal"] == ALICE
@@ -134,4 +137,5 @@ def test_the_second_scan_names_who_changed_each_new_failure_everywhere(
             target = tmp_path / f"diff.{fmt}"
             assert run(["diff", "--history", history, "-f", fmt, "-o", str(target)]) in (0, 1)
             assert "DisableKeyRotation" in target.read_text() and ALICE in target.read_text()
+        jsonschema.validate(json.loads(target.read_text()), schema("diff"))
         assert len(standin.requests) == asked  # all from the store
