@@ -914,6 +914,13 @@ def iam_policy(
         ),
     ] = None,
     sse_kms_key: SseKmsKeyOpt = None,
+    no_attribution: Annotated[
+        bool,
+        typer.Option(
+            "--no-attribution",
+            help="For scans run with --no-attribution: leave out cloudtrail:LookupEvents.",
+        ),
+    ] = False,
 ) -> None:
     """Print the least-privilege IAM policy for exactly the controls that `driftscan scan`
     runs with the same options (by default: every control the default baseline turns on)."""
@@ -929,7 +936,10 @@ def iam_policy(
         framework=compliance,
         cfn_drift=cfn_drift,
     )
-    typer.echo(json.dumps(policy_document(_checked_plan(request).checks, delivery), indent=2))
+    policy = policy_document(
+        _checked_plan(request).checks, delivery, attribution=not no_attribution
+    )
+    typer.echo(json.dumps(policy, indent=2))
 
 
 def run(argv: Sequence[str] | None = None) -> int:
