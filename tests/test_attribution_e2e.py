@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import socket
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,9 @@ from moto.server import ThreadedMotoServer
 from scanner.cli import run
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.console_changes import _database_port_opened, _key_rotation_off
+from scanner.demo.kms import make_key
 from scanner.demo.stack import COMPLIANT_ENV, DEMO_BASELINE, build_reference_stack
+from scanner.store.history import HistoryStore
 from tests.cloudtrail_standin import ASSUMED_ROLE, IAM_USER, CloudTrailStandIn, record
 from tests.test_formats import schema
 
@@ -38,7 +41,10 @@ def endpoint() -> Iterator[str]:
         port = probe.getsockname()[1]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    yield f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    yield url
+    # The server's accounts live in this process's moto backends: none for the next test.
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
     server.stop()
 
 
@@ -139,3 +145,47 @@ def test_the_second_scan_names_who_changed_each_new_failure_everywhere(
             assert "DisableKeyRotation" in target.read_text() and ALICE in target.read_text()
         jsonschema.validate(json.loads(target.read_text()), schema("diff"))
         assert len(standin.requests) == asked  # all from the store
+
+
+@pytest.mark.parametrize("case", ["no-attribution", "denied"])
+def test_attribution_off_or_denied_never_changes_a_finding(
+    case: str,
+    endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    account = DemoAccount(endpoint_url=endpoint)
+    key_id = make_key(account, rotation=True).rpartition("/")[2]
+    history = str(tmp_path / "history.db")
+    scan = ["scan", "-r", "us-east-1", "--endpoint-url", endpoint, "--history", history]
+    scan += ["--checks", "kms.cmk_rotation_enabled", "--fail-on", "never", "--quiet"]
+    standin = CloudTrailStandIn([])
+    standin.deny = case == "denied"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", standin.url)
+    with standin.running():
+        assert run(scan) == 0
+        assert capsys.readouterr().out == ""
+        account.client("kms").disable_key_rotation(KeyId=key_id)
+        with HistoryStore(Path(history)) as store:
+            first = store.latest()
+        assert first is not None
+        # --drift-from the first scan: the key's configuration change is attributed too.
+        extra = ["--drift-from", first.scan_id, "-f", "json", "-o", str(tmp_path / "out.json")]
+        if case == "no-attribution":
+            extra.append("--no-attribution")
+        assert run([*scan, *extra]) == 0
+        lines = capsys.readouterr().out.splitlines()
+    findings = json.loads((tmp_path / "out.json").read_text())["findings"]
+    (failing,) = [f for f in findings if f["status"] == "FAIL"]
+    assert failing["resource_id"] == key_id
+    assert lines[0].startswith("new FAIL: ") and len(lines) > 1  # and the changed fields
+    if case == "no-attribution":
+        assert standin.requests == [] and "attribution" not in failing
+        assert not any("changed by" in line for line in lines)
+    else:
+        assert len(standin.requests) == 1  # denied once: not asked again in that region
+        assert failing["attribution"]["status"] == "unavailable"
+        assert failing["attribution"]["reason"] == "access_denied"
+        denied = "(changed by: not known (access denied: AccessDenied"
+        assert all(denied in line and line.endswith(")") for line in lines), lines
