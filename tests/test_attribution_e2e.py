@@ -19,13 +19,22 @@ import jsonschema
 import pytest
 from moto.server import ThreadedMotoServer
 
+from scanner.app.attribute import StoreLookupCache, cloudtrail_clients
 from scanner.cli import run
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.console_changes import _database_port_opened, _key_rotation_off
 from scanner.demo.kms import make_key
 from scanner.demo.stack import COMPLIANT_ENV, DEMO_BASELINE, build_reference_stack
+from scanner.engine.accounts import Target
+from scanner.engine.attribution import LookupAnswer, LookupKey, parse_event
 from scanner.store.history import HistoryStore
-from tests.cloudtrail_standin import ASSUMED_ROLE, IAM_USER, CloudTrailStandIn, record
+from tests.cloudtrail_standin import (
+    ASSUMED_ROLE,
+    IAM_USER,
+    CloudTrailStandIn,
+    _lookup_event,
+    record,
+)
 from tests.test_formats import schema
 
 CHECKS = "kms.cmk_rotation_enabled,ec2.datastore_sg_least_privilege"
@@ -189,3 +198,50 @@ def test_attribution_off_or_denied_never_changes_a_finding(
         assert failing["attribution"]["reason"] == "access_denied"
         denied = "(changed by: not known (access denied: AccessDenied"
         assert all(denied in line and line.endswith(")") for line in lines), lines
+
+
+class _Session:
+    """An AwsSession's client(): which session a CloudTrail client came from."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def client(self, service: str, region: str) -> tuple[str, str, str]:
+        return (self.name, service, region)
+
+
+def test_cloudtrail_is_asked_with_the_session_that_scanned_the_account() -> None:
+    own, other = _Session("own"), _Session("assumed")
+    targets = [Target(account_id="111111111111", session=other)]  # type: ignore[arg-type]
+    client_for = cloudtrail_clients(own, targets, None)  # type: ignore[arg-type]
+    assert client_for("111111111111", "eu-west-1") == ("assumed", "cloudtrail", "eu-west-1")
+    assert client_for("222222222222", "us-east-1") == ("own", "cloudtrail", "us-east-1")
+
+
+def test_the_history_store_is_the_engines_lookup_cache(tmp_path: Path) -> None:
+    key = LookupKey(
+        account_id="123456789012",
+        region="us-east-1",
+        attribute="ResourceName",
+        value="sg-1",
+        start="2026-12-01T00:00:00Z",
+        end="2026-12-02T00:00:00Z",
+    )
+    answer = LookupAnswer(events=(parse_event(_lookup_event(drift_record())),))
+    with HistoryStore(tmp_path / "history.db") as store:
+        cache = StoreLookupCache(store)
+        assert cache.get(key) is None
+        cache.put(key, answer)
+    with HistoryStore(tmp_path / "history.db") as store:
+        assert StoreLookupCache(store).get(key) == answer
+
+
+def drift_record() -> dict[str, object]:
+    return record(
+        name="AuthorizeSecurityGroupIngress",
+        source="ec2.amazonaws.com",
+        when="2026-12-01T12:00:00Z",
+        identity=IAM_USER,
+        resources=[("AWS::EC2::SecurityGroup", "sg-1")],
+        parameters={"groupId": "sg-1"},
+    )
