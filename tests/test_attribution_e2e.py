@@ -12,9 +12,11 @@ import json
 import socket
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
+import botocore.exceptions
 import jsonschema
 import pytest
 from moto.server import ThreadedMotoServer
@@ -26,7 +28,14 @@ from scanner.demo.console_changes import _database_port_opened, _key_rotation_of
 from scanner.demo.kms import make_key
 from scanner.demo.stack import COMPLIANT_ENV, DEMO_BASELINE, build_reference_stack
 from scanner.engine.accounts import Target
-from scanner.engine.attribution import LookupAnswer, LookupKey, parse_event
+from scanner.engine.attribution import (
+    Attributor,
+    LookupAnswer,
+    LookupKey,
+    Subject,
+    Window,
+    parse_event,
+)
 from scanner.store.history import HistoryStore
 from tests.cloudtrail_standin import (
     ASSUMED_ROLE,
@@ -245,3 +254,32 @@ def drift_record() -> dict[str, object]:
         resources=[("AWS::EC2::SecurityGroup", "sg-1")],
         parameters={"groupId": "sg-1"},
     )
+
+
+class _FailingCloudTrail:
+    """A CloudTrail client whose LookupEvents fails past botocore's retries."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.meta = SimpleNamespace(events=SimpleNamespace(register=lambda *_, **__: None))
+
+    def lookup_events(self, **_: object) -> dict[str, object]:
+        self.calls += 1
+        error = {"Error": {"Code": "InternalFailure", "Message": "try later"}}
+        raise botocore.exceptions.ClientError(error, "LookupEvents")  # type: ignore[arg-type]
+
+
+def test_a_failure_that_outlasted_the_retries_is_not_asked_again_in_that_region() -> None:
+    """Each lookup would wait for botocore's retries again: the scan moves on instead."""
+    client = _FailingCloudTrail()
+    now = datetime.now(UTC)
+    attributor = Attributor(
+        lambda account, region: client, Window(start=now - timedelta(days=1), end=now)
+    )
+    subjects = [
+        Subject(check_id=None, account_id="123456789012", region="us-east-1", resource_id=name)
+        for name in ("sg-1", "sg-2")
+    ]
+    answers = [attributor.attribute(subject) for subject in subjects]
+    assert client.calls == 1
+    assert {(a.status.value, a.reason) for a in answers} == {("unavailable", "lookup_failed")}

@@ -693,6 +693,10 @@ class _LookupError(Exception):
         self.detail = detail
 
 
+_SETTLED_FOR_REGION = frozenset({AttributionReason.ACCESS_DENIED, AttributionReason.LOOKUP_FAILED})
+"""Failures that answer every later lookup in the account and region (throttling passes)."""
+
+
 class Attributor:
     """Attributes subjects for one scan: thread-safe, within one budget of lookups."""
 
@@ -714,8 +718,9 @@ class Attributor:
         self._budget = max_lookups
         self._now = now
         self._left_over: list[Subject] = []
-        # Per (account, region), the AccessDenied that answers every later lookup there:
-        # asking again would spend the rate and the budget for the same answer.
+        # Per (account, region), the AccessDenied (or the failure that outlasted botocore's
+        # retries) that answers every later lookup there: asking again would spend the rate,
+        # the budget and the retries' time for the same answer.
         self._denied: dict[tuple[str, str], _LookupError] = {}
         self._lock = threading.Lock()
 
@@ -765,7 +770,7 @@ class Attributor:
                 for key, answer in zip(keys, cached, strict=True)
             ]
         except _LookupError as error:
-            if error.reason is AttributionReason.ACCESS_DENIED:
+            if error.reason in _SETTLED_FOR_REGION:
                 with self._lock:
                     self._denied[(subject.account_id, subject.region)] = error
             return unavailable(error.reason, error.detail)
