@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 from moto.server import ThreadedMotoServer
 
-from scanner.app.attribute import StoreLookupCache, cloudtrail_clients
+from scanner.app.attribute import StoreLookupCache, attribute, cloudtrail_clients
 from scanner.cli import run
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.console_changes import _database_port_opened, _key_rotation_off
@@ -36,6 +36,8 @@ from scanner.engine.attribution import (
     Window,
     parse_event,
 )
+from scanner.model import Status
+from scanner.store import drift as drift_diff
 from scanner.store.history import HistoryStore
 from tests.cloudtrail_standin import (
     ASSUMED_ROLE,
@@ -45,6 +47,7 @@ from tests.cloudtrail_standin import (
     record,
 )
 from tests.test_formats import schema
+from tests.test_history import finding, result
 
 CHECKS = "kms.cmk_rotation_enabled,ec2.datastore_sg_least_privilege"
 ROLE = "arn:aws:iam::123456789012:role/RoleToBeAssumed"
@@ -283,3 +286,26 @@ def test_a_failure_that_outlasted_the_retries_is_not_asked_again_in_that_region(
     answers = [attributor.attribute(subject) for subject in subjects]
     assert client.calls == 1
     assert {(a.status.value, a.reason) for a in answers} == {("unavailable", "lookup_failed")}
+
+
+def test_what_the_lookup_budget_leaves_over_is_named() -> None:
+    before = result("scan-1", [], started_at="2026-12-07T00:00:00Z")
+    failing = [finding(f"key-{n}", Status.FAIL) for n in (1, 2)]
+    after = result("scan-2", failing, started_at="2026-12-07T01:00:00Z")
+    new = drift_diff.compare_findings(before.findings, after.findings).new_failures
+    standin = CloudTrailStandIn([])
+    with standin.running():
+        attributed = attribute(
+            after,
+            before,
+            new,
+            drift_diff.ResourcesDiff(),
+            lambda account, region: standin.client(region),
+            None,
+            max_lookups=1,
+        )
+    first, second = (attributed.attributions[f.finding_id] for f in failing)
+    assert (first["status"], first["reason"]) == ("none", "no_events")
+    assert (second["status"], second["reason"]) == ("unavailable", "budget_exhausted")
+    assert attributed.attribution_left_over == (failing[1].finding_id,)
+    assert attributed.findings == after.findings  # attribution never changes a finding
