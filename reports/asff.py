@@ -8,7 +8,7 @@ batch-import-findings --cli-input-json``); ``render_lines`` one finding a line. 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reports.streaming import json_lines, json_object
@@ -25,6 +25,7 @@ MAX_TITLE = 256
 MAX_DESCRIPTION = 1024
 MAX_RECOMMENDATION = 512
 MAX_RELATED_REQUIREMENTS = 32
+MAX_PRODUCT_FIELD = 2048
 
 _LABEL = {
     Severity.LOW: "LOW",
@@ -77,10 +78,12 @@ def document(
     product_region: str | None = None,
     *,
     archived: bool = False,
+    attribution: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One ASFF finding; ``product_region`` is the Security Hub region it is imported into
     (default: the finding's own region). ``archived``: a finding of an earlier scan whose
-    resource is gone (RecordState ARCHIVED, Workflow RESOLVED)."""
+    resource is gone (RecordState ARCHIVED, Workflow RESOLVED). ``attribution``: who changed
+    it (``ScanResult.attributions``), as ProductFields strings."""
     severity = "INFORMATIONAL" if finding.status is Status.PASS else _LABEL[finding.severity]
     product_fields = {
         "driftscan/check_id": finding.check_id,
@@ -90,6 +93,7 @@ def document(
     }
     if meta.baseline_digest:
         product_fields["driftscan/baseline_digest"] = meta.baseline_digest
+    product_fields.update(_changed_by(attribution))
     return {
         "SchemaVersion": SCHEMA_VERSION,
         "Id": asff_id(finding.finding_id),
@@ -121,6 +125,19 @@ def document(
     }
 
 
+def _changed_by(attribution: Mapping[str, Any] | None) -> dict[str, str]:
+    """ProductFields of who changed it: the summary line, and the plausible cause's principal,
+    call, time and CloudTrail event id apart, for Security Hub's filters."""
+    if attribution is None:
+        return {}
+    fields = {"driftscan/changed_by": _cut(str(attribution["summary"]), MAX_PRODUCT_FIELD)}
+    cause = next((e for e in attribution["events"] if e["plausible_cause"]), None)
+    if cause is not None:
+        for name in ("principal", "event_name", "event_time", "event_id"):
+            fields[f"driftscan/changed_by_{name}"] = _cut(str(cause[name]), MAX_PRODUCT_FIELD)
+    return fields
+
+
 def _compliance(finding: Finding) -> dict[str, Any]:
     """Status, the requirements the control evidences, and the Security Hub control the
     finding is a result of (only where that control judges the same requirement)."""
@@ -134,7 +151,12 @@ def _compliance(finding: Finding) -> dict[str, Any]:
 
 
 def documents(result: ScanResult, product_region: str | None = None) -> Iterator[dict[str, Any]]:
-    return (document(f, result.metadata, product_region) for f in result.findings)
+    return (
+        document(
+            f, result.metadata, product_region, attribution=result.attributions.get(f.finding_id)
+        )
+        for f in result.findings
+    )
 
 
 def render(result: ScanResult) -> Iterator[str]:

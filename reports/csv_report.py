@@ -3,8 +3,10 @@
 ``evidence`` is the finding's evidence as compact JSON; an absent ARN is an empty cell;
 ``scan_id`` and ``scanned_at`` repeat the scan on every row, as in JSON Lines. The last
 columns are the framework requirements the finding's control evidences, the JSON format's
-``compliance`` lists joined with ``;`` (empty when none); they come last so that the
-columns before them keep their places.
+``compliance`` lists joined with ``;`` (empty when none), then ``changed_by``: who changed
+the resource (CloudTrail, docs/attribution.md) for a finding new since the previous scan,
+empty for the others. New columns come last so that the columns before them keep their
+places.
 
 A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage
 return before one) as a formula: ``=cmd|' /C calc'!A0`` in a resource name is code run on the
@@ -19,7 +21,8 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from scanner.engine.registry import compliance_of
 from scanner.model import ScanResult
@@ -45,6 +48,7 @@ COLUMNS = (
     "scan_id",
     "scanned_at",
     *FRAMEWORK_COLUMNS,
+    "changed_by",
 )
 
 
@@ -80,6 +84,7 @@ def render(result: ScanResult, *, raw: bool = False) -> Iterator[str]:
             meta.scan_id,
             meta.finished_at,
             *_frameworks(f.check_id),
+            _changed_by(result.attributions.get(f.finding_id)),
         )
         for f in result.findings
     )
@@ -88,6 +93,11 @@ def render(result: ScanResult, *, raw: bool = False) -> Iterator[str]:
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
+
+
+def _changed_by(attribution: Mapping[str, Any] | None) -> str:
+    """Who changed it, for findings new since the previous scan; empty for the others."""
+    return str(attribution["summary"]) if attribution is not None else ""
 
 
 def _frameworks(check_id: str) -> list[str]:

@@ -6,6 +6,7 @@ Shape: ``reports/schemas/diff.schema.json`` (validated in tests).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from scanner.model import ScanMetadata
@@ -26,9 +27,9 @@ def _scan(meta: ScanMetadata, approved: bool) -> dict[str, Any]:
     }
 
 
-def _finding(change: FindingChange) -> dict[str, Any]:
+def _finding(change: FindingChange, attribution: Mapping[str, Any] | None) -> dict[str, Any]:
     f = change.finding
-    return {
+    shown: dict[str, Any] = {
         "finding_id": f.finding_id,
         "check_id": f.check_id,
         "severity": f.severity.value,
@@ -41,6 +42,9 @@ def _finding(change: FindingChange) -> dict[str, Any]:
         "after": change.after.value if change.after else None,
         "message": f.message,
     }
+    if attribution is not None:
+        shown["attribution"] = dict(attribution)
+    return shown
 
 
 def _resource(key: ResourceKey) -> dict[str, Any]:
@@ -72,7 +76,10 @@ def document(diff: Diff) -> dict[str, Any]:
             "changed": len(resources.changed),
         },
         "findings": {
-            name: [_finding(change) for change in changes]
+            name: [
+                _finding(change, diff.attributions.get(change.finding.finding_id))
+                for change in changes
+            ]
             for name, changes in finding_lists.items()
         },
         "resources": {

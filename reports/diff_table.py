@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reports import layout
 from reports.layout import wrap_line
@@ -19,7 +20,12 @@ def _scan(meta: ScanMetadata, approved: bool) -> str:
     return f"scan {meta.scan_id[:8]} ({meta.started_at}{', approved' if approved else ''})"
 
 
-def _findings(title: str, changes: Sequence[FindingChange], width: int | None) -> str:
+def _findings(
+    title: str,
+    changes: Sequence[FindingChange],
+    width: int | None,
+    attributions: Mapping[str, Mapping[str, Any]],
+) -> str:
     rows = [
         (
             c.finding.severity.value,
@@ -33,7 +39,13 @@ def _findings(title: str, changes: Sequence[FindingChange], width: int | None) -
         for c in changes
     ]
     headers = ["severity", "check", "resource", "region", "account", "status", "reason"]
-    return f"== {title} ({len(rows)}) ==\n{layout.table(rows, headers, width, wrap=(2, 6))}"
+    changed = [
+        wrap_line(_cell(f"{c.finding.check_id} {c.finding.resource_id}: {summary}"), width)
+        for c in changes
+        if (summary := attributions.get(c.finding.finding_id, {}).get("summary"))
+    ]
+    shown = [f"== {title} ({len(rows)}) ==", layout.table(rows, headers, width, wrap=(2, 6))]
+    return "\n".join(shown + changed)
 
 
 def _resources(title: str, keys: Sequence[ResourceKey], width: int | None) -> str:
@@ -62,7 +74,11 @@ def render(diff: Diff, width: int | None = None) -> str:
         ("could not be re-checked (ERROR now)", findings.unverified),
         ("still failing", findings.still_failing),
     ]
-    blocks += [_findings(title, changes, width) for title, changes in sections if changes]
+    blocks += [
+        _findings(title, changes, width, diff.attributions)
+        for title, changes in sections
+        if changes
+    ]
     for title, keys in (
         ("resources appeared", resources.appeared),
         ("resources disappeared", resources.disappeared),

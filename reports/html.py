@@ -19,6 +19,7 @@ import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from reports.asff import partition_of
@@ -327,7 +328,7 @@ def _problems(result: ScanResult) -> str:
         [fw.value for fw in Framework if any(fw in _frameworks(f.check_id) for f in problems)],
     )
     groups = [
-        _control(list(group))
+        _control(list(group), result.attributions)
         for _, group in itertools.groupby(problems, key=lambda f: (f.severity, f.check_id))
     ]
     return (
@@ -347,9 +348,9 @@ def _select(name: str, values: Sequence[str]) -> str:
     )
 
 
-def _control(findings: list[Finding]) -> str:
+def _control(findings: list[Finding], attributions: Mapping[str, Mapping[str, Any]]) -> str:
     first = findings[0]
-    rows = "".join(_row(f) for f in findings)
+    rows = "".join(_row(f, attributions.get(f.finding_id)) for f in findings)
     return (
         f'<article class="control" data-severity="{escape(first.severity.value)}">'
         f'<h3><span class="sev {escape(first.severity.value)}">'
@@ -390,12 +391,18 @@ def _frameworks(check_id: str) -> list[Framework]:
     return [framework for framework in Framework if compliance.evidences(framework)]
 
 
-def _row(finding: Finding) -> str:
+def _row(finding: Finding, attribution: Mapping[str, Any] | None = None) -> str:
+    """A finding's row; with who changed it (CloudTrail) under its message when known."""
     url = console_url(finding)
     name = escape(finding.resource_id)
     resource = f'<a href="{escape(url)}" rel="noreferrer">{name}</a>' if url else name
     arn = f"<br><small>{escape(finding.resource_arn)}</small>" if finding.resource_arn else ""
     evidence = escape(json.dumps(dict(finding.evidence), sort_keys=True, default=str))
+    changed = (
+        f'<br><small class="changed-by">{escape(str(attribution["summary"]))}</small>'
+        if attribution is not None
+        else ""
+    )
     attributes = " ".join(
         f'data-{key}="{escape(value)}"'
         for key, value in (
@@ -409,7 +416,7 @@ def _row(finding: Finding) -> str:
     return (
         f'<tr class="finding" {attributes}><td class="{finding.status.value}">'
         f"{finding.status.value}</td><td>{resource}{arn}</td><td>{escape(finding.region)}</td>"
-        f"<td>{escape(finding.message)}<pre>{evidence}</pre></td></tr>"
+        f"<td>{escape(finding.message)}{changed}<pre>{evidence}</pre></td></tr>"
     )
 
 

@@ -5,7 +5,7 @@ Shape: ``reports/schemas/findings.schema.json`` (validated in tests).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reports.streaming import json_object
@@ -16,8 +16,11 @@ from scanner.model import Finding, ScanResult, Status
 SCHEMA_VERSION = "1.0"
 
 
-def finding_to_dict(finding: Finding) -> dict[str, Any]:
-    return {
+def finding_to_dict(
+    finding: Finding, attribution: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The finding as JSON; with who changed it (``ScanResult.attributions``) when known."""
+    shown = {
         "finding_id": finding.finding_id,
         "check_id": finding.check_id,
         "title": finding.title,
@@ -34,6 +37,9 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "remediation": finding.remediation,
         "compliance": compliance_of(finding.check_id).as_dict(),
     }
+    if attribution is not None:
+        shown["attribution"] = dict(attribution)
+    return shown
 
 
 def head(result: ScanResult) -> dict[str, Any]:
@@ -57,12 +63,16 @@ def head(result: ScanResult) -> dict[str, Any]:
             "by_severity": counts_by_severity(result.findings),
             "posture_score": posture_score(result.findings),
             "missing_actions": list(result.missing_actions),
+            "attribution_left_over": list(result.attribution_left_over),
         },
     }
 
 
 def render(result: ScanResult) -> Iterator[str]:
     """``head`` plus ``findings``, a finding a chunk."""
-    findings = (finding_to_dict(finding) for finding in result.findings)
+    findings = (
+        finding_to_dict(finding, result.attributions.get(finding.finding_id))
+        for finding in result.findings
+    )
     yield from json_object(head(result), "findings", findings)
     yield "\n"

@@ -6,7 +6,7 @@ alone still says which scan judged it and when. Shape: ``reports/schemas/finding
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reports.json_findings import finding_to_dict
@@ -14,9 +14,18 @@ from reports.streaming import json_lines
 from scanner.model import Finding, ScanMetadata, ScanResult
 
 
-def line(finding: Finding, meta: ScanMetadata) -> dict[str, Any]:
-    return {**finding_to_dict(finding), "scan_id": meta.scan_id, "scanned_at": meta.finished_at}
+def line(
+    finding: Finding, meta: ScanMetadata, attribution: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        **finding_to_dict(finding, attribution),
+        "scan_id": meta.scan_id,
+        "scanned_at": meta.finished_at,
+    }
 
 
 def render(result: ScanResult) -> Iterator[str]:
-    return json_lines(line(finding, result.metadata) for finding in result.findings)
+    return json_lines(
+        line(finding, result.metadata, result.attributions.get(finding.finding_id))
+        for finding in result.findings
+    )

@@ -8,7 +8,7 @@ Mapping table: ``docs/formats.md``. Shape: ``reports/schemas/ocsf-finding.schema
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -60,7 +60,9 @@ def epoch_ms(utc_iso: str) -> int:
     return int(datetime.fromisoformat(utc_iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def event(finding: Finding, meta: ScanMetadata) -> dict[str, Any]:
+def event(
+    finding: Finding, meta: ScanMetadata, attribution: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """One Compliance Finding event; ``finding_info.uid`` is the stable finding id."""
     control_severity_id, control_severity = _SEVERITY[finding.severity]
     severity_id, severity = (
@@ -123,7 +125,8 @@ def event(finding: Finding, meta: ScanMetadata) -> dict[str, Any]:
                 "vendor_name": "driftscan",
                 "version": meta.tool_version,
             },
-            "profiles": ["cloud"],
+            # OCSF's host profile is what adds ``actor`` to a class.
+            "profiles": ["cloud", "host"] if _cause(attribution) else ["cloud"],
             "event_code": finding.check_id,
             "correlation_uid": meta.scan_id,
         },
@@ -136,10 +139,48 @@ def event(finding: Finding, meta: ScanMetadata) -> dict[str, Any]:
             "uid": finding.finding_id,
             "title": finding.title,
             "desc": finding.message,
+            **_related_events(attribution),
         },
         "compliance": compliance,
         "remediation": {"desc": finding.remediation},
         "resources": [resource],
+        **_actor(attribution),
+    }
+
+
+def _cause(attribution: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    events = attribution["events"] if attribution is not None else ()
+    return next((e for e in events if e["plausible_cause"]), None)
+
+
+def _actor(attribution: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``actor``: who made the plausible cause's call (CloudTrail's userIdentity as OCSF maps
+    it: the principal's ARN, an assumed role's session under the role that issued it)."""
+    cause = _cause(attribution)
+    if cause is None:
+        return {}
+    actor: dict[str, Any] = {"user": {"uid": cause["principal"]}}
+    if cause["session_name"]:
+        actor["user"]["name"] = cause["session_name"]
+        actor["session"] = {"issuer": cause["principal"]}
+    return {"actor": actor}
+
+
+def _related_events(attribution: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``finding_info.related_events``: the CloudTrail write events that touched the resource
+    since the previous scan, newest first (``uid``: CloudTrail's event id, ``type``: the call,
+    ``product_uid``: the service CloudTrail recorded it for)."""
+    if attribution is None or not attribution["events"]:
+        return {}
+    return {
+        "related_events": [
+            {
+                "uid": e["event_id"],
+                "type": e["event_name"],
+                "product_uid": e["event_source"],
+            }
+            for e in attribution["events"]
+        ]
     }
 
 
@@ -166,7 +207,10 @@ def at_security_lake_version(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def events(result: ScanResult) -> Iterator[dict[str, Any]]:
-    return (event(finding, result.metadata) for finding in result.findings)
+    return (
+        event(finding, result.metadata, result.attributions.get(finding.finding_id))
+        for finding in result.findings
+    )
 
 
 def render(result: ScanResult) -> Iterator[str]:

@@ -52,9 +52,16 @@ def render(result: ScanResult, *, colour: bool = False, width: int | None = None
             for f in group
         ]
         fixes = {f.check_id: f.remediation for f in group if f.status is Status.FAIL}
+        # Who changed it (CloudTrail) for the findings new since the previous scan.
+        changed = [
+            f"{f.check_id} {f.resource_id}: {result.attributions[f.finding_id]['summary']}"
+            for f in group
+            if f.finding_id in result.attributions
+        ]
         lines = [
             f"== {printable(service)} ==",
             layout.table(rows, _FINDING_HEADERS, width, wrap=(3, 5)),
+            *(wrap_line(printable(line), width) for line in changed),
             *(wrap_line(printable(f"fix {check}: {fix}"), width) for check, fix in fixes.items()),
         ]
         blocks.append("\n".join(lines))
@@ -90,5 +97,9 @@ def render(result: ScanResult, *, colour: bool = False, width: int | None = None
         )
     if result.missing_actions:
         summary.append("missing IAM permissions: " + ", ".join(result.missing_actions))
+    if result.attribution_left_over:
+        summary.append(
+            f"not attributed (CloudTrail lookups spent): {len(result.attribution_left_over)}"
+        )
     blocks.append("\n".join(wrap_line(printable(line), width) for line in summary))
     return "\n\n".join(blocks) + "\n"

@@ -144,6 +144,11 @@ class ResourceSnapshot:
     config: Mapping[str, Any]
 
 
+def resource_key(account_id: str, region: str, collector: str, resource_id: str) -> str:
+    """How a drifted resource (not a finding) is named among a scan's attributions."""
+    return f"resource:{account_id}:{region}:{collector}:{resource_id}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScanMetadata:
     scan_id: str
@@ -166,6 +171,13 @@ class ScanResult:
     resources: tuple[ResourceSnapshot, ...] = ()
     missing_actions: tuple[str, ...] = ()
     """IAM actions that were denied during the scan."""
+    attributions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Who changed it (CloudTrail), by finding id, for the findings new or changed since the
+    previous scan (and by ``resource_key`` for resources drifted since ``--drift-from``): the
+    engine's ``Attribution.as_dict()`` with its one-line ``summary``, plain data for reports
+    and the history store (scanner.engine.attribution builds it)."""
+    attribution_left_over: tuple[str, ...] = ()
+    """The finding ids (or resource keys) not attributed: the scan's lookup budget was spent."""
 
     def count(self, status: Status) -> int:
         return sum(1 for f in self.findings if f.status is status)

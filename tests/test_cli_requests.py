@@ -17,6 +17,7 @@ from scanner.app.iam_policy import required_actions
 from scanner.cli import run
 from scanner.demo.base import DemoAccount
 from scanner.demo.stack import build_demo
+from scanner.engine.attribution import LOOKUP_ACTION
 from scanner.engine.runner import run_scan
 from scanner.engine.session import AwsSession, SessionOptions
 
@@ -186,7 +187,7 @@ def test_iam_policy_covers_what_a_scan_with_the_baseline_calls(
     plan = build_plan(load_baseline(path), regions=[account.region])
     turned_on = {"cloudformation.required_outputs", "apigateway.required_routes"}
     assert turned_on | {"tagging.environment_suffix"} <= {spec.id for spec in plan.checks}
-    assert actions == set(required_actions(plan.checks))
+    assert actions == set(required_actions(plan.checks)) | {LOOKUP_ACTION}  # attribution
     assert "cloudformation:DescribeStacks" in actions
     assert "cloudformation:DescribeStacks" not in _policy_actions(capsys)  # off by default
 
@@ -202,7 +203,9 @@ def test_iam_policy_takes_the_selection_flags_of_scan(
     path = tmp_path / "baseline.yaml"
     path.write_text(BASELINE)
     selected = ["--checks", "cloudformation.required_outputs", "--baseline", str(path)]
-    assert _policy_actions(capsys, *selected) == {"cloudformation:DescribeStacks"}
+    assert _policy_actions(capsys, *selected) == {"cloudformation:DescribeStacks", LOOKUP_ACTION}
+    without = _policy_actions(capsys, *selected, "--no-attribution")
+    assert without == {"cloudformation:DescribeStacks"}  # a scan with --no-attribution
     assert run(["iam-policy", "--checks", "cloudformation.required_outputs"]) == 2
     assert "off until the baseline sets" in capsys.readouterr().err
     critical = _policy_actions(capsys, "--severity", "critical", "--services", "kms")

@@ -54,6 +54,7 @@ from scanner.delivery import http as delivery_http
 from scanner.delivery.http import RetryPolicy
 from scanner.delivery.spool import Spool
 from scanner.delivery.webhook import idempotency_key
+from scanner.delivery.webhook import items_of as webhook_items
 from scanner.demo.base import DemoAccount
 from scanner.demo.kms import make_key
 from scanner.engine.session import AwsSession, SessionOptions
@@ -852,3 +853,26 @@ def test_bad_export_and_only_changes_usage_exits_2(
 ) -> None:
     assert run(argv) == 2
     assert capsys.readouterr().err.startswith(f"driftscan: {message}")
+
+
+def test_webhook_and_security_hub_items_say_who_changed_a_new_failure(
+    account: DemoAccount,
+) -> None:
+    result = result_of(2, "scan-1")
+    changed, unchanged = result.findings
+    attribution = {
+        "summary": "changed by arn:aws:iam::123456789012:user/Alice with PutKeyPolicy",
+        "status": "found",
+        "reason": None,
+        "detail": "",
+        "truncated": False,
+        "events": [],
+    }
+    outgoing = Outgoing(result=replace(result, attributions={changed.finding_id: attribution}))
+    hook, other = webhook_items(outgoing)
+    assert hook.payload["attribution"] == attribution and "attribution" not in other.payload
+    session = AwsSession(SessionOptions())
+    [hub] = open_transports(["securityhub"], DeliveryOptions(session=session))
+    first, second = (item.payload["ProductFields"] for item in hub.items(outgoing))
+    assert first["driftscan/changed_by"] == attribution["summary"]
+    assert "driftscan/changed_by" not in second

@@ -8,6 +8,7 @@ import io
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -425,3 +426,40 @@ def test_bad_iam_policy_send_usage_exits_2(
 ) -> None:
     assert run(["iam-policy", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_records_say_who_changed_a_new_failure_in_every_format(bucket: Any) -> None:
+    result = two_regions()
+    changed = result.findings[0]
+    attribution = {
+        "summary": "changed by arn:aws:iam::123456789012:user/Alice with DisableKeyRotation",
+        "status": "found",
+        "reason": None,
+        "detail": "",
+        "truncated": False,
+        "events": [
+            {
+                "event_name": "DisableKeyRotation",
+                "event_source": "kms.amazonaws.com",
+                "event_time": "2026-01-02T03:00:00Z",
+                "principal": "arn:aws:iam::123456789012:user/Alice",
+                "session_name": None,
+                "source": "198.51.100.7",
+                "event_id": "e-1",
+                "plausible_cause": True,
+                "changed": {},
+            }
+        ],
+    }
+    result = replace(result, attributions={changed.finding_id: attribution})
+    send(result, [f"s3://{BUCKET}/{name}?format={name}" for name in ("jsonl", "ocsf", "asff")])
+    records = {
+        name: [r for body in objects(bucket, f"{name}/").values() for r in lines(body)]
+        for name in ("jsonl", "ocsf", "asff")
+    }
+    [jsonl] = [r for r in records["jsonl"] if "attribution" in r]
+    assert jsonl["finding_id"] == changed.finding_id and jsonl["attribution"] == attribution
+    [ocsf] = [e for e in records["ocsf"] if "actor" in e]
+    assert ocsf["actor"]["user"]["uid"] == "arn:aws:iam::123456789012:user/Alice"
+    [asff] = [f for f in records["asff"] if "driftscan/changed_by" in f["ProductFields"]]
+    assert asff["Id"] == f"driftscan/{changed.finding_id}"

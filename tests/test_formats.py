@@ -44,6 +44,7 @@ from scanner.cli import run
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.demo.kms import make_key
 from scanner.demo.stack import DEMO_BASELINE, build_demo
+from scanner.engine.attribution import TrailEvent, rank
 from scanner.engine.compliance import Framework
 from scanner.engine.registry import all_checks, compliance_of
 from scanner.engine.runner import run_scan
@@ -249,6 +250,7 @@ def test_csv_is_rfc_4180_with_a_header() -> None:
         "fsbp": "",
         "nist_800_53": "SC-12;SC-12(2);SC-28(3)",
         "cis": "3.6",
+        "changed_by": "",  # known only for a finding new since a previous scan
     }
 
 
@@ -667,9 +669,9 @@ def test_csv_framework_columns_come_last_and_say_none_with_empty_cells() -> None
     unmapped = replace(FAILING, check_id="vpc.nat_gateway_per_az")
     text = "".join(csv_report.render(replace(CANONICAL, findings=(FAILING, unmapped))))
     header, mapped_row, unmapped_row = list(csv.reader(io.StringIO(text, newline="")))
-    assert header[-5:] == ["scanned_at", "security_hub", "fsbp", "nist_800_53", "cis"]
-    assert mapped_row[-4:] == ["KMS.4", "", "SC-12;SC-12(2);SC-28(3)", "3.6"]
-    assert unmapped_row[-4:] == ["", "", "", ""]
+    assert header[-6:] == ["scanned_at", "security_hub", "fsbp", "nist_800_53", "cis", "changed_by"]
+    assert mapped_row[-5:-1] == ["KMS.4", "", "SC-12;SC-12(2);SC-28(3)", "3.6"]
+    assert unmapped_row[-5:-1] == ["", "", "", ""]
 
 
 def test_csv_framework_cells_of_the_demo_are_the_json_compliance_lists(
@@ -738,3 +740,75 @@ def test_html_rows_carry_their_frameworks_for_the_filter(demo_result: ScanResult
     assert (
         "SI-7(6) (stricter than Security Hub RDS.3, RDS.27: a FAIL here may not fail them)" in page
     )
+
+
+def _attributed() -> ScanResult:
+    """CANONICAL with who turned the key's rotation off, as the scan attributes it; the
+    session name carries a terminal escape (AWS text is shown escaped)."""
+    event = TrailEvent(
+        event_id="3c5e8a1b-0000-4000-8000-000000000001",
+        event_name="DisableKeyRotation",
+        event_source="kms.amazonaws.com",
+        event_time="2026-01-02T02:00:00Z",
+        principal="arn:aws:iam::123456789012:role/Admin",
+        principal_type="AssumedRole",
+        session_name="bob\x1b[2J",
+        source="198.51.100.7",
+        request_parameters={"keyId": "k-1"},
+    )
+    attribution = rank("kms.cmk_rotation_enabled", [event]).as_dict()
+    return replace(CANONICAL, attributions={FAILING.finding_id: attribution})
+
+
+def test_an_attributed_finding_names_who_changed_it_in_every_format() -> None:
+    result = _attributed()
+    summary = result.attributions[FAILING.finding_id]["summary"]
+    assert summary.startswith("changed by arn:aws:iam::123456789012:role/Admin (session bob")
+
+    table_text = table.render(result)
+    assert "kms.cmk_rotation_enabled k-1: changed by arn:aws:iam::123456789012:role/Admin" in (
+        table_text
+    )
+    assert "\x1b[2J" not in table_text
+    document = json.loads("".join(json_findings.render(result)))
+    jsonschema.validate(document, schema("findings"))
+    assert document["findings"][0]["attribution"]["events"][0]["plausible_cause"] is True
+    line = json.loads("".join(jsonl.render(result)))
+    jsonschema.validate(line, schema("finding"))
+    assert line["attribution"]["summary"] == summary
+    (row,) = csv.DictReader(io.StringIO("".join(csv_report.render(result)), newline=""))
+    assert row["changed_by"] == summary
+    assert "\x1b" not in html.render(result) and "DisableKeyRotation" in html.render(result)
+
+    (event,) = ocsf.events(result)
+    jsonschema.validate(event, schema("ocsf-finding"))
+    assert event["actor"] == {
+        "user": {"uid": "arn:aws:iam::123456789012:role/Admin", "name": "bob\x1b[2J"},
+        "session": {"issuer": "arn:aws:iam::123456789012:role/Admin"},
+    }
+    assert event["metadata"]["profiles"] == ["cloud", "host"]
+    assert event["finding_info"]["related_events"] == [
+        {
+            "uid": "3c5e8a1b-0000-4000-8000-000000000001",
+            "type": "DisableKeyRotation",
+            "product_uid": "kms.amazonaws.com",
+        }
+    ]
+    model = ComplianceFinding.model_validate(event)
+    # py-ocsf-models knows the related event's uid and type, not the host profile's actor.
+    dumped = model.model_dump(mode="json", exclude_none=True)
+    assert dumped["finding_info"]["related_events"] == [
+        {"uid": "3c5e8a1b-0000-4000-8000-000000000001", "type": "DisableKeyRotation"}
+    ]
+
+    document = json.loads("".join(asff.render(result)))
+    (finding,) = document["Findings"]
+    jsonschema.validate(finding, schema("asff"))
+    model_asff = botocore.session.get_session().get_service_model("securityhub")
+    botocore.validate.validate_parameters(
+        document, model_asff.operation_model("BatchImportFindings").input_shape
+    )
+    fields = finding["ProductFields"]
+    assert fields["driftscan/changed_by"] == summary
+    assert fields["driftscan/changed_by_event_name"] == "DisableKeyRotation"
+    assert fields["driftscan/changed_by_principal"] == "arn:aws:iam::123456789012:role/Admin"

@@ -384,3 +384,22 @@ def test_the_history_url_variable_names_the_default_store(
     assert run(["history", "list"]) == 0
     assert "11111111" in capsys.readouterr().out
     assert not default_path().exists()
+
+
+def test_attributions_and_cloudtrail_answers_are_kept(history: HistoryLocation) -> None:
+    """Who changed it goes with its scan (report and export show it without asking AWS);
+    a settled LookupEvents answer is kept once, under its whole question."""
+    attribution = {"summary": "changed by arn:aws:iam::1:user/Alice", "status": "found"}
+    scan = replace(
+        result("scan-a", [finding("key-1", Status.FAIL)]),
+        attributions={"kms.cmk_rotation_enabled|key-1": attribution},
+        attribution_left_over=("kms.cmk_rotation_enabled|key-2",),
+    )
+    question = (ACCOUNT, "us-east-1", "ResourceName", "key-1", "2030-01-01T00:00:00Z", "x")
+    with history.open() as store:
+        assert store.load(record(store, scan)) == scan
+        assert store.cached_lookup(question) is None
+        store.cache_lookup(question, {"events": [], "truncated": False})
+        store.cache_lookup(question, {"events": [{"late": True}], "truncated": False})
+        assert store.cached_lookup(question) == {"events": [], "truncated": False}
+        assert store.cached_lookup((*question[:-1], "y")) is None

@@ -123,14 +123,21 @@ READ_ACTION = re.compile(r"^[a-z0-9-]+:(Describe|List|Get)[A-Z]\w*$")
 @pytest.mark.parametrize(
     ("argv", "not_reads"),
     [
-        ([], {"apigateway:GET"}),  # API Gateway authorises its reads by HTTP verb
-        (["--cfn-drift"], {"apigateway:GET", "cloudformation:DetectStackDrift"}),
+        # API Gateway authorises its reads by HTTP verb; LookupEvents reads CloudTrail's
+        # event history (attribution, off with --no-attribution).
+        ([], {"apigateway:GET", "cloudtrail:LookupEvents"}),
+        (["--no-attribution"], {"apigateway:GET"}),
+        (
+            ["--cfn-drift"],
+            {"apigateway:GET", "cloudformation:DetectStackDrift", "cloudtrail:LookupEvents"},
+        ),
     ],
 )
 def test_the_generated_policy_allows_only_reads(
     argv: list[str], not_reads: set[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """DetectStackDrift starts a drift detection job; only --cfn-drift asks for it."""
+    """DetectStackDrift starts a drift detection job; only --cfn-drift asks for it.
+    LookupEvents reads; --no-attribution leaves it out."""
     capsys.readouterr()
     assert run(["iam-policy", *argv]) == 0
     [statement] = json.loads(capsys.readouterr().out)["Statement"]

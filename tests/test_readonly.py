@@ -12,6 +12,7 @@ from scanner.demo.stack import DEMO_BASELINE, build_demo
 from scanner.engine.registry import all_checks
 from scanner.engine.runner import run_scan
 from scanner.engine.session import (
+    ATTRIBUTION_OPERATIONS,
     SCANNED_SERVICES,
     AwsSession,
     SessionOptions,
@@ -19,6 +20,8 @@ from scanner.engine.session import (
 )
 
 READ_ONLY = re.compile(r"^(Describe|List|Get)[A-Z]")
+ATTRIBUTION_READS = {"cloudtrail": ["LookupEvents"]}
+"""Named here, not taken from the code: the one non-Describe/List/Get read attribution makes."""
 
 
 def test_full_scan_calls_only_read_operations_covered_by_the_policy(
@@ -56,3 +59,14 @@ def test_scanner_clients_cannot_write_or_read_a_secret_value() -> None:
     assert not hasattr(session.client("secretsmanager", "us-east-1"), "get_secret_value")
     assert not hasattr(session.client("ec2", "us-east-1"), "run_instances")
     assert not hasattr(session.client("kms", "us-east-1"), "schedule_key_deletion")
+
+
+def test_attribution_clients_have_only_lookup_events() -> None:
+    session = AwsSession(SessionOptions())
+    assert {service: sorted(ops) for service, ops in ATTRIBUTION_OPERATIONS.items()} == (
+        ATTRIBUTION_READS
+    )
+    cloudtrail = session.client("cloudtrail", "us-east-1")
+    assert cloudtrail.meta.service_model.operation_names == ["LookupEvents"]
+    assert not hasattr(cloudtrail, "stop_logging")
+    assert not hasattr(cloudtrail, "describe_trails")

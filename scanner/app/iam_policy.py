@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from scanner.delivery import Destination
+from scanner.engine.attribution import LOOKUP_ACTION
 from scanner.engine.registry import CheckSpec
 from scanner.errors import ConfigError
 
@@ -15,18 +16,23 @@ def required_actions(specs: Iterable[CheckSpec]) -> list[str]:
 
 
 def policy_document(
-    specs: Iterable[CheckSpec], delivery: Sequence[dict[str, Any]] = ()
+    specs: Iterable[CheckSpec],
+    delivery: Sequence[dict[str, Any]] = (),
+    *,
+    attribution: bool = True,
 ) -> dict[str, Any]:
     """sts:GetCallerIdentity needs no permission, so it is not listed. ``delivery``: the
     statements of ``--send`` destinations (``delivery_statements``), kept apart from the
-    scan's reads."""
+    scan's reads. ``attribution``: the scan asks CloudTrail who changed what
+    (cloudtrail:LookupEvents, a read) unless ``--no-attribution``."""
+    actions = required_actions(specs) + ([LOOKUP_ACTION] if attribution else [])
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Sid": "DriftscanReadOnly",
                 "Effect": "Allow",
-                "Action": required_actions(specs),
+                "Action": sorted(actions),
                 "Resource": "*",
             },
             *delivery,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reports import OutputFormat, html, renderer_for
+from scanner.app.attribute import StoreLookupCache, attribute, cloudtrail_clients
 from scanner.app.config import Baseline, build_plan
 from scanner.app.executors import scan_on_dask
 from scanner.app.suppressions import Suppression
@@ -37,15 +38,15 @@ from scanner.delivery import (
 from scanner.delivery import exit_code as delivery_exit_code
 from scanner.delivery import problems as delivery_problems
 from scanner.delivery.spool import spool_dir
-from scanner.engine.accounts import AccountsRequest, resolve_targets
+from scanner.engine.accounts import AccountsRequest, Target, resolve_targets
 from scanner.engine.compliance import Framework
 from scanner.engine.runner import DEFAULT_WORKERS, FailOn, Progress, ScanPlan, exit_code, run_scan
 from scanner.engine.session import AwsSession
 from scanner.errors import DriftscanError
-from scanner.model import ScanResult, Severity, Status
+from scanner.model import ScanResult, Severity, Status, resource_key
 from scanner.output import ensure_writable, write_file
 from scanner.store import drift
-from scanner.store.history import APPROVED, scope_key
+from scanner.store.history import APPROVED, HistoryError, scope_key
 from scanner.store.location import HistoryLocation
 from scanner.textsafe import count, printable
 
@@ -101,6 +102,9 @@ class ScanRequest:
     scheduler: str | None = None
     """``--executor dask --scheduler ADDRESS``: scan (account, region) shards on that Dask
     cluster; None: the local thread pool."""
+    attribution: bool = True
+    """Name who changed each new failure and drifted resource (CloudTrail LookupEvents) when
+    the store holds a previous scan of the scope; ``--no-attribution``: off."""
 
 
 def execute(request: ScanRequest, session: AwsSession, default_region: str | None) -> int:
@@ -255,7 +259,7 @@ def _scan(
     configuration changes since ``--drift-from``. Without a store every failure is new.
     """
     if request.history is None:
-        result = _run(request, plan, session)
+        result, _ = _run(request, plan, session)
         new = drift.compare_findings((), result.findings).new_failures
         return result, drift.problems(new, drift.ResourcesDiff(), ""), False
     # The store first: a file that is not one is refused before a lock file appears beside it.
@@ -266,22 +270,65 @@ def _scan(
         scan_id = str(uuid.uuid4())
         store.begin(scan_id, plan.regions, plan.baseline_digest)
         try:
-            result = _run(request, plan, session, scan_id=scan_id)
+            result, targets = _run(request, plan, session, scan_id=scan_id)
         except Exception as exc:  # no credentials, ...: listed as failed, with why
             store.fail(scan_id, str(exc) if isinstance(exc, DriftscanError) else repr(exc))
             raise
         meta = result.metadata
         scope = scope_key(meta.account_ids, meta.regions, meta.baseline_digest)
         previous = store.latest(scope)
-        store.finish(result)
-        before = store.load(previous).findings if previous else ()
-        new = drift.compare_findings(before, result.findings).new_failures
+        before = store.load(previous) if previous else None
+        compared = drift.compare_findings(before.findings if before else (), result.findings)
         changes, since = drift.ResourcesDiff(), ""
         if request.drift_from is not None:
-            reference = store.resolve(request.drift_from, scope)
+            try:
+                reference = store.resolve(request.drift_from, scope)
+            except HistoryError:  # no approved snapshot yet: the scan is kept, to approve it
+                store.finish(result)
+                raise
             changes = drift.compare_resources(store.load(reference).resources, result.resources)
             since = f"{'approved ' if reference.approved_at else ''}scan {reference.scan_id[:8]}"
-        return result, drift.problems(new, changes, since), previous is not None
+        if request.attribution and before is not None:
+            # Before finish: the store keeps the attributions with the scan, for report/export.
+            result = attribute(
+                result,
+                before,
+                compared.new_failures,
+                changes,
+                cloudtrail_clients(session, targets, request.accounts),
+                StoreLookupCache(store),
+            )
+            if result.attribution_left_over:
+                say(
+                    "CloudTrail attribution stopped at its maximum number of lookups; not "
+                    f"attributed: {', '.join(result.attribution_left_over)}",
+                    level="warning",
+                )
+        store.finish(result)
+        found = attributed(drift.problems(compared.new_failures, changes, since), result)
+        return result, found, previous is not None
+
+
+def attributed(problems: list[drift.Problem], result: ScanResult) -> list[drift.Problem]:
+    """The --quiet lines with who changed it: `` (changed by ...)`` and an ``attribution``
+    field, for the problems the scan attributed."""
+    shown = []
+    for problem in problems:
+        fields = problem.fields
+        if "finding_id" in fields:
+            key = str(fields["finding_id"])
+        else:  # a configuration change: the resource's fields
+            names = ("account_id", "region", "collector", "resource_id")
+            key = resource_key(*(str(fields[name]) for name in names))
+        attribution = result.attributions.get(key)
+        if attribution is not None:
+            problem = replace(
+                problem,
+                message=f"{problem.message} ({attribution['summary']})",
+                fields={**fields, "attribution": attribution},
+            )
+        shown.append(problem)
+    return shown
 
 
 def _lock_scope(request: ScanRequest, plan: ScanPlan, session: AwsSession) -> str:
@@ -300,11 +347,13 @@ def _lock_scope(request: ScanRequest, plan: ScanPlan, session: AwsSession) -> st
 
 def _run(
     request: ScanRequest, plan: ScanPlan, session: AwsSession, scan_id: str | None = None
-) -> ScanResult:
+) -> tuple[ScanResult, list[Target]]:
     """run_scan (a progress line on a terminal), or the shards on Dask with --executor dask,
     then the suppressions: accepted failures become MUTED before anything (history, drift,
-    reports, the exit code) sees them; expired and stale entries warned of."""
+    reports, the exit code) sees them; expired and stale entries warned of. Also returns the
+    accounts' sessions where they were made here (--role-name on the thread pool)."""
     show = progress_line(sys.stderr)
+    targets: list[Target] = []
     if request.scheduler is not None:
         result, unreachable = scan_on_dask(
             request.scheduler, plan, session, request.accounts, scan_id=scan_id, on_progress=show
@@ -322,7 +371,7 @@ def _run(
     )
     for line in applied.warnings():
         say(line, level="warning")
-    return applied.result
+    return applied.result, targets
 
 
 class Interrupted(BaseException):

@@ -334,6 +334,14 @@ DriftFromOpt = Annotated[
         "(`approved`: the scope's approved snapshot), and every resource added or removed.",
     ),
 ]
+NoAttributionOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-attribution",
+        help="Do not ask CloudTrail (LookupEvents) who changed each new failure and "
+        "drifted resource since the previous scan in the history store.",
+    ),
+]
 QuietOpt = Annotated[
     bool,
     typer.Option(
@@ -407,6 +415,7 @@ def scan(
         bool, typer.Option("--no-history", help="Do not record the scan in the history store.")
     ] = False,
     drift_from: DriftFromOpt = None,
+    no_attribution: NoAttributionOpt = False,
     quiet: QuietOpt = False,
     log_format: Annotated[
         LogFormat,
@@ -500,6 +509,8 @@ def scan(
         only_changes=only_changes,
         history=(history or default_location()) if recorded else None,
         drift_from=drift_from,
+        # The demo account is moto's, which has no CloudTrail event history to ask.
+        attribution=not (no_attribution or demo),
         quiet=quiet,
         lock_timeout=lock_timeout,
         cfn_drift=cfn_drift,
@@ -627,6 +638,7 @@ def demo(
         csv_raw=csv_raw,
         history=HistoryLocation(path=history) if history else None,
         drift_from=drift_from,
+        attribution=False,  # moto has no CloudTrail event history to ask
         quiet=quiet,
     )
     return _scan_demo(request, max_in_flight, drift=drift)
@@ -902,6 +914,13 @@ def iam_policy(
         ),
     ] = None,
     sse_kms_key: SseKmsKeyOpt = None,
+    no_attribution: Annotated[
+        bool,
+        typer.Option(
+            "--no-attribution",
+            help="For scans run with --no-attribution: leave out cloudtrail:LookupEvents.",
+        ),
+    ] = False,
 ) -> None:
     """Print the least-privilege IAM policy for exactly the controls that `driftscan scan`
     runs with the same options (by default: every control the default baseline turns on)."""
@@ -917,7 +936,10 @@ def iam_policy(
         framework=compliance,
         cfn_drift=cfn_drift,
     )
-    typer.echo(json.dumps(policy_document(_checked_plan(request).checks, delivery), indent=2))
+    policy = policy_document(
+        _checked_plan(request).checks, delivery, attribution=not no_attribution
+    )
+    typer.echo(json.dumps(policy, indent=2))
 
 
 def run(argv: Sequence[str] | None = None) -> int:

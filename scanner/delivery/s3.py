@@ -63,19 +63,24 @@ DEFAULT_REGION = "us-east-1"
 redirect to the bucket's own region."""
 
 Record = dict[str, Any]
-Renderer = Callable[[Finding, ScanMetadata, bool], Record]
-"""One finding as one record; the flag marks a finding of an earlier scan that is gone."""
+Attribution = Mapping[str, Any] | None
+Renderer = Callable[[Finding, ScanMetadata, Attribution], Record]
+"""One finding of the scan, with who changed it when the scan knows, as one record."""
+GoneRenderer = Callable[[Finding, ScanMetadata], Record]
+"""One finding of an earlier scan that is gone, as one record."""
 
-_RECORDS: dict[RecordFormat, tuple[Renderer, str]] = {
-    RecordFormat.JSONL: (
-        lambda f, meta, gone: {**line(f, meta), "resolved": True} if gone else line(f, meta),
-        "jsonl",
-    ),
+_RECORDS: dict[RecordFormat, tuple[Renderer, GoneRenderer, str]] = {
+    RecordFormat.JSONL: (line, lambda f, meta: {**line(f, meta), "resolved": True}, "jsonl"),
     RecordFormat.OCSF: (
-        lambda f, meta, gone: ocsf.closed(ocsf.event(f, meta)) if gone else ocsf.event(f, meta),
+        ocsf.event,
+        lambda f, meta: ocsf.closed(ocsf.event(f, meta)),
         "ocsf.jsonl",
     ),
-    RecordFormat.ASFF: (lambda f, meta, gone: asff.document(f, meta, archived=gone), "asff.jsonl"),
+    RecordFormat.ASFF: (
+        lambda f, meta, attribution: asff.document(f, meta, attribution=attribution),
+        lambda f, meta: asff.document(f, meta, archived=True),
+        "asff.jsonl",
+    ),
 }
 
 
@@ -232,14 +237,17 @@ class Objects:
     def _objects(self, outgoing: Outgoing) -> dict[str, list[Record]]:
         """Records by object key: one object per account and region."""
         meta = outgoing.result.metadata
-        render, extension = _RECORDS[self.destination.record_format]
+        render, render_gone, extension = _RECORDS[self.destination.record_format]
+        attributions = outgoing.result.attributions
         at = stamp(meta)
         folder = f"{self.destination.prefix}{at:%Y/%m/%d}/{at:%Y%m%dT%H%M%SZ}_{meta.scan_id}"
         objects: dict[str, list[Record]] = defaultdict(list)
-        for findings, gone in ((outgoing.result.findings, False), (outgoing.gone, True)):
-            for f in findings:
-                key = f"{folder}_{f.account_id}_{f.region}.{extension}.gz"
-                objects[key].append(render(f, meta, gone))
+        for f in outgoing.result.findings:
+            key = f"{folder}_{f.account_id}_{f.region}.{extension}.gz"
+            objects[key].append(render(f, meta, attributions.get(f.finding_id)))
+        for f in outgoing.gone:
+            key = f"{folder}_{f.account_id}_{f.region}.{extension}.gz"
+            objects[key].append(render_gone(f, meta))
         return objects
 
     def send(self, batch: Sequence[Item]) -> Sent:

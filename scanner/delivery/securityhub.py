@@ -32,13 +32,21 @@ class SecurityHub:
         self._session = session
 
     def items(self, outgoing: Outgoing) -> list[Item]:
-        """ASFF findings; a gone finding is archived."""
+        """ASFF findings (with who changed it, when the scan knows); a gone finding is
+        archived."""
         meta, region = outgoing.result.metadata, self.destination.region
+        attributions = outgoing.result.attributions
         return [
             Item(
                 scan_id=meta.scan_id,
                 finding_id=f.finding_id,
-                payload=document(f, meta, region, archived=archived),
+                payload=document(
+                    f,
+                    meta,
+                    region,
+                    archived=archived,
+                    attribution=None if archived else attributions.get(f.finding_id),
+                ),
             )
             for findings, archived in ((outgoing.result.findings, False), (outgoing.gone, True))
             for f in findings

@@ -24,10 +24,15 @@ def idempotency_key(batch: Sequence[Item]) -> str:
 
 
 def items_of(outgoing: Outgoing) -> list[Item]:
-    """Our JSON Lines objects, one item a finding; a gone finding is marked resolved."""
-    meta = outgoing.result.metadata
+    """Our JSON Lines objects (with who changed it, when the scan knows), one item a
+    finding; a gone finding is marked resolved."""
+    meta, attributions = outgoing.result.metadata, outgoing.result.attributions
     return [
-        Item(scan_id=meta.scan_id, finding_id=f.finding_id, payload=line(f, meta))
+        Item(
+            scan_id=meta.scan_id,
+            finding_id=f.finding_id,
+            payload=line(f, meta, attributions.get(f.finding_id)),
+        )
         for f in outgoing.result.findings
     ] + [
         Item(

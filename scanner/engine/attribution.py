@@ -477,8 +477,10 @@ class Attribution:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-serialisable, for reports and the history store."""
+        """JSON-serialisable, for reports and the history store (``ScanResult.attributions``):
+        the ``summary`` line goes with it, so that reports need not import the engine."""
         return {
+            "summary": self.summary(),
             "status": self.status.value,
             "reason": self.reason.value if self.reason else None,
             "detail": self.detail,
@@ -691,6 +693,10 @@ class _LookupError(Exception):
         self.detail = detail
 
 
+_SETTLED_FOR_REGION = frozenset({AttributionReason.ACCESS_DENIED, AttributionReason.LOOKUP_FAILED})
+"""Failures that answer every later lookup in the account and region (throttling passes)."""
+
+
 class Attributor:
     """Attributes subjects for one scan: thread-safe, within one budget of lookups."""
 
@@ -712,8 +718,9 @@ class Attributor:
         self._budget = max_lookups
         self._now = now
         self._left_over: list[Subject] = []
-        # Per (account, region), the AccessDenied that answers every later lookup there:
-        # asking again would spend the rate and the budget for the same answer.
+        # Per (account, region), the AccessDenied (or the failure that outlasted botocore's
+        # retries) that answers every later lookup there: asking again would spend the rate,
+        # the budget and the retries' time for the same answer.
         self._denied: dict[tuple[str, str], _LookupError] = {}
         self._lock = threading.Lock()
 
@@ -763,7 +770,7 @@ class Attributor:
                 for key, answer in zip(keys, cached, strict=True)
             ]
         except _LookupError as error:
-            if error.reason is AttributionReason.ACCESS_DENIED:
+            if error.reason in _SETTLED_FOR_REGION:
                 with self._lock:
                     self._denied[(subject.account_id, subject.region)] = error
             return unavailable(error.reason, error.detail)
@@ -833,6 +840,10 @@ class Attributor:
             raise _lookup_error(error) from error
         except (botocore.exceptions.BotoCoreError, ValueError) as error:
             raise _LookupError(AttributionReason.LOOKUP_FAILED, str(error)) from error
+        except NotImplementedError as error:  # an emulator's in-process mock (moto) lacks it
+            raise _LookupError(
+                AttributionReason.LOOKUP_FAILED, f"{LOOKUP_ACTION} is not implemented here"
+            ) from error
         answer = LookupAnswer(events=tuple(events), truncated=truncated)
         self._this_scan.put(key, answer)
         if self._cache is not None and self._now() - self._window.end >= EVENT_DELIVERY_DELAY:

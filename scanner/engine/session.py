@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlparse
@@ -176,6 +176,10 @@ KEPT_OPERATIONS = frozenset({"DetectStackDrift"})
 """Not Describe/List/Get, yet changes nothing: starts a drift detection (an opt-in control)."""
 DROPPED_OPERATIONS = frozenset({"GetSecretValue"})
 """Reads, yet the scanner must never make them."""
+ATTRIBUTION_OPERATIONS: Mapping[str, frozenset[str]] = {"cloudtrail": frozenset({"LookupEvents"})}
+"""Services read only to attribute a change (scanner.engine.attribution), and the one
+operation of each a client of theirs has: LookupEvents reads the event history, changes
+nothing; CloudTrail's other reads (trails, selectors) are none of the scanner's business."""
 
 
 def is_scanner_operation(operation: str) -> bool:
@@ -185,19 +189,27 @@ def is_scanner_operation(operation: str) -> bool:
     return bool(READ_OPERATION.match(operation)) or operation in KEPT_OPERATIONS
 
 
-def make_read_only(model: dict[str, Any]) -> None:
-    """Cut a botocore service model, in place, to the scanner's operations, the shapes they
-    reach, and no documentation.
+def service_endpoint(service: str) -> str | None:
+    """botocore's per-service endpoint variable (``AWS_ENDPOINT_URL_CLOUDTRAIL``), which an
+    explicit ``--endpoint-url`` would override: honoured over it for the attribution services
+    only, so that a test or LocalStack can send LookupEvents to a CloudTrail stand-in while
+    every other call goes to an emulator that lacks it (moto)."""
+    if service not in ATTRIBUTION_OPERATIONS:
+        return None
+    return os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or None
+
+
+def make_read_only(
+    model: dict[str, Any], keep: Callable[[str], bool] = is_scanner_operation
+) -> None:
+    """Cut a botocore service model, in place, to the operations ``keep`` accepts (the
+    scanner's), the shapes they reach, and no documentation.
 
     A client built from it has no method for a write (or GetSecretValue): the scanner cannot
     make one by mistake. It also holds a tenth of the memory: EC2's full model, parsed, is
     13 MB, and every scanned service's model stays loaded for the whole scan.
     """
-    operations = {
-        name: operation
-        for name, operation in model["operations"].items()
-        if is_scanner_operation(name)
-    }
+    operations = {name: operation for name, operation in model["operations"].items() if keep(name)}
     shapes = model["shapes"]
     pending = [name for name, shape in shapes.items() if shape.get("exception")]
     for operation in operations.values():
@@ -250,9 +262,12 @@ class _ScannerLoader(botocore.loaders.Loader):
             # The base class caches the model after merging its extras in: cutting that
             # object, not a copy, leaves no full model in memory.
             model = super().load_service_model(service_name, type_name, api_version)
-            slim = type_name == "service-2" and service_name in SCANNED_SERVICES
-            if slim and id(model) not in self._cut:
+            cut = type_name == "service-2" and id(model) not in self._cut
+            if cut and service_name in SCANNED_SERVICES:
                 make_read_only(model)
+                self._cut.add(id(model))
+            elif cut and service_name in ATTRIBUTION_OPERATIONS:
+                make_read_only(model, ATTRIBUTION_OPERATIONS[service_name].__contains__)
                 self._cut.add(id(model))
             return model
 
@@ -452,7 +467,7 @@ class AwsSession:
                     self._boto.client(
                         service,
                         region_name=region,
-                        endpoint_url=self.options.endpoint_url,
+                        endpoint_url=service_endpoint(service) or self.options.endpoint_url,
                         # One connection per request in flight: none waits, none is discarded.
                         config=self._config.merge(Config(max_pool_connections=limit)),
                     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -111,6 +111,10 @@ class Diff:
     """The older scan is its scope's approved snapshot."""
     findings: FindingsDiff
     resources: ResourcesDiff
+    attributions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Who changed it, as the newer scan attributed it (ScanResult.attributions): for its
+    findings new since the scan before it, which is the older scan here unless the diff
+    skips scans."""
 
     @property
     def same_scope(self) -> bool:
@@ -129,6 +133,7 @@ def diff(before: ScanResult, after: ScanResult, *, before_approved: bool = False
         before_approved=before_approved,
         findings=compare_findings(before.findings, after.findings),
         resources=compare_resources(before.resources, after.resources),
+        attributions=after.attributions,
     )
 
 

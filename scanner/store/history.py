@@ -96,6 +96,28 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX resources_by_scan ON resources (scan)",
     ),
     ("ALTER TABLE scans ADD COLUMN failure TEXT",),
+    (
+        # Who changed it (CloudTrail), per finding id (or drifted resource's key) of a scan.
+        """CREATE TABLE attributions (
+            scan INTEGER NOT NULL REFERENCES scans (seq) ON DELETE CASCADE,
+            finding_id TEXT NOT NULL,
+            attribution TEXT NOT NULL
+        )""",
+        "CREATE INDEX attributions_by_scan ON attributions (scan)",
+        "ALTER TABLE scans ADD COLUMN attribution_left_over TEXT NOT NULL DEFAULT '[]'",
+        # Settled LookupEvents answers, so that the same window is never asked twice. The
+        # window's columns are not named start and end: END is reserved in both dialects.
+        """CREATE TABLE lookup_cache (
+            account_id TEXT NOT NULL,
+            region TEXT NOT NULL,
+            attribute TEXT NOT NULL,
+            value TEXT NOT NULL,
+            window_start TEXT NOT NULL,
+            window_end TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            PRIMARY KEY (account_id, region, attribute, value, window_start, window_end)
+        )""",
+    ),
 )
 """Schema changes in order; append a tuple of statements, never edit a released one."""
 
@@ -216,12 +238,20 @@ class Store(Protocol):
     def resolve(self, reference: str, scope: str) -> ScanRecord: ...
     def approved(self, scope: str) -> ScanRecord | None: ...
     def load(self, scan: ScanRecord) -> ScanResult: ...
+    def cached_lookup(self, key: Sequence[str]) -> Mapping[str, Any] | None: ...
+    def cache_lookup(self, key: Sequence[str], answer: Mapping[str, Any]) -> None: ...
     def approve(self, scan: ScanRecord) -> None: ...
     def prune(
         self, *, keep: int | None, older_than_days: int | None, unfinished: bool = False
     ) -> list[ScanRecord]: ...
     def schema_version(self) -> int: ...
     def integrity(self) -> str: ...
+
+
+_LOOKUP_KEY_MATCH = (
+    "account_id = ? AND region = ? AND attribute = ? AND value = ? AND window_start = ? "
+    "AND window_end = ?"
+)
 
 
 class SqlStore:
@@ -320,6 +350,13 @@ class SqlStore:
                 [_finding_row(seq, finding) for finding in result.findings],
             )
             self._executemany(
+                "INSERT INTO attributions (scan, finding_id, attribution) VALUES (?, ?, ?)",
+                [
+                    (seq, key, json.dumps(attribution, sort_keys=True))
+                    for key, attribution in result.attributions.items()
+                ],
+            )
+            self._executemany(
                 "INSERT INTO resources (scan, account_id, region, collector, resource_id, config) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [
@@ -337,7 +374,7 @@ class SqlStore:
             self._execute(
                 "UPDATE scans SET scope = ?, account_ids = ?, regions = ?, baseline_digest = ?, "
                 "checks = ?, started_at = ?, finished_at = ?, counts = ?, missing_actions = ?, "
-                "complete = 1 WHERE seq = ?",
+                "attribution_left_over = ?, complete = 1 WHERE seq = ?",
                 (
                     scope_key(meta.account_ids, meta.regions, meta.baseline_digest),
                     json.dumps(list(meta.account_ids)),
@@ -348,6 +385,7 @@ class SqlStore:
                     meta.finished_at,
                     json.dumps({status.value: result.count(status) for status in Status}),
                     json.dumps(list(result.missing_actions)),
+                    json.dumps(list(result.attribution_left_over)),
                     seq,
                 ),
             )
@@ -431,9 +469,17 @@ class SqlStore:
                 (seq,),
             )
         )
-        (missing,) = self._execute(
-            "SELECT missing_actions FROM scans WHERE seq = ?", (seq,)
+        missing, left_over = self._execute(
+            "SELECT missing_actions, attribution_left_over FROM scans WHERE seq = ?", (seq,)
         ).fetchone()
+        attributions = {
+            key: json.loads(attribution)
+            for key, attribution in self._execute(
+                "SELECT finding_id, attribution FROM attributions WHERE scan = ? "
+                f"ORDER BY {self.ROW_ORDER}",
+                (seq,),
+            )
+        }
         metadata = ScanMetadata(
             scan_id=scan.scan_id,
             tool_version=scan.tool_version,
@@ -449,7 +495,28 @@ class SqlStore:
             findings=findings,
             resources=resources,
             missing_actions=tuple(json.loads(missing)),
+            attributions=attributions,
+            attribution_left_over=tuple(json.loads(left_over)),
         )
+
+    # --- CloudTrail answers (scanner.app.pipeline's StoreLookupCache: the engine's LookupCache)
+
+    def cached_lookup(self, key: Sequence[str]) -> Mapping[str, Any] | None:
+        """The stored answer to one LookupEvents question: ``key`` is (account id, region,
+        lookup attribute, value, window start, window end)."""
+        row = self._execute(
+            f"SELECT answer FROM lookup_cache WHERE {_LOOKUP_KEY_MATCH}", tuple(key)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def cache_lookup(self, key: Sequence[str], answer: Mapping[str, Any]) -> None:
+        """Keep a settled answer (the first one kept stays: a settled answer never changes)."""
+        with self._transaction():
+            self._execute(
+                "INSERT INTO lookup_cache (account_id, region, attribute, value, window_start, "
+                "window_end, answer) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (*key, json.dumps(answer, sort_keys=True)),
+            )
 
     def _seq(self, scan_id: str) -> int:
         row = self._execute("SELECT seq FROM scans WHERE id = ?", (scan_id,)).fetchone()
