@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,8 +42,9 @@ LOOKUP_RATE = 2
 """LookupEvents requests allowed per account and region in any window of LOOKUP_PERIOD."""
 
 LOOKUP_PERIOD = 1.1
-"""AWS counts 2 requests per second on arrival; the limiter counts when a request leaves,
-so it keeps a tenth of a second of slack for requests that travel at different speeds."""
+"""AWS counts 2 requests per second on arrival; the limiter frees a slot a period after the
+answer, so arrivals are spaced whatever the delays, and a tenth of a second of slack covers
+the difference between AWS's clock and ours."""
 
 DEFAULT_MAX_LOOKUPS = 100
 """Resources a scan looks up at most (each lookup: one or two lookup attributes, up to
@@ -544,10 +544,14 @@ def unavailable(reason: AttributionReason, detail: str = "") -> Attribution:
 
 
 class SlidingWindowLimiter:
-    """At most ``rate`` acquisitions in any window of ``period`` seconds, across threads.
+    """At most ``rate`` requests in any window of ``period`` seconds, across threads.
 
-    A sliding log, not an average: a token bucket refilled at 2/s lets a burst of 2 follow
-    the previous 2 at once, which LookupEvents throttles."""
+    A request holds its slot from the moment it may leave until ``period`` after its answer
+    came back: AWS counts requests on arrival, which lies between the two, so however late
+    a busy machine sends a request, no ``rate + 1`` of them arrive within ``period``. A
+    sliding log, not an average: a token bucket refilled at 2/s lets a burst of 2 follow
+    the previous 2 at once, which LookupEvents throttles. ``acquire`` and ``release`` pair
+    up per thread (botocore sends and reads each attempt on the calling thread)."""
 
     def __init__(
         self,
@@ -561,21 +565,38 @@ class SlidingWindowLimiter:
         self._period = period
         self._clock = clock
         self._sleep = sleep
-        self._sent: deque[float] = deque()
+        self._answered: list[float] = []
+        """When the requests of the window were answered."""
+        self._in_flight = 0
         self._lock = threading.Lock()
+        self._mine = threading.local()
 
     def acquire(self) -> None:
-        # Waiting with the lock held queues the other threads behind this one, which is
-        # what they would do anyway: nobody may send before the window frees a slot.
         with self._lock:
             while True:
                 now = self._clock()
-                while self._sent and self._sent[0] <= now - self._period:
-                    self._sent.popleft()
-                if len(self._sent) < self._rate:
-                    self._sent.append(now)
+                self._answered = [at for at in self._answered if at > now - self._period]
+                if self._in_flight + len(self._answered) < self._rate:
+                    self._in_flight += 1
+                    self._mine.holding = getattr(self._mine, "holding", 0) + 1
                     return
-                self._sleep(self._sent[0] + self._period - now)
+                # Until the oldest answer leaves the window, or (all in flight) an answer.
+                wait = min(self._answered) + self._period - now if self._answered else 0.05
+                self._lock.release()  # let answers be recorded meanwhile
+                try:
+                    self._sleep(wait)
+                finally:
+                    self._lock.acquire()
+
+    def release(self) -> None:
+        """The calling thread's request was answered (or failed): its slot frees ``period``
+        from now."""
+        if not getattr(self._mine, "holding", 0):
+            return
+        self._mine.holding -= 1
+        with self._lock:
+            self._in_flight -= 1
+            self._answered.append(self._clock())
 
 
 class RateLimiters:
@@ -812,6 +833,11 @@ class Attributor:
             "before-send.cloudtrail.LookupEvents",
             lambda **_: limiter.acquire(),
             unique_id=f"driftscan-lookup-limit-{key.account_id}-{key.region}",
+        )
+        client.meta.events.register(
+            "response-received.cloudtrail.LookupEvents",
+            lambda **_: limiter.release(),
+            unique_id=f"driftscan-lookup-answered-{key.account_id}-{key.region}",
         )
         request: dict[str, Any] = {
             "LookupAttributes": [{"AttributeKey": key.attribute, "AttributeValue": key.value}],
