@@ -4,6 +4,7 @@ document against its schema, and the issue's end-to-end case in a moto account."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from scanner.store.drift import (
     Change,
     FieldChange,
     ResourceKey,
+    changed_failures,
     compare_configs,
     compare_findings,
     compare_resources,
@@ -77,6 +79,20 @@ def test_finding_transitions() -> None:
     assert ids(found.still_failing) == ["still"]
     # Unreadable evidence never counts as resolved.
     assert ids(found.unverified) == ["gone-while-erring", "now-error"]
+
+
+def test_a_failure_whose_evidence_changed_is_a_changed_failure() -> None:
+    before = [finding("same", Status.FAIL), finding("wider", Status.FAIL)]
+    wider = finding("wider", Status.FAIL)
+    after = [
+        finding("same", Status.FAIL),
+        replace(wider, message="5432 open to 0.0.0.0/0 and ::/0", evidence={"cidrs": 2}),
+    ]
+
+    found = compare_findings(before, after)
+
+    assert ids(found.still_failing) == ["same", "wider"]
+    assert ids(changed_failures(before, found.still_failing)) == ["wider"]
 
 
 def test_flatten_nests_mappings_into_dotted_paths() -> None:

@@ -77,17 +77,18 @@ def _utc(text: str) -> datetime:
 def attribute(
     result: ScanResult,
     previous: ScanResult,
-    new_failures: Iterable[drift.FindingChange],
+    failures: Iterable[drift.FindingChange],
     drifted: drift.ResourcesDiff,
     client_for: ClientFor,
     cache: StoreLookupCache | None,
     *,
     max_lookups: int = DEFAULT_MAX_LOOKUPS,
 ) -> ScanResult:
-    """``result`` with who changed each new failure's resource and each drifted resource in
-    the window from ``previous``'s start to ``result``'s end. Never changes a finding."""
+    """``result`` with who changed the resource of each failure (new since ``previous``, or
+    still failing with other evidence) and each drifted resource, in the window from
+    ``previous``'s start to ``result``'s end. Never changes a finding."""
     subjects: dict[str, Subject] = {}
-    for change in new_failures:
+    for change in failures:
         f = change.finding
         subjects[f.finding_id] = Subject(
             check_id=f.check_id,

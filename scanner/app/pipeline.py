@@ -293,7 +293,10 @@ def _scan(
             result = attribute(
                 result,
                 before,
-                compared.new_failures,
+                (
+                    *compared.new_failures,
+                    *drift.changed_failures(before.findings, compared.still_failing),
+                ),
                 changes,
                 cloudtrail_clients(session, targets, request.accounts),
                 StoreLookupCache(store),

@@ -167,6 +167,21 @@ def compare_findings(before: Iterable[Finding], after: Iterable[Finding]) -> Fin
     return FindingsDiff(**{name: tuple(changes) for name, changes in buckets.items()})
 
 
+def changed_failures(
+    before: Iterable[Finding], still_failing: Iterable[FindingChange]
+) -> tuple[FindingChange, ...]:
+    """The findings still failing whose message or evidence changed since ``before``: the
+    failure is the same, what the resource shows is not (5432 open to one more network)."""
+    old = {f.finding_id: f for f in before}
+    return tuple(
+        change
+        for change in still_failing
+        if (previous := old.get(change.finding.finding_id)) is not None
+        and (previous.message, dict(previous.evidence))
+        != (change.finding.message, dict(change.finding.evidence))
+    )
+
+
 def compare_resources(
     before: Iterable[ResourceSnapshot], after: Iterable[ResourceSnapshot]
 ) -> ResourcesDiff:
