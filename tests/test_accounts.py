@@ -159,3 +159,37 @@ def test_bad_account_and_region_options_exit_2(
 def test_accounts_request_needs_a_source() -> None:
     with pytest.raises(ConfigError):
         AccountsRequest(role_name=ROLE, account_ids=("123456789012",), organization=True)
+
+
+def test_accounts_are_read_in_windows_and_each_lets_its_clients_go(
+    account: DemoAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An organization's memory follows a window of accounts: each window's clients are
+    closed once it is judged, and the findings are those of one pass over every account."""
+    import scanner.engine.runner as runner
+
+    members = _member_accounts(3)
+    for member in members:
+        _in_account(member, "kms").create_key()  # rotation off: one FAIL per account
+    session = AwsSession(SessionOptions())
+    request = AccountsRequest(role_name=ROLE, account_ids=tuple(members))
+    targets = resolve_targets(session, request, "us-east-1")
+    closed: list[str] = []
+    for target in targets:
+        assert target.session is not None
+        close = target.session.close_clients
+        monkeypatch.setattr(
+            target.session,
+            "close_clients",
+            lambda close=close, account=target.account_id: (closed.append(account), close()),
+        )
+    spec = get_check("kms.cmk_rotation_enabled")
+    plan = ScanPlan(checks=(spec,), params={spec.id: {}}, regions=("us-east-1",), workers=4)
+    monkeypatch.setattr(runner, "ACCOUNTS_IN_FLIGHT", 2)
+
+    result = run_scan(plan, session, targets=targets)
+
+    assert closed == members  # two windows: accounts 1-2, then 3
+    assert sorted((f.account_id, f.status) for f in result.findings) == [
+        (member, Status.FAIL) for member in sorted(members)
+    ]

@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 DEFAULT_WORKERS = 32
 """Threads for collectors and per-resource reads; AWS, not the CPU, is the bottleneck."""
 
+ACCOUNTS_IN_FLIGHT = 4
+"""Accounts read at once in a multi-account scan: enough to keep every worker busy (4
+accounts x regions x collectors reads), few enough that an organization's memory is that
+of a window of accounts plus its findings."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class ScanPlan:
@@ -98,52 +103,62 @@ def run_scan(
     findings: list[Finding] = []
     snapshots: list[ResourceSnapshot] = []
     denied: set[str] = set()
+    scanned = [target for target in targets if target.session is not None]
+    total = len(scanned) * len(plan.regions) * (len(collectors) + len(plan.checks))
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if on_progress:
+            on_progress(Progress(done=done, total=total, findings=len(findings)))
+
     with (
         ThreadPoolExecutor(plan.workers, thread_name_prefix="collect") as collect_pool,
         ThreadPoolExecutor(plan.workers, thread_name_prefix="item") as item_pool,
     ):
-        account_reads = {target.account_id: AccountReads() for target in targets}
-        inventories = [
-            Inventory(
-                target.session,
-                account_id=target.account_id,
-                region=region,
-                scope=scope,
-                item_pool=item_pool,
-                account_reads=account_reads[target.account_id],
-            )
-            for target in targets
-            if target.session is not None
-            for region in plan.regions
-        ]
-        # Fetch every needed collector once, concurrently; checks then read memoised values.
-        prefetch = [
-            collect_pool.submit(inventory.try_get, source)
-            for inventory in inventories
-            for source in collectors
-        ]
-        total, done = len(prefetch) + len(inventories) * len(plan.checks), 0
-
-        def step() -> None:
-            nonlocal done
-            done += 1
-            if on_progress:
-                on_progress(Progress(done=done, total=total, findings=len(findings)))
-
-        try:
-            for future in prefetch:
-                future.result()
-                step()
-        except BaseException:  # interrupted (SIGTERM): start no more reads, wait for none queued
-            for pool in (collect_pool, item_pool):
-                pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        for inventory in inventories:
-            for spec in plan.checks:
-                findings.extend(_run_check(spec, plan.params[spec.id], inventory))
-                step()
-            snapshots.extend(inventory.snapshots())
-            denied.update(e.action for e in inventory.read_errors if e.code in DENIED_CODES)
+        # Accounts go through in windows: an account's inventories and clients are dropped
+        # once it is judged, so memory follows the window, not the organization.
+        for first in range(0, len(scanned), ACCOUNTS_IN_FLIGHT):
+            window = scanned[first : first + ACCOUNTS_IN_FLIGHT]
+            account_reads = {target.account_id: AccountReads() for target in window}
+            inventories = [
+                Inventory(
+                    target.session,
+                    account_id=target.account_id,
+                    region=region,
+                    scope=scope,
+                    item_pool=item_pool,
+                    account_reads=account_reads[target.account_id],
+                )
+                for target in window
+                if target.session is not None
+                for region in plan.regions
+            ]
+            # Fetch every needed collector once, concurrently; checks then read memoised values.
+            prefetch = [
+                collect_pool.submit(inventory.try_get, source)
+                for inventory in inventories
+                for source in collectors
+            ]
+            try:
+                for future in prefetch:
+                    future.result()
+                    step()
+            except BaseException:  # interrupted (SIGTERM): start no more reads, wait for none
+                for pool in (collect_pool, item_pool):
+                    pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            for inventory in inventories:
+                for spec in plan.checks:
+                    findings.extend(_run_check(spec, plan.params[spec.id], inventory))
+                    step()
+                snapshots.extend(inventory.snapshots())
+                denied.update(e.action for e in inventory.read_errors if e.code in DENIED_CODES)
+            if len(scanned) > ACCOUNTS_IN_FLIGHT:
+                for target in window:
+                    if target.session is not None:
+                        target.session.close_clients()
     for target in targets:
         if target.error is not None:
             findings += _unreachable(plan, target.account_id, target.error)

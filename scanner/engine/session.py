@@ -475,6 +475,16 @@ class AwsSession:
                 self._slots[key] = threading.BoundedSemaphore(limit)
             return self._clients[key]
 
+    def close_clients(self) -> None:
+        """Drop the clients made so far (a client holds its connection pool and about 0.2 MB
+        of endpoint data): an account's shards are done with them. Later calls make new
+        ones."""
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+            self._slots.clear()
+
     def slot(self, service: str, region: str) -> threading.BoundedSemaphore:
         """Held while a request to ``service`` in ``region`` is in flight: at most
         ``in_flight_limit`` requests are, whatever the number of threads."""
