@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -164,11 +165,22 @@ class ScanMetadata:
     """Ids of the controls that ran."""
 
 
+class CountedFindings(Sequence[Finding], ABC):
+    """Findings kept outside memory (a scan's scratch file, scanner.store.scratch) and read
+    back, in report order, each time they are iterated: counting them by status must not
+    read them all."""
+
+    @abstractmethod
+    def count_status(self, status: Status) -> int: ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScanResult:
     metadata: ScanMetadata
-    findings: tuple[Finding, ...]
-    resources: tuple[ResourceSnapshot, ...] = ()
+    findings: Sequence[Finding]
+    """In report order (runner.finding_order); a tuple, or CountedFindings for a scan
+    recorded shard by shard."""
+    resources: Sequence[ResourceSnapshot] = ()
     missing_actions: tuple[str, ...] = ()
     """IAM actions that were denied during the scan."""
     attributions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -180,4 +192,6 @@ class ScanResult:
     """The finding ids (or resource keys) not attributed: the scan's lookup budget was spent."""
 
     def count(self, status: Status) -> int:
+        if isinstance(self.findings, CountedFindings):
+            return self.findings.count_status(status)
         return sum(1 for f in self.findings if f.status is status)

@@ -297,7 +297,7 @@ def test_what_the_lookup_budget_leaves_over_is_named() -> None:
     with standin.running():
         attributed = attribute(
             after,
-            before,
+            before.metadata.started_at,
             new,
             drift_diff.ResourcesDiff(),
             lambda account, region: standin.client(region),

@@ -156,7 +156,7 @@ def test_problem_lines_name_resource_region_and_account() -> None:
         [snapshot("key-1", state="Enabled")], [snapshot("key-1", state="Disabled")]
     )
 
-    lines = problems(findings.new_failures, drifted, "approved scan 1234abcd")
+    lines = list(problems(findings.new_failures, drifted, "approved scan 1234abcd"))
 
     assert [p.message for p in lines] == [
         f"new FAIL: high kms.cmk_rotation_enabled key-1 ({ACCOUNT} us-east-1): key-1 is FAIL",

@@ -170,10 +170,12 @@ def test_progress_counts_the_shards_as_they_finish(endpoint: str, scheduler: str
     seen: list[Progress] = []
     session = AwsSession(SessionOptions(endpoint_url=endpoint))
 
-    result, _ = executors.scan_on_dask(scheduler, plan, session, None, on_progress=seen.append)
+    shards = executors.shards_of(plan, session, None)
+    found = list(executors.scan_on_dask(scheduler, shards, on_progress=seen.append))
 
     assert [(p.done, p.total, p.unit) for p in seen] == [(1, 2, SHARDS), (2, 2, SHARDS)]
-    assert seen[-1].findings == len(result.findings) > 0
+    assert seen[-1].findings == sum(len(shard.findings) for shard in found) > 0
+    assert sorted(shard.region for shard in found) == sorted(REGIONS)
 
 
 def test_a_worker_with_another_driftscan_is_one_line_and_exit_3(

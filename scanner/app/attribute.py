@@ -76,7 +76,7 @@ def _utc(text: str) -> datetime:
 
 def attribute(
     result: ScanResult,
-    previous: ScanResult,
+    since: str,
     failures: Iterable[drift.FindingChange],
     drifted: drift.ResourcesDiff,
     client_for: ClientFor,
@@ -84,9 +84,10 @@ def attribute(
     *,
     max_lookups: int = DEFAULT_MAX_LOOKUPS,
 ) -> ScanResult:
-    """``result`` with who changed the resource of each failure (new since ``previous``, or
-    still failing with other evidence) and each drifted resource, in the window from
-    ``previous``'s start to ``result``'s end. Never changes a finding."""
+    """``result`` with who changed the resource of each failure (new since the previous
+    scan, or still failing with other evidence) and each drifted resource, in the window
+    from ``since`` (the previous scan's start) to ``result``'s end. Never changes a
+    finding."""
     subjects: dict[str, Subject] = {}
     for change in failures:
         f = change.finding
@@ -111,7 +112,7 @@ def attribute(
         return result
     attributor = Attributor(
         client_for,
-        Window(start=_utc(previous.metadata.started_at), end=_utc(result.metadata.finished_at)),
+        Window(start=_utc(since), end=_utc(result.metadata.finished_at)),
         cache=cache,
         max_lookups=max_lookups,
     )

@@ -25,9 +25,8 @@ from typing import Any, TextIO
 from reports import OutputFormat, html, renderer_for
 from scanner.app.attribute import StoreLookupCache, attribute, cloudtrail_clients
 from scanner.app.config import Baseline, build_plan
-from scanner.app.executors import scan_on_dask
-from scanner.app.suppressions import Suppression
-from scanner.app.suppressions import apply as apply_suppressions
+from scanner.app.executors import scan_on_dask, shards_of
+from scanner.app.suppressions import Muter, Suppression
 from scanner.delivery import (
     DeliveryOptions,
     Transport,
@@ -40,14 +39,24 @@ from scanner.delivery import problems as delivery_problems
 from scanner.delivery.spool import spool_dir
 from scanner.engine.accounts import AccountsRequest, Target, resolve_targets
 from scanner.engine.compliance import Framework
-from scanner.engine.runner import DEFAULT_WORKERS, FailOn, Progress, ScanPlan, exit_code, run_scan
+from scanner.engine.runner import (
+    DEFAULT_WORKERS,
+    FailOn,
+    Progress,
+    ScanPlan,
+    exit_code,
+    scan_metadata,
+    scan_shards,
+    utc_now,
+)
 from scanner.engine.session import AwsSession
 from scanner.errors import DriftscanError
-from scanner.model import ScanResult, Severity, Status, resource_key
+from scanner.model import ReadError, ScanResult, Severity, Status, resource_key
 from scanner.output import ensure_writable, write_file
 from scanner.store import drift
 from scanner.store.history import APPROVED, HistoryError, scope_key
 from scanner.store.location import HistoryLocation
+from scanner.store.scratch import ScratchFile
 from scanner.textsafe import count, printable
 
 
@@ -138,23 +147,27 @@ def execute(request: ScanRequest, session: AwsSession, default_region: str | Non
     )
     if request.output is not None:
         ensure_writable(request.output)
-    with _interruptible():
-        result, new_problems, compared = _scan(request, plan, session)
-        if not request.quiet or request.output is not None:
-            emit(render(result), request.output)
-    for problem in new_problems:
-        # Beside a report, a first scan's failures are all new: the report already lists them.
-        if request.quiet or compared or problem.event != drift.NEW_FAILURE:
-            say(
-                problem.message,
-                level="warning",
-                err=not request.quiet,
-                event=problem.event,
-                **problem.fields,
-            )
-    report_problems(result)
-    code = exit_code(result, request.fail_on, new_problems=len(new_problems))
-    return send(result, transports, code, request.history, only_changes=request.only_changes)
+    # Findings go to a scratch file shard by shard and are read back for the report, the
+    # store and the deliveries: an organization is never whole in memory.
+    with ScratchFile(keep_resources=request.history is not None) as scratch:
+        with _interruptible():
+            result, new_problems, compared = _scan(request, plan, session, scratch)
+            if not request.quiet or request.output is not None:
+                emit(render(result), request.output)
+        new = 0
+        for new, problem in enumerate(new_problems, start=1):  # noqa: B007 (counted)
+            # Beside a report, a first scan's failures are all new: the report lists them.
+            if request.quiet or compared or problem.event != drift.NEW_FAILURE:
+                say(
+                    problem.message,
+                    level="warning",
+                    err=not request.quiet,
+                    event=problem.event,
+                    **problem.fields,
+                )
+        report_problems(result)
+        code = exit_code(result, request.fail_on, new_problems=new)
+        return send(result, transports, code, request.history, only_changes=request.only_changes)
 
 
 def transports_for(
@@ -250,17 +263,22 @@ def with_cfn_drift(baseline: Baseline) -> Baseline:
 
 
 def _scan(
-    request: ScanRequest, plan: ScanPlan, session: AwsSession
-) -> tuple[ScanResult, list[drift.Problem], bool]:
-    """The scan, its new problems, and whether a previous scan was there to compare with.
+    request: ScanRequest, plan: ScanPlan, session: AwsSession, scratch: ScratchFile
+) -> tuple[ScanResult, Iterator[drift.Problem], bool]:
+    """The scan, its new problems (made as they are read), and whether a previous scan was
+    there to compare with.
 
     In the history store (locked meanwhile) the scan is recorded as incomplete until it
     ends; new are the failures the previous complete scan of the scope did not have, and the
     configuration changes since ``--drift-from``. Without a store every failure is new.
     """
     if request.history is None:
-        result, _ = _run(request, plan, session)
-        new = drift.compare_findings((), result.findings).new_failures
+        result, _ = _run(request, plan, session, scratch)
+        new = (
+            drift.FindingChange(finding=f, before=None, after=f.status)
+            for f in result.findings
+            if f.status is Status.FAIL
+        )
         return result, drift.problems(new, drift.ResourcesDiff(), ""), False
     # The store first: a file that is not one is refused before a lock file appears beside it.
     lock_scope = functools.partial(_lock_scope, request, plan, session)
@@ -270,15 +288,16 @@ def _scan(
         scan_id = str(uuid.uuid4())
         store.begin(scan_id, plan.regions, plan.baseline_digest)
         try:
-            result, targets = _run(request, plan, session, scan_id=scan_id)
+            result, targets = _run(request, plan, session, scratch, scan_id=scan_id)
         except Exception as exc:  # no credentials, ...: listed as failed, with why
             store.fail(scan_id, str(exc) if isinstance(exc, DriftscanError) else repr(exc))
             raise
         meta = result.metadata
         scope = scope_key(meta.account_ids, meta.regions, meta.baseline_digest)
         previous = store.latest(scope)
-        before = store.load(previous) if previous else None
-        compared = drift.compare_findings(before.findings if before else (), result.findings)
+        compared = drift.compare_findings(
+            store.findings_of(previous) if previous else (), result.findings
+        )
         changes, since = drift.ResourcesDiff(), ""
         if request.drift_from is not None:
             try:
@@ -288,14 +307,14 @@ def _scan(
                 raise
             changes = drift.compare_resources(store.load(reference).resources, result.resources)
             since = f"{'approved ' if reference.approved_at else ''}scan {reference.scan_id[:8]}"
-        if request.attribution and before is not None:
+        if request.attribution and previous is not None:
             # Before finish: the store keeps the attributions with the scan, for report/export.
             result = attribute(
                 result,
-                before,
+                previous.started_at,
                 (
                     *compared.new_failures,
-                    *drift.changed_failures(before.findings, compared.still_failing),
+                    *drift.changed_failures(store.findings_of(previous), compared.still_failing),
                 ),
                 changes,
                 cloudtrail_clients(session, targets, request.accounts),
@@ -312,10 +331,9 @@ def _scan(
         return result, found, previous is not None
 
 
-def attributed(problems: list[drift.Problem], result: ScanResult) -> list[drift.Problem]:
+def attributed(problems: Iterable[drift.Problem], result: ScanResult) -> Iterator[drift.Problem]:
     """The --quiet lines with who changed it: `` (changed by ...)`` and an ``attribution``
     field, for the problems the scan attributed."""
-    shown = []
     for problem in problems:
         fields = problem.fields
         if "finding_id" in fields:
@@ -330,8 +348,7 @@ def attributed(problems: list[drift.Problem], result: ScanResult) -> list[drift.
                 message=f"{problem.message} ({attribution['summary']})",
                 fields={**fields, "attribution": attribution},
             )
-        shown.append(problem)
-    return shown
+        yield problem
 
 
 def _lock_scope(request: ScanRequest, plan: ScanPlan, session: AwsSession) -> str:
@@ -349,32 +366,54 @@ def _lock_scope(request: ScanRequest, plan: ScanPlan, session: AwsSession) -> st
 
 
 def _run(
-    request: ScanRequest, plan: ScanPlan, session: AwsSession, scan_id: str | None = None
+    request: ScanRequest,
+    plan: ScanPlan,
+    session: AwsSession,
+    scratch: ScratchFile,
+    scan_id: str | None = None,
 ) -> tuple[ScanResult, list[Target]]:
-    """run_scan (a progress line on a terminal), or the shards on Dask with --executor dask,
-    then the suppressions: accepted failures become MUTED before anything (history, drift,
-    reports, the exit code) sees them; expired and stale entries warned of. Also returns the
-    accounts' sessions where they were made here (--role-name on the thread pool)."""
+    """The scan's shards (a progress line on a terminal), from the local thread pool or from
+    Dask with --executor dask, each into ``scratch`` as it comes, with the suppressions
+    applied: accepted failures become MUTED before anything (history, drift, reports, the
+    exit code) sees them; expired and stale entries are warned of. Returns the result read
+    from ``scratch``, and the accounts' sessions where they were made here (--role-name on
+    the thread pool)."""
     show = progress_line(sys.stderr)
+    started = utc_now()
     targets: list[Target] = []
     if request.scheduler is not None:
-        result, unreachable = scan_on_dask(
-            request.scheduler, plan, session, request.accounts, scan_id=scan_id, on_progress=show
-        )
+        dask_shards = shards_of(plan, session, request.accounts)
+        planned = [shard.role.account_ids[0] for shard in dask_shards if shard.role]
+        shards = scan_on_dask(request.scheduler, dask_shards, on_progress=show)
     else:
-        targets = (
-            resolve_targets(session, request.accounts, plan.regions[0]) if request.accounts else []
-        )
-        result = run_scan(plan, session, scan_id=scan_id, targets=targets or None, on_progress=show)
-        unreachable = [(t.account_id, t.error) for t in targets if t.error is not None]
-    for account_id, error in unreachable:
+        if request.accounts:
+            targets = resolve_targets(session, request.accounts, plan.regions[0])
+        planned = [target.account_id for target in targets]
+        shards = scan_shards(plan, session, targets=targets or None, on_progress=show)
+    muter = Muter(request.baseline.suppressions + request.suppressions, datetime.now(UTC).date())
+    scanned: dict[str, None] = {}
+    denied: set[str] = set()
+    unreachable: dict[str, ReadError] = {}
+    for shard in shards:
+        scratch.add(muter.mute(shard.findings), shard.resources)
+        scanned.setdefault(shard.account_id)
+        denied |= shard.denied
+        if shard.account_error is not None:
+            unreachable.setdefault(shard.account_id, shard.account_error)
+    for account_id, error in unreachable.items():
         say(f"could not scan account {account_id}: {error}")
-    applied = apply_suppressions(
-        result, request.baseline.suppressions + request.suppressions, datetime.now(UTC).date()
+    # In the order asked for (Dask shards complete in any order); the own account's is known
+    # only once scanned.
+    accounts = [*planned, *(account_id for account_id in scanned if account_id not in planned)]
+    result = ScanResult(
+        metadata=scan_metadata(plan, scan_id, started, accounts),
+        findings=scratch.findings(),
+        resources=scratch.resources(),
+        missing_actions=tuple(sorted(denied)),
     )
-    for line in applied.warnings():
+    for line in muter.warnings(result.metadata):
         say(line, level="warning")
-    return applied.result, targets
+    return result, targets
 
 
 class Interrupted(BaseException):

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from scanner.engine.registry import all_checks, unknown
-from scanner.model import Finding, ScanResult, Status
+from scanner.model import Finding, ScanMetadata, ScanResult, Status
 from scanner.textsafe import MAX_PROBLEMS, clip
 
 ENTRY_SCHEMA: dict[str, Any] = {
@@ -137,6 +137,54 @@ def from_document(entries: Sequence[dict[str, Any]], source: str) -> tuple[Suppr
     )
 
 
+class Muter:
+    """Mutes every FAIL that the first matching unexpired entry covers, a shard at a time,
+    and remembers which entries matched, for the warnings at the end of the scan."""
+
+    def __init__(self, suppressions: Iterable[Suppression], today: date) -> None:
+        self.entries = tuple(suppressions)
+        self.expired = tuple(s for s in self.entries if s.expired(today))
+        self._active = [s for s in self.entries if not s.expired(today)]
+        self._used: set[int] = set()
+
+    def mute(self, findings: Iterable[Finding]) -> list[Finding]:
+        muted = []
+        for finding in findings:
+            match = next(
+                (
+                    i
+                    for i, s in enumerate(self._active)
+                    if finding.status is Status.FAIL and s.matches(finding)
+                ),
+                None,
+            )
+            if match is not None:
+                self._used.add(match)
+                finding = _muted(finding, self._active[match])
+            muted.append(finding)
+        return muted
+
+    def stale(self, meta: ScanMetadata) -> tuple[Suppression, ...]:
+        """Unexpired entries for a control, region and account that were scanned which
+        matched no failure."""
+        return tuple(
+            s
+            for i, s in enumerate(self._active)
+            if i not in self._used
+            and s.check in meta.checks
+            and (s.region is None or s.region in meta.regions)
+            and (s.account is None or s.account in meta.account_ids)
+        )
+
+    def warnings(self, meta: ScanMetadata) -> list[str]:
+        lines = [
+            f"suppression {s.describe()} expired on {s.expires}: it no longer suppresses"
+            for s in self.expired
+        ]
+        lines += [f"suppression {s.describe()} matches no failure: stale" for s in self.stale(meta)]
+        return lines
+
+
 @dataclass(frozen=True, kw_only=True)
 class Applied:
     result: ScanResult
@@ -146,46 +194,14 @@ class Applied:
     """Unexpired entries for a control, region and account that were scanned which matched
     no failure."""
 
-    def warnings(self) -> list[str]:
-        lines = [
-            f"suppression {s.describe()} expired on {s.expires}: it no longer suppresses"
-            for s in self.expired
-        ]
-        lines += [f"suppression {s.describe()} matches no failure: stale" for s in self.stale]
-        return lines
-
 
 def apply(result: ScanResult, suppressions: Iterable[Suppression], today: date) -> Applied:
-    """Mute every FAIL the first matching unexpired entry covers."""
-    entries = tuple(suppressions)
-    active = [s for s in entries if not s.expired(today)]
-    used: set[int] = set()
-    findings = []
-    for finding in result.findings:
-        match = next(
-            (
-                i
-                for i, s in enumerate(active)
-                if finding.status is Status.FAIL and s.matches(finding)
-            ),
-            None,
-        )
-        if match is not None:
-            used.add(match)
-            finding = _muted(finding, active[match])
-        findings.append(finding)
-    meta = result.metadata
+    """Muter over a whole scan in memory."""
+    muter = Muter(suppressions, today)
     return Applied(
-        result=replace(result, findings=tuple(findings)),
-        expired=tuple(s for s in entries if s.expired(today)),
-        stale=tuple(
-            s
-            for i, s in enumerate(active)
-            if i not in used
-            and s.check in meta.checks
-            and (s.region is None or s.region in meta.regions)
-            and (s.account is None or s.account in meta.account_ids)
-        ),
+        result=replace(result, findings=tuple(muter.mute(result.findings))),
+        expired=muter.expired,
+        stale=muter.stale(result.metadata),
     )
 
 

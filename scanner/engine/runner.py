@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -80,6 +80,21 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ShardFindings:
+    """What one (account, region) of a scan found, judged: a scan is a stream of these, so
+    that it can be recorded and rendered shard by shard and never held whole."""
+
+    account_id: str
+    region: str
+    findings: tuple[Finding, ...]
+    resources: tuple[ResourceSnapshot, ...] = ()
+    denied: frozenset[str] = frozenset()
+    """IAM actions denied while reading the shard."""
+    account_error: ReadError | None = None
+    """Why the account's role could not be assumed (its findings are then ERROR)."""
+
+
 def run_scan(
     plan: ScanPlan,
     session: AwsSession,
@@ -88,30 +103,46 @@ def run_scan(
     scan_id: str | None = None,
     targets: Sequence[Target] | None = None,
 ) -> ScanResult:
-    """Scan every (account, region, check) of the plan; AWS errors become ERROR findings,
-    never raise.
+    """The whole scan in memory: every shard of ``scan_shards``, collected and sorted.
 
     ``scan_id`` names the scan (the history store records it before the scan starts).
+    """
+    started = utc_now()
+    shards = list(scan_shards(plan, session, targets=targets, on_progress=on_progress))
+    return ScanResult(
+        metadata=scan_metadata(plan, scan_id, started, [shard.account_id for shard in shards]),
+        findings=tuple(sorted((f for s in shards for f in s.findings), key=finding_order)),
+        resources=tuple(r for shard in shards for r in shard.resources),
+        missing_actions=tuple(sorted({a for shard in shards for a in shard.denied})),
+    )
+
+
+def scan_shards(
+    plan: ScanPlan,
+    session: AwsSession,
+    *,
+    targets: Sequence[Target] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Iterator[ShardFindings]:
+    """Scan every (account, region, check) of the plan, yielding each (account, region) as
+    soon as it is judged, in plan order; AWS errors become ERROR findings, never raise.
+
     ``targets``: the accounts to scan, each with its own session (``--role-name``); default:
     the session's own account. An account without a session gets ERROR findings.
     """
-    started = utc_now()
     if targets is None:
         targets = [Target(account_id=session.account_id(plan.regions[0]), session=session)]
     collectors = _collectors_of(plan.checks)
     scope = replace(plan.scope, read_tags=any(spec.reads_tags for spec in plan.checks))
-    findings: list[Finding] = []
-    snapshots: list[ResourceSnapshot] = []
-    denied: set[str] = set()
     scanned = [target for target in targets if target.session is not None]
     total = len(scanned) * len(plan.regions) * (len(collectors) + len(plan.checks))
-    done = 0
+    done = found = 0
 
     def step() -> None:
         nonlocal done
         done += 1
         if on_progress:
-            on_progress(Progress(done=done, total=total, findings=len(findings)))
+            on_progress(Progress(done=done, total=total, findings=found))
 
     with (
         ThreadPoolExecutor(plan.workers, thread_name_prefix="collect") as collect_pool,
@@ -150,36 +181,53 @@ def run_scan(
                     pool.shutdown(wait=False, cancel_futures=True)
                 raise
             for inventory in inventories:
+                findings: list[Finding] = []
                 for spec in plan.checks:
-                    findings.extend(_run_check(spec, plan.params[spec.id], inventory))
+                    judged = _run_check(spec, plan.params[spec.id], inventory)
+                    findings += judged
+                    found += len(judged)
                     step()
-                snapshots.extend(inventory.snapshots())
-                denied.update(e.action for e in inventory.read_errors if e.code in DENIED_CODES)
+                yield ShardFindings(
+                    account_id=inventory.account_id,
+                    region=inventory.region,
+                    findings=tuple(findings),
+                    resources=tuple(inventory.snapshots()),
+                    denied=frozenset(
+                        e.action for e in inventory.read_errors if e.code in DENIED_CODES
+                    ),
+                )
+            del inventories, prefetch
             if len(scanned) > ACCOUNTS_IN_FLIGHT:
                 for target in window:
                     if target.session is not None:
                         target.session.close_clients()
     for target in targets:
         if target.error is not None:
-            findings += _unreachable(plan, target.account_id, target.error)
-            if target.error.code in DENIED_CODES:
-                denied.add(target.error.action)
-    metadata = ScanMetadata(
+            denied = frozenset([target.error.action] if target.error.code in DENIED_CODES else [])
+            for region in plan.regions:
+                yield ShardFindings(
+                    account_id=target.account_id,
+                    region=region,
+                    findings=tuple(_unreachable(plan, target.account_id, target.error, region)),
+                    denied=denied,
+                    account_error=target.error,
+                )
+
+
+def scan_metadata(
+    plan: ScanPlan, scan_id: str | None, started: str, account_ids: Iterable[str]
+) -> ScanMetadata:
+    """The metadata of a scan of ``plan`` that ends now; ``account_ids`` in scan order
+    (repeats are dropped)."""
+    return ScanMetadata(
         scan_id=scan_id or str(uuid.uuid4()),
         tool_version=__version__,
         started_at=started,
         finished_at=utc_now(),
-        account_ids=tuple(target.account_id for target in targets),
+        account_ids=tuple(dict.fromkeys(account_ids)),
         regions=plan.regions,
         baseline_digest=plan.baseline_digest,
         checks=tuple(spec.id for spec in plan.checks),
-    )
-    findings.sort(key=finding_order)
-    return ScanResult(
-        metadata=metadata,
-        findings=tuple(findings),
-        resources=tuple(snapshots),
-        missing_actions=tuple(sorted(denied)),
     )
 
 
@@ -232,19 +280,15 @@ def crashed(exc: Exception) -> Outcome:
     )
 
 
-def _unreachable(plan: ScanPlan, account_id: str, error: ReadError) -> list[Finding]:
-    """An ERROR finding per (check, region) of an account whose role could not be assumed."""
+def _unreachable(plan: ScanPlan, account_id: str, error: ReadError, region: str) -> list[Finding]:
+    """An ERROR finding per check in a region of an account whose role could not be assumed."""
     outcome = Outcome(
         status=Status.ERROR,
         resource=ResourceRef(type="AWS::::Account", id=account_id),
         message=f"could not scan account {account_id}: {error}",
         evidence={"error_code": error.code, "action": error.action},
     )
-    return [
-        _finding(spec, outcome, account_id, region)
-        for spec in plan.checks
-        for region in plan.regions
-    ]
+    return [_finding(spec, outcome, account_id, region) for spec in plan.checks]
 
 
 def _finding(spec: CheckSpec, outcome: Outcome, account_id: str, region: str) -> Finding:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -138,33 +138,48 @@ def diff(before: ScanResult, after: ScanResult, *, before_approved: bool = False
 
 
 def compare_findings(before: Iterable[Finding], after: Iterable[Finding]) -> FindingsDiff:
-    old = {f.finding_id: f for f in before}
-    new = {f.finding_id: f for f in after}
+    """Each side is read once, in any order, and only failures are held as findings: the
+    rest of a scan (passes, the other side's statuses) is kept as ids, so two scans of an
+    organization can be compared as they stream from the store."""
+    old_status: dict[str, Status] = {}
+    old_failures: dict[str, Finding] = {}
+    for f in before:
+        old_status[f.finding_id] = f.status
+        if f.status is Status.FAIL:
+            old_failures[f.finding_id] = f
+    seen: set[str] = set()
     # Controls that could not read everything in a region: their missing findings prove nothing.
-    erred = {(f.check_id, f.account_id, f.region) for f in new.values() if f.status is Status.ERROR}
+    erred: set[tuple[str, str, str]] = set()
     buckets: dict[str, list[FindingChange]] = {
         "new_failures": [],
         "resolved": [],
         "still_failing": [],
         "unverified": [],
     }
-    for finding_id in sorted(old.keys() | new.keys()):
-        shown = new.get(finding_id) or old[finding_id]
-        before_status = old[finding_id].status if finding_id in old else None
-        after_status = new[finding_id].status if finding_id in new else None
-        if after_status is Status.FAIL:
+    for f in after:
+        seen.add(f.finding_id)
+        if f.status is Status.ERROR:
+            erred.add((f.check_id, f.account_id, f.region))
+        before_status = old_status.get(f.finding_id)
+        if f.status is Status.FAIL:
             bucket = "still_failing" if before_status is Status.FAIL else "new_failures"
         elif before_status is not Status.FAIL:
             continue
-        elif after_status in (Status.PASS, Status.MUTED) or (
-            after_status is None and (shown.check_id, shown.account_id, shown.region) not in erred
-        ):
+        elif f.status in (Status.PASS, Status.MUTED):
             bucket = "resolved"
         else:
             bucket = "unverified"
-        change = FindingChange(finding=shown, before=before_status, after=after_status)
-        buckets[bucket].append(change)
-    return FindingsDiff(**{name: tuple(changes) for name, changes in buckets.items()})
+        buckets[bucket].append(FindingChange(finding=f, before=before_status, after=f.status))
+    for finding_id, f in old_failures.items():
+        if finding_id not in seen:
+            gone = "unverified" if (f.check_id, f.account_id, f.region) in erred else "resolved"
+            buckets[gone].append(FindingChange(finding=f, before=Status.FAIL, after=None))
+    return FindingsDiff(
+        **{
+            name: tuple(sorted(changes, key=lambda change: change.finding.finding_id))
+            for name, changes in buckets.items()
+        }
+    )
 
 
 def changed_failures(
@@ -275,52 +290,47 @@ class Problem:
 
 def problems(
     new_failures: Iterable[FindingChange], drift: ResourcesDiff, since: str
-) -> list[Problem]:
-    """Lines for new failures, and for every configuration change ``since`` a reference scan."""
-    found = [
-        Problem(
+) -> Iterator[Problem]:
+    """Lines for new failures, and for every configuration change ``since`` a reference scan,
+    made as they are read (a first scan of an organization has a great many)."""
+    for change in new_failures:
+        f = change.finding
+        yield Problem(
             event=NEW_FAILURE,
             message=f"new FAIL: {change}",
             fields={
-                "finding_id": change.finding.finding_id,
-                "check_id": change.finding.check_id,
-                "severity": change.finding.severity.value,
-                "account_id": change.finding.account_id,
-                "region": change.finding.region,
-                "resource_id": change.finding.resource_id,
+                "finding_id": f.finding_id,
+                "check_id": f.check_id,
+                "severity": f.severity.value,
+                "account_id": f.account_id,
+                "region": f.region,
+                "resource_id": f.resource_id,
                 "before": change.before,
             },
         )
-        for change in new_failures
-    ]
     for event, keys in (
         ("resource_appeared", drift.appeared),
         ("resource_disappeared", drift.disappeared),
     ):
-        found += [
-            Problem(
+        for key in keys:
+            yield Problem(
                 event=event,
                 message=f"drift since {since}: {key}: {event.split('_')[1]}",
                 fields=_key_fields(key),
             )
-            for key in keys
-        ]
-    found += [
-        Problem(
-            event="configuration_changed",
-            message=f"drift since {since}: {resource.resource}: {field}",
-            fields={
-                **_key_fields(resource.resource),
-                "path": field.path,
-                "change": field.change.value,
-                "before": field.before,
-                "after": field.after,
-            },
-        )
-        for resource in drift.changed
-        for field in resource.changes
-    ]
-    return found
+    for resource in drift.changed:
+        for field_change in resource.changes:
+            yield Problem(
+                event="configuration_changed",
+                message=f"drift since {since}: {resource.resource}: {field_change}",
+                fields={
+                    **_key_fields(resource.resource),
+                    "path": field_change.path,
+                    "change": field_change.change.value,
+                    "before": field_change.before,
+                    "after": field_change.after,
+                },
+            )
 
 
 def _key_fields(key: ResourceKey) -> dict[str, str]:

@@ -24,7 +24,7 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -237,6 +237,7 @@ class Store(Protocol):
     ) -> ScanRecord | None: ...
     def resolve(self, reference: str, scope: str) -> ScanRecord: ...
     def approved(self, scope: str) -> ScanRecord | None: ...
+    def findings_of(self, scan: ScanRecord) -> Iterator[Finding]: ...
     def load(self, scan: ScanRecord) -> ScanResult: ...
     def cached_lookup(self, key: Sequence[str]) -> Mapping[str, Any] | None: ...
     def cache_lookup(self, key: Sequence[str], answer: Mapping[str, Any]) -> None: ...
@@ -272,7 +273,7 @@ class SqlStore:
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         raise NotImplementedError
 
-    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError
 
     def _transaction(self) -> AbstractContextManager[object]:
@@ -345,9 +346,9 @@ class SqlStore:
                 raise HistoryError(f"scan {meta.scan_id} was not begun in {self.name}")
             seq = row[0]
             self._executemany(
-                f"INSERT INTO findings ({_FINDING_COLUMNS}) "
+                f"INSERT INTO findings ({FINDING_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_finding_row(seq, finding) for finding in result.findings],
+                (finding_row(seq, finding) for finding in result.findings),
             )
             self._executemany(
                 "INSERT INTO attributions (scan, finding_id, attribution) VALUES (?, ?, ?)",
@@ -359,7 +360,7 @@ class SqlStore:
             self._executemany(
                 "INSERT INTO resources (scan, account_id, region, collector, resource_id, config) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [
+                (
                     (
                         seq,
                         s.account_id,
@@ -369,7 +370,7 @@ class SqlStore:
                         json.dumps(s.config, sort_keys=True),
                     )
                     for s in result.resources
-                ],
+                ),
             )
             self._execute(
                 "UPDATE scans SET scope = ?, account_ids = ?, regions = ?, baseline_digest = ?, "
@@ -445,16 +446,18 @@ class SqlStore:
             (scan for scan in self.scans() if scan.approved_at and scan.scope == scope), None
         )
 
+    def findings_of(self, scan: ScanRecord) -> Iterator[Finding]:
+        """A stored scan's findings, in report order, read as they are iterated."""
+        rows = self._execute(
+            f"SELECT {FINDING_COLUMNS} FROM findings WHERE scan = ? ORDER BY {self.ROW_ORDER}",
+            (self._seq(scan.scan_id),),
+        )
+        return map(finding_from_row, rows)
+
     def load(self, scan: ScanRecord) -> ScanResult:
         """A stored scan as the ScanResult it was (findings and resource snapshots)."""
         seq = self._seq(scan.scan_id)
-        findings = tuple(
-            _finding(row)
-            for row in self._execute(
-                f"SELECT {_FINDING_COLUMNS} FROM findings WHERE scan = ? ORDER BY {self.ROW_ORDER}",
-                (seq,),
-            )
-        )
+        findings = tuple(self.findings_of(scan))
         resources = tuple(
             ResourceSnapshot(
                 account_id=account_id,
@@ -611,7 +614,7 @@ class HistoryStore(SqlStore):
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._db.execute(sql, params)
 
-    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._db.executemany(sql, rows)
 
     @contextmanager
@@ -644,7 +647,7 @@ class HistoryStore(SqlStore):
         return found if consistency == "ok" else f"{found}; {consistency}".removeprefix("ok; ")
 
 
-_FINDING_COLUMNS = (
+FINDING_COLUMNS = (
     "scan, finding_id, check_id, title, status, severity, service, account_id, region, "
     "resource_type, resource_id, resource_arn, message, evidence, remediation"
 )
@@ -761,7 +764,7 @@ def _refusal(path: Path, problem: str) -> str:
     return f"cannot open history store {path}: {problem}; left untouched"
 
 
-def _finding_row(seq: int, f: Finding) -> tuple[Any, ...]:
+def finding_row(seq: int, f: Finding) -> tuple[Any, ...]:
     return (
         seq,
         f.finding_id,
@@ -781,7 +784,7 @@ def _finding_row(seq: int, f: Finding) -> tuple[Any, ...]:
     )
 
 
-def _finding(row: Sequence[Any]) -> Finding:
+def finding_from_row(row: Sequence[Any]) -> Finding:
     (
         _,
         finding_id,

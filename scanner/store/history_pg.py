@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -155,7 +155,7 @@ class PostgresStore(SqlStore):
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._db.execute(sql.replace("?", "%s"), params)
 
-    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self._db.cursor() as cursor:
             cursor.executemany(sql.replace("?", "%s"), rows)
 
