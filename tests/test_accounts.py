@@ -185,11 +185,11 @@ def test_accounts_are_read_in_windows_and_each_lets_its_clients_go(
         )
     spec = get_check("kms.cmk_rotation_enabled")
     plan = ScanPlan(checks=(spec,), params={spec.id: {}}, regions=("us-east-1",), workers=4)
-    monkeypatch.setattr(runner, "ACCOUNTS_IN_FLIGHT", 2)
+    monkeypatch.setattr(runner, "SHARDS_IN_FLIGHT", 2)  # one region: two accounts at once
 
     result = run_scan(plan, session, targets=targets)
 
-    assert closed == members  # two windows: accounts 1-2, then 3
+    assert closed == members  # 1 and 2 read at once, 3 once 1 is judged: each closed once judged
     assert sorted((f.account_id, f.status) for f in result.findings) == [
         (member, Status.FAIL) for member in sorted(members)
     ]

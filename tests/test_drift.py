@@ -67,7 +67,7 @@ def test_finding_transitions() -> None:
         finding("*", Status.ERROR, check_id="efs.backup_policy_enabled"),  # listing failed
     ]
 
-    found = compare_findings(before, after)
+    found = compare_findings(iter(before), iter(after))  # each side read once, as streamed
 
     assert ids(found.new_failures) == ["brand-new", "was-error", "was-pass"]
     assert [(c.before, c.after) for c in found.new_failures] == [

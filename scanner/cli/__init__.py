@@ -547,7 +547,11 @@ def scan(
         return _scan_demo(request, max_in_flight)
     session = AwsSession(
         SessionOptions(
-            profile=profile, endpoint_url=endpoint_url, max_in_flight=max_in_flight, timeout=timeout
+            profile=profile,
+            endpoint_url=endpoint_url,
+            max_in_flight=max_in_flight,
+            timeout=timeout,
+            record_requests=False,
         )
     )
     _checked_plan(request, known_regions=session.known_regions())
@@ -712,7 +716,8 @@ def _scan_demo(request: ScanRequest, max_in_flight: int | None, *, drift: bool =
     with demo_account(drift=drift) as (boto_session, region, changes):
         for change in changes:
             say(f"demo --drift: {change}", level="info")
-        session = AwsSession(SessionOptions(max_in_flight=max_in_flight), boto_session)
+        options = SessionOptions(max_in_flight=max_in_flight, record_requests=False)
+        session = AwsSession(options, boto_session)
         return execute(replace(request, regions=(region,)), session, region)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -43,10 +44,11 @@ log = logging.getLogger(__name__)
 DEFAULT_WORKERS = 32
 """Threads for collectors and per-resource reads; AWS, not the CPU, is the bottleneck."""
 
-ACCOUNTS_IN_FLIGHT = 4
-"""Accounts read at once in a multi-account scan: enough to keep every worker busy (4
-accounts x regions x collectors reads), few enough that an organization's memory is that
-of a window of accounts plus its findings."""
+SHARDS_IN_FLIGHT = 4
+"""(account, region) shards read at once in a multi-account scan, rounded to whole accounts
+(at least one: an account's regions share its global reads): enough to keep every worker
+busy (4 x collectors reads), few enough that an organization's memory is that of a few
+shards."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +80,10 @@ class Progress:
 def utc_now() -> str:
     """Now, UTC, ISO 8601 to the second (``2026-01-31T12:00:00Z``)."""
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+Prefetch = tuple[Inventory, list[Future[Any]]]
+"""An (account, region)'s inventory and the reads that fill it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +140,7 @@ def scan_shards(
         targets = [Target(account_id=session.account_id(plan.regions[0]), session=session)]
     collectors = _collectors_of(plan.checks)
     scope = replace(plan.scope, read_tags=any(spec.reads_tags for spec in plan.checks))
-    scanned = [target for target in targets if target.session is not None]
+    scanned = [(t.account_id, t.session) for t in targets if t.session is not None]
     total = len(scanned) * len(plan.regions) * (len(collectors) + len(plan.checks))
     done = found = 0
 
@@ -144,63 +150,72 @@ def scan_shards(
         if on_progress:
             on_progress(Progress(done=done, total=total, findings=found))
 
+    def judge(inventory: Inventory) -> ShardFindings:
+        nonlocal found
+        findings: list[Finding] = []
+        for spec in plan.checks:
+            judged = _run_check(spec, plan.params[spec.id], inventory)
+            findings += judged
+            found += len(judged)
+            step()
+        return ShardFindings(
+            account_id=inventory.account_id,
+            region=inventory.region,
+            findings=tuple(findings),
+            resources=tuple(inventory.snapshots()),
+            denied=frozenset(e.action for e in inventory.read_errors if e.code in DENIED_CODES),
+        )
+
     with (
         ThreadPoolExecutor(plan.workers, thread_name_prefix="collect") as collect_pool,
         ThreadPoolExecutor(plan.workers, thread_name_prefix="item") as item_pool,
     ):
-        # Accounts go through in windows: an account's inventories and clients are dropped
-        # once it is judged, so memory follows the window, not the organization.
-        for first in range(0, len(scanned), ACCOUNTS_IN_FLIGHT):
-            window = scanned[first : first + ACCOUNTS_IN_FLIGHT]
-            account_reads = {target.account_id: AccountReads() for target in window}
+
+        def start(account_id: str, session: AwsSession) -> list[Prefetch]:
+            """Fetch every collector the plan needs in every region of the account, once and
+            concurrently (the regions share the account's global reads, IAM's); the checks
+            then read memoised values."""
+            reads = AccountReads()
             inventories = [
                 Inventory(
-                    target.session,
-                    account_id=target.account_id,
+                    session,
+                    account_id=account_id,
                     region=region,
                     scope=scope,
                     item_pool=item_pool,
-                    account_reads=account_reads[target.account_id],
+                    account_reads=reads,
                 )
-                for target in window
-                if target.session is not None
                 for region in plan.regions
             ]
-            # Fetch every needed collector once, concurrently; checks then read memoised values.
-            prefetch = [
-                collect_pool.submit(inventory.try_get, source)
+            return [
+                (inventory, [collect_pool.submit(inventory.try_get, c) for c in collectors])
                 for inventory in inventories
-                for source in collectors
             ]
-            try:
-                for future in prefetch:
-                    future.result()
-                    step()
-            except BaseException:  # interrupted (SIGTERM): start no more reads, wait for none
-                for pool in (collect_pool, item_pool):
-                    pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            for inventory in inventories:
-                findings: list[Finding] = []
-                for spec in plan.checks:
-                    judged = _run_check(spec, plan.params[spec.id], inventory)
-                    findings += judged
-                    found += len(judged)
-                    step()
-                yield ShardFindings(
-                    account_id=inventory.account_id,
-                    region=inventory.region,
-                    findings=tuple(findings),
-                    resources=tuple(inventory.snapshots()),
-                    denied=frozenset(
-                        e.action for e in inventory.read_errors if e.code in DENIED_CODES
-                    ),
-                )
-            del inventories, prefetch
-            if len(scanned) > ACCOUNTS_IN_FLIGHT:
-                for target in window:
-                    if target.session is not None:
-                        target.session.close_clients()
+
+        # A sliding window of accounts: the next account starts as soon as the oldest is
+        # judged, and an account's records and clients are let go once it is judged, so
+        # memory follows the shards in flight, not the organization.
+        in_flight = max(1, SHARDS_IN_FLIGHT // len(plan.regions))
+        waiting = deque(scanned)
+        window: deque[tuple[AwsSession, list[Prefetch]]] = deque()
+        try:
+            while waiting or window:
+                while waiting and len(window) < in_flight:
+                    account_id, session = waiting.popleft()
+                    window.append((session, start(account_id, session)))
+                session, account = window.popleft()
+                for _, prefetch in account:
+                    for future in prefetch:
+                        future.result()
+                        step()
+                while account:  # each inventory let go once judged
+                    yield judge(account.pop(0)[0])
+                if len(scanned) > in_flight:
+                    session.close_clients()
+        except BaseException:  # interrupted (SIGTERM): start no more reads, wait for none
+            for pool in (collect_pool, item_pool):
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
     for target in targets:
         if target.error is not None:
             denied = frozenset([target.error.action] if target.error.code in DENIED_CODES else [])

@@ -71,6 +71,10 @@ class SessionOptions:
     timeout: float | None = None
     """Seconds one attempt of a request may take once connected (``--timeout``); None:
     DEFAULT_TIMEOUT_SECONDS. See ``worst_case_seconds``."""
+    record_requests: bool = True
+    """Keep every call made in ``AwsSession.requests``: what tests and benchmarks read. The
+    CLI turns it off: an organization's scan makes tens of thousands of calls, and the log
+    would grow with it."""
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -448,7 +452,8 @@ class AwsSession:
     ) -> None:
         action = iam_action(model.service_model, model.name)
         log.debug("API call %s %s %s", action, model.name, params)  # read calls: ids, no secrets
-        self.requests.record(str(context.get("client_region")), action, model.name, params)
+        if self.options.record_requests:
+            self.requests.record(str(context.get("client_region")), action, model.name, params)
 
     @property
     def boto_session(self) -> boto3.Session:

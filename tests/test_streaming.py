@@ -1,0 +1,149 @@
+"""A scan streams: each (account, region) shard goes to a scratch file as soon as it is
+judged, and everything after the scan reads the findings back from it in report order.
+The organization benchmark (bench/organization.py) measures the memory this keeps flat."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanner import cli
+from scanner.app import pipeline
+from scanner.cli import run
+from scanner.engine.runner import ShardFindings, finding_order
+from scanner.engine.session import AwsSession
+from scanner.model import ReadError, ResourceSnapshot, Status
+from scanner.store.scratch import ScratchFile
+from tests.test_history import finding
+
+ACCOUNTS = ("111111111111", "222222222222")
+REGIONS = ("us-east-1", "us-west-2")
+
+
+def shard_findings(account_id: str, region: str) -> list[Any]:
+    """Findings of one shard, judged in an order that is not the report's."""
+    return [
+        replace(
+            finding(resource_id, status, check_id),
+            finding_id=f"{account_id}|{region}|{check_id}|{resource_id}",
+            account_id=account_id,
+            region=region,
+        )
+        for check_id, resource_id, status in (
+            ("logs.retention_set", "/b", Status.FAIL),
+            ("kms.cmk_rotation_enabled", "key-2", Status.PASS),
+            ("kms.cmk_rotation_enabled", "key-1", Status.FAIL),
+            ("kms.cmk_rotation_enabled", "key-1", Status.ERROR),  # a tie: kept as judged
+        )
+    ]
+
+
+def snapshot_of(account_id: str, region: str) -> ResourceSnapshot:
+    return ResourceSnapshot(
+        account_id=account_id, region=region, collector="kms.keys", resource_id="key-1", config={}
+    )
+
+
+def test_the_scratch_file_reads_findings_back_in_report_order() -> None:
+    judged = [f for a in reversed(ACCOUNTS) for r in REGIONS for f in shard_findings(a, r)]
+    with ScratchFile() as scratch:
+        for account_id in reversed(ACCOUNTS):  # shards may come in any order (Dask)
+            for region in REGIONS:
+                scratch.add(shard_findings(account_id, region), [snapshot_of(account_id, region)])
+        findings = scratch.findings()
+
+        assert list(findings) == sorted(judged, key=finding_order)  # a stable sort
+        assert list(findings) == list(findings)  # read again, the same
+        assert len(findings) == len(judged) == 16
+        assert (findings[0], findings[-1], findings[3:5]) == (
+            list(findings)[0],
+            list(findings)[-1],
+            list(findings)[3:5],
+        )
+        with pytest.raises(IndexError):
+            findings[16]
+        assert [findings.count_status(status) for status in Status] == [
+            sum(f.status is status for f in judged) for status in Status
+        ]
+        assert [(s.account_id, s.region) for s in scratch.resources()] == [
+            (a, r) for a in ACCOUNTS for r in REGIONS
+        ]
+
+
+def test_without_history_the_snapshots_are_not_kept() -> None:
+    with ScratchFile(keep_resources=False) as scratch:
+        scratch.add(shard_findings(*ACCOUNTS[:1], REGIONS[0]), [snapshot_of(ACCOUNTS[0], "x")])
+        assert len(scratch.findings()) == 4 and list(scratch.resources()) == []
+
+
+def test_each_shard_is_recorded_before_the_next_is_scanned(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The pipeline consumes the engine's shards one at a time: when shard n is yielded, the
+    n - 1 before it are in the scratch file already, and nothing holds them in memory."""
+    added: list[int] = []
+    real_add = ScratchFile.add
+
+    def add(self: ScratchFile, findings: Any, resources: Any) -> None:
+        real_add(self, findings, resources)
+        added.append(len(self.findings()))
+
+    def shards(*_: Any, **__: Any) -> Iterator[ShardFindings]:
+        for n, (account_id, region) in enumerate((a, r) for a in ACCOUNTS for r in REGIONS):
+            assert len(added) == n  # every earlier shard was recorded before this one
+            yield ShardFindings(
+                account_id=account_id,
+                region=region,
+                findings=tuple(shard_findings(account_id, region)),
+                denied=frozenset({"kms:ListKeys"} if n == 3 else ()),
+                account_error=ReadError(code="AccessDenied", action="sts:AssumeRole")
+                if n == 3
+                else None,
+            )
+
+    monkeypatch.setattr(ScratchFile, "add", add)
+    monkeypatch.setattr(pipeline, "scan_shards", shards)
+    monkeypatch.setattr(pipeline, "resolve_targets", lambda *_: [])
+    out = tmp_path / "findings.json"
+
+    code = run(
+        ["scan", "--region", "us-east-1", "--region", "us-west-2", "--no-history"]
+        + ["--accounts", ",".join(ACCOUNTS), "--role-name", "audit"]
+        + ["--format", "json", "--output", str(out), "--fail-on", "never"]
+    )
+
+    assert code == 4  # the shards carry ERROR findings
+    assert added == [4, 8, 12, 16]
+    document = json.loads(out.read_text())
+    assert document["scan"]["account_ids"] == list(ACCOUNTS)
+    assert document["summary"]["missing_actions"] == ["kms:ListKeys"]
+    assert [f["finding_id"] for f in document["findings"]] == [
+        f.finding_id
+        for f in sorted(
+            (f for a in ACCOUNTS for r in REGIONS for f in shard_findings(a, r)),
+            key=finding_order,
+        )
+    ]
+
+
+def test_a_cli_scan_keeps_no_log_of_its_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read AwsSession.requests; an organization's scan would grow it by every call."""
+    sessions: list[AwsSession] = []
+    real_execute = cli.execute
+
+    def execute(request: Any, session: AwsSession, region: str | None) -> int:
+        sessions.append(session)
+        return real_execute(request, session, region)
+
+    monkeypatch.setattr(cli, "execute", execute)
+
+    code = run(["demo", "--checks", "kms.cmk_rotation_enabled", "--format", "json"])
+
+    assert code in (0, 1) and len(sessions) == 1
+    assert sessions[0].requests.calls == []
+    assert not sessions[0].options.record_requests
