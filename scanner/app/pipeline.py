@@ -305,7 +305,7 @@ def _scan(
             except HistoryError:  # no approved snapshot yet: the scan is kept, to approve it
                 store.finish(result)
                 raise
-            changes = drift.compare_resources(store.load(reference).resources, result.resources)
+            changes = drift.compare_resources(store.resources_of(reference), result.resources)
             since = f"{'approved ' if reference.approved_at else ''}scan {reference.scan_id[:8]}"
         if request.attribution and previous is not None:
             # Before finish: the store keeps the attributions with the scan, for report/export.

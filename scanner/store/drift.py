@@ -186,12 +186,14 @@ def changed_failures(
     before: Iterable[Finding], still_failing: Iterable[FindingChange]
 ) -> tuple[FindingChange, ...]:
     """The findings still failing whose message or evidence changed since ``before``: the
-    failure is the same, what the resource shows is not (5432 open to one more network)."""
-    old = {f.finding_id: f for f in before}
+    failure is the same, what the resource shows is not (5432 open to one more network).
+    ``before`` is read once; only the still failing ones are kept."""
+    changes = {change.finding.finding_id: change for change in still_failing}
+    old = {f.finding_id: f for f in before if f.finding_id in changes}
     return tuple(
         change
-        for change in still_failing
-        if (previous := old.get(change.finding.finding_id)) is not None
+        for finding_id, change in changes.items()
+        if (previous := old.get(finding_id)) is not None
         and (previous.message, dict(previous.evidence))
         != (change.finding.message, dict(change.finding.evidence))
     )
@@ -200,29 +202,34 @@ def changed_failures(
 def compare_resources(
     before: Iterable[ResourceSnapshot], after: Iterable[ResourceSnapshot]
 ) -> ResourcesDiff:
-    old, new = _by_key(before), _by_key(after)
-    changed = []
-    for key in sorted(old.keys() & new.keys()):
-        changes = compare_configs(old[key], new[key])
-        if changes:
+    """Each side is read once; only ``before``'s configurations are held, ``after``'s are
+    compared as they stream from the scratch file."""
+    old = _by_key(before)
+    appeared, changed = [], []
+    for snapshot in after:
+        key = _key(snapshot)
+        if key not in old:
+            appeared.append(key)
+        elif changes := compare_configs(old.pop(key), snapshot.config):
             changed.append(ResourceChange(resource=key, changes=changes))
     return ResourcesDiff(
-        appeared=tuple(sorted(new.keys() - old.keys())),
-        disappeared=tuple(sorted(old.keys() - new.keys())),
-        changed=tuple(changed),
+        appeared=tuple(sorted(appeared)),
+        disappeared=tuple(sorted(old)),
+        changed=tuple(sorted(changed, key=lambda change: change.resource)),
+    )
+
+
+def _key(snapshot: ResourceSnapshot) -> ResourceKey:
+    return ResourceKey(
+        account_id=snapshot.account_id,
+        region=snapshot.region,
+        collector=snapshot.collector,
+        resource_id=snapshot.resource_id,
     )
 
 
 def _by_key(snapshots: Iterable[ResourceSnapshot]) -> dict[ResourceKey, Mapping[str, Any]]:
-    return {
-        ResourceKey(
-            account_id=s.account_id,
-            region=s.region,
-            collector=s.collector,
-            resource_id=s.resource_id,
-        ): s.config
-        for s in snapshots
-    }
+    return {_key(s): s.config for s in snapshots}
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

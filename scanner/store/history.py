@@ -238,6 +238,7 @@ class Store(Protocol):
     def resolve(self, reference: str, scope: str) -> ScanRecord: ...
     def approved(self, scope: str) -> ScanRecord | None: ...
     def findings_of(self, scan: ScanRecord) -> Iterator[Finding]: ...
+    def resources_of(self, scan: ScanRecord) -> Iterator[ResourceSnapshot]: ...
     def load(self, scan: ScanRecord) -> ScanResult: ...
     def cached_lookup(self, key: Sequence[str]) -> Mapping[str, Any] | None: ...
     def cache_lookup(self, key: Sequence[str], answer: Mapping[str, Any]) -> None: ...
@@ -275,6 +276,11 @@ class SqlStore:
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterable[Sequence[Any]]:
+        """The rows of a query that may return a whole scan, fetched as they are read."""
+        rows: Iterable[Sequence[Any]] = self._execute(sql, params)
+        return rows
 
     def _transaction(self) -> AbstractContextManager[object]:
         raise NotImplementedError
@@ -448,17 +454,20 @@ class SqlStore:
 
     def findings_of(self, scan: ScanRecord) -> Iterator[Finding]:
         """A stored scan's findings, in report order, read as they are iterated."""
-        rows = self._execute(
+        rows = self._rows(
             f"SELECT {FINDING_COLUMNS} FROM findings WHERE scan = ? ORDER BY {self.ROW_ORDER}",
             (self._seq(scan.scan_id),),
         )
         return map(finding_from_row, rows)
 
-    def load(self, scan: ScanRecord) -> ScanResult:
-        """A stored scan as the ScanResult it was (findings and resource snapshots)."""
-        seq = self._seq(scan.scan_id)
-        findings = tuple(self.findings_of(scan))
-        resources = tuple(
+    def resources_of(self, scan: ScanRecord) -> Iterator[ResourceSnapshot]:
+        """A stored scan's resource snapshots, read as they are iterated."""
+        rows = self._rows(
+            "SELECT account_id, region, collector, resource_id, config FROM resources "
+            f"WHERE scan = ? ORDER BY {self.ROW_ORDER}",
+            (self._seq(scan.scan_id),),
+        )
+        return (
             ResourceSnapshot(
                 account_id=account_id,
                 region=region,
@@ -466,12 +475,14 @@ class SqlStore:
                 resource_id=resource_id,
                 config=json.loads(config),
             )
-            for account_id, region, collector, resource_id, config in self._execute(
-                "SELECT account_id, region, collector, resource_id, config FROM resources "
-                f"WHERE scan = ? ORDER BY {self.ROW_ORDER}",
-                (seq,),
-            )
+            for account_id, region, collector, resource_id, config in rows
         )
+
+    def load(self, scan: ScanRecord) -> ScanResult:
+        """A stored scan as the ScanResult it was (findings and resource snapshots)."""
+        seq = self._seq(scan.scan_id)
+        findings = tuple(self.findings_of(scan))
+        resources = tuple(self.resources_of(scan))
         missing, left_over = self._execute(
             "SELECT missing_actions, attribution_left_over FROM scans WHERE seq = ?", (seq,)
         ).fetchone()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -105,6 +106,10 @@ def _passwords(url: str) -> list[str]:
     return [text for password in found for text in {password, unquote(password)} if text]
 
 
+ROWS_PER_FETCH = 1000
+"""Rows a server-side cursor brings per round trip when a scan's findings are read."""
+
+
 class PostgresStore(SqlStore):
     """The store in the database ``url`` names; created and migrated on open, unless
     ``create`` is False (reading commands never create a store)."""
@@ -158,6 +163,14 @@ class PostgresStore(SqlStore):
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self._db.cursor() as cursor:
             cursor.executemany(sql.replace("?", "%s"), rows)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
+        """A server-side cursor (psycopg's own would fetch every row of a scan at once),
+        held past commits: the connection is in autocommit mode."""
+        with self._db.cursor(name=f"rows_{uuid.uuid4().hex}", withhold=True) as cursor:
+            cursor.itersize = ROWS_PER_FETCH
+            cursor.execute(sql.replace("?", "%s"), params)
+            yield from cursor
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
