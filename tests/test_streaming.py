@@ -5,6 +5,7 @@ The organization benchmark (bench/organization.py) measures the memory this keep
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -147,3 +148,36 @@ def test_a_cli_scan_keeps_no_log_of_its_calls(monkeypatch: pytest.MonkeyPatch) -
     assert code in (0, 1) and len(sessions) == 1
     assert sessions[0].requests.calls == []
     assert not sessions[0].options.record_requests
+
+
+class FullDisk:
+    """A SQLite connection whose inserts fail as they do on a full disk."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+    def __enter__(self) -> FullDisk:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def executemany(self, *_: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_a_scratch_file_that_cannot_be_written_is_one_line_and_exit_3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: FullDisk(connect(*a, **k)))
+
+    code = run(["demo", "--checks", "kms.cmk_rotation_enabled"])
+
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.startswith("driftscan: cannot write the scan's scratch file: database or disk")
+    assert err.count("\n") == 1

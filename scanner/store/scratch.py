@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Self, TypeVar, overload
 
+from scanner.errors import EXIT_UNSCANNABLE, DriftscanError
 from scanner.model import CountedFindings, Finding, ResourceSnapshot, Status
 from scanner.store.history import FINDING_COLUMNS, finding_from_row, finding_row
 
@@ -27,6 +29,23 @@ REPORT_ORDER = f"{ORDER_COLUMNS}, rowid"
 sort keeps them (an index ends with the rowid, so this reads the index in order)."""
 
 
+class ScratchError(DriftscanError):
+    """The scratch file could not be written (no writable temporary folder, a full disk)."""
+
+    exit_code = EXIT_UNSCANNABLE
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise ScratchError(
+            f"cannot write the scan's scratch file: {exc} (it goes in $TMPDIR, else /var/tmp "
+            "or /tmp: give the scan a writable temporary folder with room for its findings)"
+        ) from exc
+
+
 class ScratchFile:
     """Findings and snapshots of one scan, added shard by shard; ``close`` deletes them."""
 
@@ -34,15 +53,16 @@ class ScratchFile:
         """``keep_resources``: also keep the shards' configuration snapshots (needed only by
         the history store and drift)."""
         self.keep_resources = keep_resources
-        # Read back in this thread only, but closed by whoever ends the scan.
-        self._db = sqlite3.connect("", check_same_thread=False)
-        # Scratch data: nothing to recover after a crash, so no journal and no fsync.
-        self._db.execute("PRAGMA journal_mode = OFF")
-        self._db.execute("PRAGMA synchronous = OFF")
-        self._db.execute(f"CREATE TABLE findings ({FINDING_COLUMNS})")
-        self._db.execute(
-            "CREATE TABLE resources (account_id, region, collector, resource_id, config)"
-        )
+        with _writing():
+            # Read back in this thread only, but closed by whoever ends the scan.
+            self._db = sqlite3.connect("", check_same_thread=False)
+            # Scratch data: nothing to recover after a crash, so no journal and no fsync.
+            self._db.execute("PRAGMA journal_mode = OFF")
+            self._db.execute("PRAGMA synchronous = OFF")
+            self._db.execute(f"CREATE TABLE findings ({FINDING_COLUMNS})")
+            self._db.execute(
+                "CREATE TABLE resources (account_id, region, collector, resource_id, config)"
+            )
         self._ordered = False
 
     def __enter__(self) -> Self:
@@ -56,7 +76,7 @@ class ScratchFile:
 
     def add(self, findings: Iterable[Finding], resources: Iterable[ResourceSnapshot]) -> None:
         """One shard's findings (and snapshots, when kept)."""
-        with self._db:
+        with _writing(), self._db:
             self._db.executemany(
                 f"INSERT INTO findings ({FINDING_COLUMNS}) VALUES ({', '.join('?' * 15)})",
                 (finding_row(0, finding) for finding in findings),
@@ -74,9 +94,10 @@ class ScratchFile:
     def findings(self) -> ScratchFindings:
         """Every finding added so far, in report order."""
         if not self._ordered:  # one sort for every later reading, not one per reading
-            self._db.execute(
-                f"CREATE INDEX IF NOT EXISTS report_order ON findings ({ORDER_COLUMNS})"
-            )
+            with _writing():
+                self._db.execute(
+                    f"CREATE INDEX IF NOT EXISTS report_order ON findings ({ORDER_COLUMNS})"
+                )
             self._ordered = True
         return ScratchFindings(self._db)
 
