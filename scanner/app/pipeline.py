@@ -213,7 +213,7 @@ def previous_scan(history: HistoryLocation, result: ScanResult) -> ScanResult | 
     with history.open() as store:
         record = store.find(result.metadata.scan_id)
         before = store.latest(record.scope, before=record)
-        return store.load(before) if before else None
+        return store.load(before, resources=False) if before else None
 
 
 TREND_SCANS = 30

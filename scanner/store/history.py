@@ -239,7 +239,7 @@ class Store(Protocol):
     def approved(self, scope: str) -> ScanRecord | None: ...
     def findings_of(self, scan: ScanRecord) -> Iterator[Finding]: ...
     def resources_of(self, scan: ScanRecord) -> Iterator[ResourceSnapshot]: ...
-    def load(self, scan: ScanRecord) -> ScanResult: ...
+    def load(self, scan: ScanRecord, *, resources: bool = True) -> ScanResult: ...
     def cached_lookup(self, key: Sequence[str]) -> Mapping[str, Any] | None: ...
     def cache_lookup(self, key: Sequence[str], answer: Mapping[str, Any]) -> None: ...
     def approve(self, scan: ScanRecord) -> None: ...
@@ -478,11 +478,12 @@ class SqlStore:
             for account_id, region, collector, resource_id, config in rows
         )
 
-    def load(self, scan: ScanRecord) -> ScanResult:
-        """A stored scan as the ScanResult it was (findings and resource snapshots)."""
+    def load(self, scan: ScanRecord, *, resources: bool = True) -> ScanResult:
+        """A stored scan as the ScanResult it was (findings and, unless ``resources`` is
+        False, resource snapshots: the larger part of a scan, which only drift reads)."""
         seq = self._seq(scan.scan_id)
         findings = tuple(self.findings_of(scan))
-        resources = tuple(self.resources_of(scan))
+        snapshots = tuple(self.resources_of(scan)) if resources else ()
         missing, left_over = self._execute(
             "SELECT missing_actions, attribution_left_over FROM scans WHERE seq = ?", (seq,)
         ).fetchone()
@@ -507,7 +508,7 @@ class SqlStore:
         return ScanResult(
             metadata=metadata,
             findings=findings,
-            resources=resources,
+            resources=snapshots,
             missing_actions=tuple(json.loads(missing)),
             attributions=attributions,
             attribution_left_over=tuple(json.loads(left_over)),
