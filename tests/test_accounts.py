@@ -12,6 +12,7 @@ import pytest
 
 from scanner.cli import run
 from scanner.demo.base import DemoAccount
+from scanner.engine import runner
 from scanner.engine.accounts import (
     AccountsRequest,
     enabled_regions,
@@ -161,35 +162,52 @@ def test_accounts_request_needs_a_source() -> None:
         AccountsRequest(role_name=ROLE, account_ids=("123456789012",), organization=True)
 
 
-def test_accounts_are_read_in_windows_and_each_lets_its_clients_go(
+def test_accounts_are_read_in_a_sliding_window_and_each_lets_its_clients_go(
     account: DemoAccount, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An organization's memory follows a window of accounts: each window's clients are
-    closed once it is judged, and the findings are those of one pass over every account."""
-    import scanner.engine.runner as runner
-
+    """An organization's memory follows a window of accounts: the next account's reads start
+    as soon as the oldest is judged (no barrier), each account's clients are closed once it
+    is judged, and the findings are those of one pass over every account."""
     members = _member_accounts(3)
     for member in members:
         _in_account(member, "kms").create_key()  # rotation off: one FAIL per account
     session = AwsSession(SessionOptions())
     request = AccountsRequest(role_name=ROLE, account_ids=tuple(members))
     targets = resolve_targets(session, request, "us-east-1")
-    closed: list[str] = []
+    events: list[str] = []
     for target in targets:
         assert target.session is not None
         close = target.session.close_clients
         monkeypatch.setattr(
             target.session,
             "close_clients",
-            lambda close=close, account=target.account_id: (closed.append(account), close()),
+            lambda close=close, account=target.account_id: (
+                events.append(f"judged {account}"),
+                close(),
+            ),
         )
+
+    class Reading(runner.Inventory):
+        def __init__(self, *args: Any, account_id: str, **kwargs: Any) -> None:
+            events.append(f"reads {account_id}")
+            super().__init__(*args, account_id=account_id, **kwargs)
+
+    monkeypatch.setattr(runner, "Inventory", Reading)
     spec = get_check("kms.cmk_rotation_enabled")
     plan = ScanPlan(checks=(spec,), params={spec.id: {}}, regions=("us-east-1",), workers=4)
     monkeypatch.setattr(runner, "SHARDS_IN_FLIGHT", 2)  # one region: two accounts at once
 
     result = run_scan(plan, session, targets=targets)
 
-    assert closed == members  # 1 and 2 read at once, 3 once 1 is judged: each closed once judged
+    first, second, third = members
+    assert events == [
+        f"reads {first}",
+        f"reads {second}",
+        f"judged {first}",
+        f"reads {third}",  # before the second is judged: the window slides
+        f"judged {second}",
+        f"judged {third}",
+    ]
     assert sorted((f.account_id, f.status) for f in result.findings) == [
         (member, Status.FAIL) for member in sorted(members)
     ]
