@@ -471,8 +471,9 @@ def scan(
         ExecutorKind,
         typer.Option(
             "--executor",
-            help="Where the scan runs: `local` threads, or `dask`: an (account, region) shard "
-            "per task on the Dask cluster of --scheduler (needs the dask extra).",
+            help="Where the scan runs: `local` threads, or `dask`: a shard per account (per "
+            "region of the workers' own account without --role-name) on the Dask cluster of "
+            "--scheduler (needs the dask extra).",
         ),
     ] = ExecutorKind.LOCAL,
     scheduler: Annotated[
