@@ -37,14 +37,14 @@ from scanner.delivery import (
     DeliveryOptions,
     DeliveryReport,
     Item,
+    ItemQueue,
     Kind,
     Outgoing,
     Transport,
-    changed_since,
     deliver,
     exit_code,
-    gone_since,
     open_transports,
+    outgoing,
     parse_destination,
     problems,
     take_batch,
@@ -415,7 +415,7 @@ def test_take_batch_caps_bytes_and_sends_an_oversized_item_alone() -> None:
     def item(n: int, size: int) -> Item:
         return Item(scan_id="s", finding_id=str(n), payload={"x": "y" * size})
 
-    queue = deque([item(0, 90), item(1, 90), item(2, 90), item(3, 500), item(4, 10)])
+    queue = ItemQueue(iter([item(0, 90), item(1, 90), item(2, 90), item(3, 500), item(4, 10)]))
     sizes = []
     while queue:
         sizes.append([i.finding_id for i in take_batch(queue, max_items=10, max_bytes=250)])
@@ -787,12 +787,18 @@ def _two_scans() -> tuple[ScanResult, ScanResult]:
 
 def test_gone_findings_are_resolved_unless_their_control_could_not_read_everything() -> None:
     previous, current = _two_scans()
-    assert gone_since(previous, current) == (previous.findings[3],)
+    # The previous scan streams from the store: it is read once.
+    assert outgoing(current, iter(previous.findings), only_changes=False).gone == (
+        previous.findings[3],
+    )
     erred = replace(current.findings[0], finding_id="e" * 32, status=Status.ERROR)
-    assert gone_since(previous, replace(current, findings=(*current.findings, erred))) == ()
-    assert [f.finding_id for f in changed_since(previous, current)] == [
+    with_error = replace(current, findings=(*current.findings, erred))
+    assert outgoing(with_error, iter(previous.findings), only_changes=False).gone == ()
+    changed = outgoing(current, iter(previous.findings), only_changes=True)
+    assert [f.finding_id for f in changed.result.findings] == [
         current.findings[n].finding_id for n in (1, 2, 3)
     ]
+    assert changed.gone == (previous.findings[3],)
 
 
 @pytest.mark.parametrize(("only_changes", "sent"), [(False, [0, 1, 2, 4]), (True, [1, 2, 4])])

@@ -17,10 +17,11 @@ from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 
 from reports import ocsf
 from scanner.delivery import DeliveryOptions, Outgoing, deliver, open_transports
-from scanner.delivery.security_lake import partitions
+from scanner.delivery.security_lake import events
 from scanner.delivery.spool import spool_dir
 from scanner.engine.session import AwsSession, SessionOptions
 from scanner.model import ScanResult
+from scanner.store.scratch import grouped
 from tests.test_delivery import result_of
 from tests.test_formats import demo_result  # noqa: F401  (a fixture)
 
@@ -112,7 +113,7 @@ def test_one_object_per_region_account_and_day_and_gone_findings_close() -> None
     outgoing = Outgoing(
         result=replace(east, findings=(*east.findings, *west.findings, other)), gone=gone
     )
-    objects = partitions(outgoing, LOCATION)
+    objects = dict(grouped(events(outgoing, LOCATION)))
     name = "eventDay=20260102/20260102T030405Z_scan-9.parquet"
     assert {key: len(events) for key, events in objects.items()} == {
         f"{LOCATION}region=us-east-1/accountId=123456789012/{name}": 3,

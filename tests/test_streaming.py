@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+import tracemalloc
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,14 @@ import pytest
 from scanner import cli
 from scanner.app import pipeline
 from scanner.cli import run
+from scanner.delivery import deliver, parse_destination
+from scanner.delivery.interface import Item, Outgoing, Sent
 from scanner.engine.runner import ShardFindings, finding_order
 from scanner.engine.session import AwsSession
 from scanner.model import ReadError, ResourceSnapshot, Status
 from scanner.store.scratch import ScratchFile
 from tests.test_history import finding
+from tests.test_history import result as history_result
 
 ACCOUNTS = ("111111111111", "222222222222")
 REGIONS = ("us-east-1", "us-west-2")
@@ -181,3 +185,40 @@ def test_a_scratch_file_that_cannot_be_written_is_one_line_and_exit_3(
     assert code == 3
     assert err.startswith("driftscan: cannot write the scan's scratch file: database or disk")
     assert err.count("\n") == 1
+
+
+class TakesEverything:
+    """A destination that takes every batch; its items are made one at a time."""
+
+    destination = parse_destination("https://siem.example.com/hook")
+    max_items = 100
+    max_bytes = 1 << 20
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.sent = 0
+
+    def items(self, _: Outgoing) -> Iterator[Item]:
+        for n in range(self.count):
+            yield Item(scan_id="scan-1", finding_id=f"f-{n}", payload={"n": n, "text": "x" * 1000})
+
+    def send(self, batch: Sequence[Item]) -> Sent:
+        self.sent += len(batch)
+        return Sent(settled=len(batch))
+
+
+def test_delivery_holds_a_batch_not_the_queue(tmp_path: Path) -> None:
+    """20,000 items of 1 KB go through the spool file; memory holds a batch, not 20 MB."""
+    transport = TakesEverything(20_000)
+    result = history_result("scan-1")
+
+    tracemalloc.start()
+    try:
+        [report] = deliver(Outgoing(result=result), [transport], tmp_path / "spool")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert transport.sent == report.delivered == 20_000 and report.pending == 0
+    assert peak < 8_000_000
+    assert not list((tmp_path / "spool").glob("*.jsonl"))  # all delivered: nothing owed

@@ -200,20 +200,18 @@ def send(
     more. ``history`` is the store the scan is recorded in (None: not recorded)."""
     if not transports:
         return scan_code
-    previous = previous_scan(history, result) if history is not None else None
-    findings = outgoing(result, previous, only_changes=only_changes)
+    if history is None:
+        findings = outgoing(result, None, only_changes=only_changes)
+    else:
+        with history.open() as store:
+            record = store.find(result.metadata.scan_id)
+            before = store.latest(record.scope, before=record)
+            previous = store.findings_of(before) if before else None
+            findings = outgoing(result, previous, only_changes=only_changes)
     reports = deliver(findings, transports, spool_dir(history.path if history else None))
     for line in delivery_problems(reports):
         say(line, level="warning")
     return delivery_exit_code(scan_code, reports)
-
-
-def previous_scan(history: HistoryLocation, result: ScanResult) -> ScanResult | None:
-    """The complete scan of the same scope recorded before ``result``, if any."""
-    with history.open() as store:
-        record = store.find(result.metadata.scan_id)
-        before = store.latest(record.scope, before=record)
-        return store.load(before, resources=False) if before else None
 
 
 TREND_SCANS = 30

@@ -2,8 +2,10 @@
 
 Every destination renders findings into items (one payload per finding, keyed by scan id
 and finding id) and sends them in batches. Before sending, the destination's spool file
-is rewritten to hold every item still owed (last run's leftovers first, then this run's);
-after sending, it is rewritten to hold only what was not delivered. A destination that is
+is rewritten to hold every item still owed (last run's leftovers first, then this run's),
+written as the items are made; the batches are then read back from it, so a destination
+never holds a scan's items in memory, only a batch. After sending, it is rewritten to hold
+only what was not delivered. A destination that is
 down therefore costs nothing but time: its items are sent first by the next run, and an
 item is never queued twice (same scan id and finding id). A crash between a send and the
 rewrite can re-send one run's items (at-least-once), never lose them.
@@ -15,11 +17,12 @@ overwrites the same key.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import ssl
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_never
@@ -160,32 +163,37 @@ def _safe(parts: Any) -> str:
     return clip(f"{parts.scheme}://{host}") if parts.scheme else "(not a URL)"
 
 
-def outgoing(result: ScanResult, previous: ScanResult | None, *, only_changes: bool) -> Outgoing:
-    """``only_changes``: only findings that are new or whose status or message changed since
-    ``previous`` (all of them without one). Gone findings go either way, once."""
+def outgoing(
+    result: ScanResult, previous: Iterable[Finding] | None, *, only_changes: bool
+) -> Outgoing:
+    """What to send: with ``only_changes``, only findings that are new or whose status or
+    message changed since the previous scan of the scope (all of them without one), and
+    either way, once, the previous findings that are gone, except where a control could not
+    read everything in that region (an ERROR finding): absence proves nothing there.
+
+    ``previous`` (that scan's findings, as they stream from the store) is read once; only
+    ids, statuses and messages are kept of it, and the gone findings."""
     if previous is None:
         return Outgoing(result=result)
-    findings = changed_since(previous, result) if only_changes else result.findings
-    return Outgoing(result=replace(result, findings=findings), gone=gone_since(previous, result))
-
-
-def changed_since(previous: ScanResult, current: ScanResult) -> tuple[Finding, ...]:
-    old = {f.finding_id: (f.status, f.message) for f in previous.findings}
-    return tuple(f for f in current.findings if old.get(f.finding_id) != (f.status, f.message))
-
-
-def gone_since(previous: ScanResult, current: ScanResult) -> tuple[Finding, ...]:
-    """Previous findings the current scan no longer has, except where a control could not
-    read everything in that region (an ERROR finding): absence proves nothing there."""
-    now = {f.finding_id for f in current.findings}
-    erred = {
-        (f.check_id, f.account_id, f.region) for f in current.findings if f.status is Status.ERROR
-    }
-    return tuple(
-        f
-        for f in previous.findings
-        if f.finding_id not in now and (f.check_id, f.account_id, f.region) not in erred
-    )
+    now: set[str] = set()
+    erred: set[tuple[str, str, str]] = set()
+    for f in result.findings:
+        now.add(f.finding_id)
+        if f.status is Status.ERROR:
+            erred.add((f.check_id, f.account_id, f.region))
+    before: dict[str, tuple[Status, str]] = {}
+    gone = []
+    for f in previous:
+        if only_changes:
+            before[f.finding_id] = (f.status, f.message)
+        if f.finding_id not in now and (f.check_id, f.account_id, f.region) not in erred:
+            gone.append(f)
+    findings: Sequence[Finding] = result.findings
+    if only_changes:
+        findings = tuple(
+            f for f in result.findings if before.get(f.finding_id) != (f.status, f.message)
+        )
+    return Outgoing(result=replace(result, findings=findings), gone=tuple(gone))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,13 +275,46 @@ def open_transports(values: Sequence[str], options: DeliveryOptions) -> list[Tra
     return transports
 
 
-def take_batch(queue: deque[Item], max_items: int, max_bytes: int) -> list[Item]:
+class ItemQueue:
+    """Items read as they are needed, and the ones a batch did not settle put back in
+    front: a destination's queue is the spool file, never all in memory."""
+
+    def __init__(self, items: Iterable[Item]) -> None:
+        self._front: deque[Item] = deque()
+        self._rest = iter(items)
+
+    def __bool__(self) -> bool:
+        return self.peek() is not None
+
+    def peek(self) -> Item | None:
+        if not self._front:
+            following = next(self._rest, None)
+            if following is None:
+                return None
+            self._front.append(following)
+        return self._front[0]
+
+    def popleft(self) -> Item:
+        self.peek()
+        return self._front.popleft()
+
+    def put_back(self, items: Sequence[Item]) -> None:
+        self._front.extendleft(reversed(items))
+
+    def rest(self) -> Iterator[Item]:
+        """Every item not taken, in order (each once)."""
+        while self._front:
+            yield self._front.popleft()
+        yield from self._rest
+
+
+def take_batch(queue: ItemQueue, max_items: int, max_bytes: int) -> list[Item]:
     """Take the next batch off the queue: at most ``max_items`` items and ``max_bytes``
     bytes of payload (a single larger item goes alone)."""
     batch: list[Item] = []
     size = 0
-    while queue and len(batch) < max_items:
-        item_size = queue[0].size()
+    while len(batch) < max_items and (following := queue.peek()) is not None:
+        item_size = following.size()
         if batch and size + item_size > max_bytes:
             break
         batch.append(queue.popleft())
@@ -297,15 +338,13 @@ class DeliveryReport:
         return not self.pending and not self.rejected
 
 
-def unique(items: Iterable[Item]) -> list[Item]:
+def unique(items: Iterable[Item]) -> Iterator[Item]:
     """First occurrence of each (scan id, finding id), in order."""
     seen: set[tuple[str, str]] = set()
-    kept = []
     for item in items:
         if item.key not in seen:
             seen.add(item.key)
-            kept.append(item)
-    return kept
+            yield item
 
 
 def deliver(
@@ -321,46 +360,54 @@ def deliver(
     ]
 
 
-def _deliver_one(transport: Transport, new_items: Sequence[Item], spool: Spool) -> DeliveryReport:
+def _deliver_one(transport: Transport, new_items: Iterable[Item], spool: Spool) -> DeliveryReport:
     label = transport.destination.label
     with spool.locked():
-        owed = spool.load()
-        queue = deque(unique([*owed, *new_items]))
+        owed = 0
+
+        def counted(items: Iterable[Item]) -> Iterator[Item]:
+            nonlocal owed
+            for item in items:
+                owed += 1
+                yield item
+
+        # The whole queue goes to the spool file as the items are made, and is read back
+        # from it: from here on a crash loses nothing, and no destination holds it all.
+        spool.save(unique(itertools.chain(counted(spool.items()), new_items)))
         if owed:
-            log.info("%s: %d findings spooled by an earlier run go first", label, len(owed))
-        spool.save(queue)  # from here on, a crash loses nothing
+            log.info("%s: %d findings spooled by an earlier run go first", label, owed)
+        queue = ItemQueue(spool.items())
         delivered = 0
         rejected: list[Rejected] = []
         error = None
-        while queue:
-            batch = take_batch(queue, transport.max_items, transport.max_bytes)
+        while batch := take_batch(queue, transport.max_items, transport.max_bytes):
             try:
                 sent = transport.send(batch)
             except DeliveryFailed as exc:
-                queue.extendleft(reversed(batch))
+                queue.put_back(batch)
                 error = str(exc)
                 log.warning("%s: %s", label, error)
                 break
             if not 0 < sent.settled <= len(batch):
                 raise AssertionError(f"{label}: settled {sent.settled} of {len(batch)}")
-            queue.extendleft(reversed(batch[sent.settled :]))
+            queue.put_back(batch[sent.settled :])
             rejected.extend(sent.rejected)
             delivered += findings_in(batch[: sent.settled]) - findings_in(
                 r.item for r in sent.rejected
             )
-        spool.save(queue)
+        pending = spool.save(queue.rest())
     log.info(
         "%s: %d findings delivered, %d rejected, %d pending",
         label,
         delivered,
         findings_in(r.item for r in rejected),
-        findings_in(queue),
+        pending,
     )
     return DeliveryReport(
         label=label,
         delivered=delivered,
         rejected=tuple(rejected),
-        pending=findings_in(queue),
+        pending=pending,
         spool=spool.path,
         error=error,
     )

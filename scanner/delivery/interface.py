@@ -10,7 +10,7 @@ imports them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -128,6 +128,9 @@ class Transport(Protocol):
     max_items: int
     max_bytes: int
 
-    def items(self, outgoing: Outgoing) -> list[Item]: ...
+    def items(self, outgoing: Outgoing) -> Iterable[Item]:
+        """The outgoing findings as this destination's items, made as they are read (a
+        scan's items are never all in memory: they go to the spool file first)."""
+        ...
 
     def send(self, batch: Sequence[Item]) -> Sent: ...

@@ -26,8 +26,7 @@ import contextlib
 import gzip
 import json
 import threading
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +50,7 @@ from scanner.delivery.interface import (
 from scanner.engine.inventory import read_error
 from scanner.engine.session import AWS_FAILURES, CONNECT_TIMEOUT_SECONDS, AwsSession
 from scanner.model import Finding, ScanMetadata
+from scanner.store.scratch import grouped
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
 """Bodies larger than this go up in parts: one failed request then costs a part, not all."""
@@ -218,37 +218,37 @@ class Objects:
         self.writer = writer
         self._bucket = destination.bucket
 
-    def items(self, outgoing: Outgoing) -> list[Item]:
+    def items(self, outgoing: Outgoing) -> Iterator[Item]:
+        """An item per object, made one at a time: the records wait in a scratch table
+        until their object's turn (scanner.store.scratch.grouped)."""
         meta = outgoing.result.metadata
         if self.destination.kind is Kind.SECURITY_LAKE:
-            groups = security_lake.partitions(outgoing, self.destination.prefix)
+            records = security_lake.events(outgoing, self.destination.prefix)
         else:
-            groups = self._objects(outgoing)
-        return [
-            Item(
+            records = self._records(outgoing)
+        for key, group in grouped(records):
+            if self.destination.kind is Kind.SECURITY_LAKE:
+                security_lake.in_time_order(group)
+            yield Item(
                 scan_id=meta.scan_id,
                 finding_id=key,
-                payload={"key": key, "records": records},
-                findings=len(records),
+                payload={"key": key, "records": group},
+                findings=len(group),
             )
-            for key, records in groups.items()
-        ]
 
-    def _objects(self, outgoing: Outgoing) -> dict[str, list[Record]]:
-        """Records by object key: one object per account and region."""
+    def _records(self, outgoing: Outgoing) -> Iterator[tuple[str, Record]]:
+        """Each record and the key of its object: one object per account and region."""
         meta = outgoing.result.metadata
         render, render_gone, extension = _RECORDS[self.destination.record_format]
         attributions = outgoing.result.attributions
         at = stamp(meta)
         folder = f"{self.destination.prefix}{at:%Y/%m/%d}/{at:%Y%m%dT%H%M%SZ}_{meta.scan_id}"
-        objects: dict[str, list[Record]] = defaultdict(list)
         for f in outgoing.result.findings:
             key = f"{folder}_{f.account_id}_{f.region}.{extension}.gz"
-            objects[key].append(render(f, meta, attributions.get(f.finding_id)))
+            yield key, render(f, meta, attributions.get(f.finding_id))
         for f in outgoing.gone:
             key = f"{folder}_{f.account_id}_{f.region}.{extension}.gz"
-            objects[key].append(render_gone(f, meta))
-        return objects
+            yield key, render_gone(f, meta)
 
     def send(self, batch: Sequence[Item]) -> Sent:
         [item] = batch

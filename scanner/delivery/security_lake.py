@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -54,11 +53,10 @@ def require_pyarrow() -> None:
         ) from None
 
 
-def partitions(outgoing: Outgoing, location: str) -> dict[str, list[dict[str, Any]]]:
-    """OCSF 1.3.0 events by object key, one object per (region, account, eventDay), events
-    in time order; a finding that is gone since the previous scan is a Close event."""
+def events(outgoing: Outgoing, location: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """OCSF 1.3.0 events, each with the key of its object: one object per (region, account,
+    eventDay); a finding that is gone since the previous scan is a Close event."""
     meta = outgoing.result.metadata
-    objects: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for findings, gone in ((outgoing.result.findings, False), (outgoing.gone, True)):
         for finding in findings:
             event = ocsf.event(finding, meta)
@@ -68,10 +66,12 @@ def partitions(outgoing: Outgoing, location: str) -> dict[str, list[dict[str, An
                 f"{location}region={finding.region}/accountId={finding.account_id}/"
                 f"eventDay={at:%Y%m%d}/{at:%Y%m%dT%H%M%SZ}_{meta.scan_id}.parquet"
             )
-            objects[key].append(event)
-    for events in objects.values():
-        events.sort(key=lambda event: (event["time"], event["finding_info"]["uid"]))
-    return objects
+            yield key, event
+
+
+def in_time_order(events: list[dict[str, Any]]) -> None:
+    """An object's events in time order (then by finding), as Security Lake queries expect."""
+    events.sort(key=lambda event: (event["time"], event["finding_info"]["uid"]))
 
 
 def schema() -> pa.Schema:

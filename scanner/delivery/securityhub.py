@@ -8,7 +8,7 @@ a finding the API refuses (``FailedFindings``) is reported with its error and no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from reports.asff import document
 from scanner.delivery.interface import DeliveryFailed, Destination, Item, Outgoing, Rejected, Sent
@@ -31,12 +31,12 @@ class SecurityHub:
         self.destination = destination
         self._session = session
 
-    def items(self, outgoing: Outgoing) -> list[Item]:
+    def items(self, outgoing: Outgoing) -> Iterator[Item]:
         """ASFF findings (with who changed it, when the scan knows); a gone finding is
         archived."""
         meta, region = outgoing.result.metadata, self.destination.region
         attributions = outgoing.result.attributions
-        return [
+        return (
             Item(
                 scan_id=meta.scan_id,
                 finding_id=f.finding_id,
@@ -50,7 +50,7 @@ class SecurityHub:
             )
             for findings, archived in ((outgoing.result.findings, False), (outgoing.gone, True))
             for f in findings
-        ]
+        )
 
     def send(self, batch: Sequence[Item]) -> Sent:
         """One call, for the leading items that share a region and have distinct Ids (an

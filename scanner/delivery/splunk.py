@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -46,8 +46,8 @@ class Hec:
         # Required when the token has indexer acknowledgement on; harmless otherwise.
         self._channel = str(uuid.uuid4())
 
-    def items(self, outgoing: Outgoing) -> list[Item]:
-        return [replace(item, payload=envelope(item.payload)) for item in items_of(outgoing)]
+    def items(self, outgoing: Outgoing) -> Iterator[Item]:
+        return (replace(item, payload=envelope(item.payload)) for item in items_of(outgoing))
 
     def send(self, batch: Sequence[Item]) -> Sent:
         body = "".join(json.dumps(item.payload, default=str) + "\n" for item in batch).encode()

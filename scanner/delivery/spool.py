@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from scanner.delivery.interface import Destination, Item
 from scanner.errors import ConfigError
@@ -59,47 +60,53 @@ class Spool:
             os.close(fd)  # releases the lock
 
     def load(self) -> list[Item]:
-        """The items owed; a line that is not a spooled item is reported and dropped."""
+        """The items owed, in a list (``items`` reads them one at a time)."""
+        return list(self.items())
+
+    def items(self) -> Iterator[Item]:
+        """The items owed, read as they are iterated; a line that is not a spooled item is
+        reported and dropped."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            spooled = open(self.path, encoding="utf-8")  # noqa: SIM115 (closed below)
         except FileNotFoundError:
-            return []
+            return
         except OSError as exc:
             raise ConfigError(f"cannot read the spool {self.path}: {exc.strerror}") from exc
-        items = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            try:
-                entry = json.loads(line)
-                items.append(
-                    Item(
+        with spooled:
+            for number, line in enumerate(spooled, start=1):
+                try:
+                    entry = json.loads(line)
+                    yield Item(
                         scan_id=entry["scan_id"],
                         finding_id=entry["finding_id"],
                         payload=entry["payload"],
                         findings=int(entry.get("findings", 1)),
                     )
-                )
-            except (ValueError, KeyError, TypeError):
-                log.error("%s:%d: not a spooled finding, dropped", self.path, number)
-        return items
+                except (ValueError, KeyError, TypeError):
+                    log.error("%s:%d: not a spooled finding, dropped", self.path, number)
 
-    def save(self, items: Iterable[Item]) -> None:
-        """Replace the spool's content; no items: no file."""
-        lines = [
-            json.dumps(
-                {
+    def save(self, items: Iterable[Item]) -> int:
+        """Replace the spool's content, writing the items as they come (the spool may be
+        where they are read from: the new content replaces the old only once whole); no
+        items: no file. Returns how many findings the items carry."""
+        saved = written = 0
+
+        def lines() -> Iterator[str]:
+            nonlocal saved, written
+            for i in items:
+                saved += i.findings
+                written += 1
+                record: dict[str, Any] = {
                     "scan_id": i.scan_id,
                     "finding_id": i.finding_id,
                     "payload": i.payload,
-                    **({"findings": i.findings} if i.findings != 1 else {}),
-                },
-                default=str,
-            )
-            + "\n"
-            for i in items
-        ]
-        if lines:
-            private_dir(self.path.parent)
-            write_file(self.path, "".join(lines), private=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+                }
+                if i.findings != 1:
+                    record["findings"] = i.findings
+                yield json.dumps(record, default=str) + "\n"
+
+        private_dir(self.path.parent)
+        write_file(self.path, lines(), private=True)
+        if not written:
+            self.path.unlink()
+        return saved

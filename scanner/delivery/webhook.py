@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from reports.jsonl import line
 from scanner.delivery.http import Poster
@@ -23,25 +23,22 @@ def idempotency_key(batch: Sequence[Item]) -> str:
     return digest.hexdigest()
 
 
-def items_of(outgoing: Outgoing) -> list[Item]:
+def items_of(outgoing: Outgoing) -> Iterator[Item]:
     """Our JSON Lines objects (with who changed it, when the scan knows), one item a
-    finding; a gone finding is marked resolved."""
+    finding, made as they are read; a gone finding is marked resolved."""
     meta, attributions = outgoing.result.metadata, outgoing.result.attributions
-    return [
-        Item(
+    for f in outgoing.result.findings:
+        yield Item(
             scan_id=meta.scan_id,
             finding_id=f.finding_id,
             payload=line(f, meta, attributions.get(f.finding_id)),
         )
-        for f in outgoing.result.findings
-    ] + [
-        Item(
+    for f in outgoing.gone:
+        yield Item(
             scan_id=meta.scan_id,
             finding_id=f.finding_id,
             payload={**line(f, meta), "resolved": True},
         )
-        for f in outgoing.gone
-    ]
 
 
 class Webhook:
@@ -55,7 +52,7 @@ class Webhook:
         self._token = token
         self._poster = poster
 
-    def items(self, outgoing: Outgoing) -> list[Item]:
+    def items(self, outgoing: Outgoing) -> Iterator[Item]:
         return items_of(outgoing)
 
     def send(self, batch: Sequence[Item]) -> Sent:

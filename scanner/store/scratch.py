@@ -10,6 +10,7 @@ deletes when the connection closes, and that nobody else can open meanwhile.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -159,3 +160,22 @@ def _snapshot(row: Any) -> ResourceSnapshot:
         resource_id=resource_id,
         config=json.loads(config),
     )
+
+
+def grouped(pairs: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, list[Any]]]:
+    """``(key, value)`` pairs (values plain JSON data) grouped by key, in key order, each
+    group's values in the order they came: the values wait in a scratch table, so only one
+    group is ever in memory (an S3 object's records, not every object's)."""
+    with _writing():
+        db = sqlite3.connect("")
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("CREATE TABLE pairs (key TEXT, value TEXT)")
+        db.executemany(
+            "INSERT INTO pairs VALUES (?, ?)", ((k, json.dumps(v, default=str)) for k, v in pairs)
+        )
+    try:
+        ordered = db.execute("SELECT key, value FROM pairs ORDER BY key, rowid")
+        for key, group in itertools.groupby(ordered, key=lambda row: str(row[0])):
+            yield key, [json.loads(value) for _, value in group]
+    finally:
+        db.close()
