@@ -17,8 +17,15 @@ Correctness is asserted, not just reported: every (account, region) must show th
 run.py derives (``expected_mix``), and Dask's findings must equal the local scan's (finding
 id, status, message); the exit status is 1 when either is wrong.
 
+With ``--fleet`` every scan runs as the README's scheduled container does: recorded in a
+history store (SQLite here) and sent on with ``--send s3://BUCKET/driftscan?format=ocsf`` to
+a bucket on the same server. Each scan is made twice and the second is measured: it
+compares with the first (drift, gone findings) as a nightly run does. The targets shown
+are then the memory ones (the S3 writes are requests a read-only scan does not make).
+
     python bench/organization.py --accounts 2 --scale 20
     python bench/organization.py --accounts 20 --scale 250
+    python bench/organization.py --accounts 20 --scale 250 --executor local --fleet
 """
 
 from __future__ import annotations
@@ -28,10 +35,12 @@ import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -56,6 +65,8 @@ account: what an organization scan assumes on AWS."""
 FLAT_RATIO = 1.2
 WALL_RATIO = 1.3
 RSS_LIMIT_MB = 150
+FLEET_BUCKET = "bench-siem"
+FLEET_SEND = f"s3://{FLEET_BUCKET}/driftscan?format=ocsf"
 
 
 class MemberAccount(DemoAccount):
@@ -205,13 +216,22 @@ def scan_organization(
     if args.workers is not None:
         options += ["--workers", str(args.workers)]
     worker_rss: list[float] = []
-    if executor == "dask":
-        with dask_cluster(args.dask_workers, args.dask_threads) as (address, client):
-            run = run_scan(url, server, [*options, "--executor", "dask", "--scheduler", address])
-            usage = client.run(resource.getrusage, resource.RUSAGE_SELF)
-            worker_rss = [u.ru_maxrss / 1024 for u in usage.values()]
-    else:
-        run = run_scan(url, server, options)
+    with tempfile.TemporaryDirectory() as folder:
+        history = Path(folder) / "history.db" if args.fleet else None
+        if args.fleet:
+            options += ["--send", FLEET_SEND]
+        if executor == "dask":
+            with dask_cluster(args.dask_workers, args.dask_threads) as (address, client):
+                options += ["--executor", "dask", "--scheduler", address]
+                if args.fleet:  # the night before: what the measured scan compares with
+                    run_scan(url, server, options, history)
+                run = run_scan(url, server, options, history)
+                usage = client.run(resource.getrusage, resource.RUSAGE_SELF)
+                worker_rss = [u.ru_maxrss / 1024 for u in usage.values()]
+        else:
+            if args.fleet:
+                run_scan(url, server, options, history)
+            run = run_scan(url, server, options, history)
     shards, wrong = check_mix(run, account_ids, counts)
     name = f"{executor}, {'organization' if whole else f'{len(account_ids)} accounts'}"
     return OrgRun(name, run, shards, shards * sum(counts.values()), wrong, worker_rss)
@@ -240,10 +260,17 @@ def print_run(org: OrgRun, latency_ms: float) -> None:
 
 
 def print_targets(
-    full: OrgRun, two: OrgRun, single: ScanRun, single_resources: int, latency_ms: float
+    full: OrgRun,
+    two: OrgRun,
+    single: ScanRun,
+    single_resources: int,
+    latency_ms: float,
+    *,
+    fleet: bool,
 ) -> None:
     """The issue's targets for one executor, PASS or FAIL. The wall time target is for
-    loopback: with --latency-ms the effective concurrency is shown instead."""
+    loopback: with --latency-ms the effective concurrency is shown instead. With ``fleet``
+    only the memory targets (its S3 writes and history make the others another scan's)."""
     run = full.run
     per_resource = run.requests / full.resources
     single_per_resource = single.requests / single_resources
@@ -274,7 +301,9 @@ def print_targets(
             flat < FLAT_RATIO,
         ),
     ]
-    print(f"\ntargets, {full.name}:")
+    if fleet:
+        rows = rows[-2:]
+    print(f"\ntargets, {full.name}{' (--fleet)' if fleet else ''}:")
     for target, measured, ok in rows:
         print(f"  {target:58} {measured:>16}  {'' if ok is None else verdict(ok)}".rstrip())
 
@@ -301,6 +330,11 @@ def main() -> None:
         "--latency-ms", type=float, default=0.0, help="delay before every answer (ms)"
     )
     parser.add_argument("--workers", type=int, default=None, help="the scan's --workers")
+    parser.add_argument(
+        "--fleet",
+        action="store_true",
+        help="scan as a scheduled container does: history and --send s3 (measured twice)",
+    )
     parser.add_argument("--dask-workers", type=int, default=2, help="Dask worker processes")
     parser.add_argument("--dask-threads", type=int, default=1, help="threads per Dask worker")
     args = parser.parse_args()
@@ -309,6 +343,8 @@ def main() -> None:
     executors = args.executor or ["local", "dask"]
 
     server, url = start_server()
+    if args.fleet:
+        boto3.client("s3", region_name=REGION, endpoint_url=url).create_bucket(Bucket=FLEET_BUCKET)
     started = time.perf_counter()
     account_ids = build_organization(url, args.accounts)
     counts = populate_organization(url, account_ids, args.role_name, args.scale)
@@ -333,7 +369,7 @@ def main() -> None:
         print_run(two, args.latency_ms)
         full = scan_organization(executor, url, server, account_ids, counts, args, whole=True)
         print_run(full, args.latency_ms)
-        print_targets(full, two, single, per_shard, args.latency_ms)
+        print_targets(full, two, single, per_shard, args.latency_ms, fleet=args.fleet)
         fulls[executor] = full
         failed |= bool(two.wrong_shards or full.wrong_shards)
     server.stop()

@@ -372,11 +372,14 @@ class ScanRun:
         return self.requests * latency_ms / 1000 / self.wall
 
 
-def run_scan(url: str, server: BenchServer, options: list[str]) -> ScanRun:
+def run_scan(
+    url: str, server: BenchServer, options: list[str], history: Path | None = None
+) -> ScanRun:
     """``driftscan scan`` with ``options`` against ``url`` in a subprocess, JSON to a file,
-    no history; the server's counters are reset first."""
+    recorded in ``history`` (default: not recorded); the server's counters are reset first."""
     command = [sys.executable, "-m", "scanner", "scan", "--endpoint-url", url]
-    command += ["--format", "json", "--no-history", "--fail-on", "never", *options]
+    recorded = ["--history", str(history)] if history else ["--no-history"]
+    command += ["--format", "json", *recorded, "--fail-on", "never", *options]
     stats = server.stats
     stats.reset()
     with tempfile.TemporaryDirectory() as tmp:
