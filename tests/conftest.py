@@ -7,6 +7,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import botocore.retries.adaptive
+import botocore.retries.standard
 import pytest
 from moto import mock_aws
 
@@ -27,6 +29,21 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     # Scans record into the history store: never the developer's, never one shared by tests.
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+@pytest.fixture
+def no_retry_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore retries at once: no backoff between attempts, and no wait for its adaptive
+    mode's send-rate bucket after a throttling error. Tests of faults prove which requests
+    are retried and what a scan then reports; the random waits of 1, 2, 4 ... s between the
+    attempts only made them slow. ``scanner.engine.session.worst_case_seconds`` (which counts
+    the waits) is checked against the README, not timed."""
+    monkeypatch.setattr(
+        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0
+    )
+    monkeypatch.setattr(
+        botocore.retries.adaptive.ClientRateLimiter, "on_sending_request", lambda *_, **__: None
+    )
 
 
 @pytest.fixture

@@ -34,6 +34,8 @@ SERVICES = "kms,ec2,vpc,efs,elasticache,logs"
 
 Key = tuple[str, str, str, str]
 
+pytestmark = pytest.mark.usefixtures("no_retry_waits")
+
 
 @dataclass(frozen=True)
 class Stack:
