@@ -4,7 +4,8 @@ It answers ``X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_2013110
 LookupEvents`` from the events it was given, newest first, filtered by one lookup
 attribute (ResourceName, EventName or EventId) and the time range, ``page_size`` events a
 page with an opaque NextToken. Like CloudTrail, it throttles (400 ThrottlingException) a
-request that makes more than ``limit`` arrivals within one second, and it can deny every
+request that makes more than ``limit`` arrivals within ``window`` seconds (one, unless a
+test runs it on a faster clock), and it can deny every
 request (400 AccessDeniedException). It records when each request arrived and what it
 asked, for tests to assert on.
 
@@ -142,6 +143,8 @@ class CloudTrailStandIn:
         self.page_size = page_size
         self.deny = False
         self.limit = 2
+        self.window = 1.0
+        """Seconds in which at most ``limit`` requests may arrive; more are throttled."""
         self.arrivals: list[float] = []
         """time.monotonic() of every request, in order of arrival."""
         self.requests: list[dict[str, Any]] = []
@@ -170,7 +173,7 @@ class CloudTrailStandIn:
         with self._lock:
             self.arrivals.append(now)
             self.requests.append(body)
-            recent = sum(1 for t in self.arrivals if t > now - 1.0)
+            recent = sum(1 for t in self.arrivals if t > now - self.window)
             if recent > self.limit:
                 self.throttled += 1
                 return 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
