@@ -3,18 +3,35 @@ stores of both kinds (SQLite, and PostgreSQL on a server the session starts)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import botocore.loaders
 import botocore.retries.adaptive
 import botocore.retries.standard
+import botocore.session
 import pytest
 from moto import mock_aws
 
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.store.location import HistoryLocation
 from tests.pg import PostgresServer, postgres_server
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_botocore_loader() -> Iterator[None]:
+    """Every botocore session of the test process shares one data loader, which parses each
+    of botocore's JSON files (endpoints, service models, rulesets) once. moto makes boto3 a
+    new default session per ``mock_aws``, and a session's own loader parsed them again: a
+    third of the time of the check tests. The scanner's sessions register a loader of their
+    own (``scanner.engine.session``) and are not affected."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            botocore.session, "create_loader", functools.cache(botocore.loaders.create_loader)
+        )
+        yield
 
 
 @pytest.fixture(autouse=True)
