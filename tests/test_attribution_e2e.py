@@ -54,19 +54,27 @@ ROLE = "arn:aws:iam::123456789012:role/RoleToBeAssumed"
 ALICE = "arn:aws:iam::123456789012:user/Alice"
 
 
-@pytest.fixture
-def endpoint() -> Iterator[str]:
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    """A moto server for the module (stopping one takes half a second)."""
     speed_up_moto_kms()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    url = f"http://127.0.0.1:{port}"
-    yield url
-    # The server's accounts live in this process's moto backends: none for the next test.
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
+    yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+@pytest.fixture
+def endpoint(server_url: str) -> Iterator[str]:
+    """The module's moto server, with no account built in it."""
+    reset = urllib.request.Request(f"{server_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset).close()
+    yield server_url
+    # The server's accounts live in this process's moto backends: none for the next test.
+    urllib.request.urlopen(reset).close()
 
 
 def drift(account: DemoAccount) -> list[dict[str, object]]:
