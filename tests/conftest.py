@@ -16,6 +16,7 @@ import pytest
 from moto import mock_aws
 
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.engine import attribution
 from scanner.store.location import HistoryLocation
 from tests.pg import PostgresServer, postgres_server
 
@@ -46,6 +47,14 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     # Scans record into the history store: never the developer's, never one shared by tests.
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+@pytest.fixture(autouse=True)
+def _lookup_limiters_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's scans share LookupEvents limiters of their own, as the scans of one
+    process do (``attribution.SHARED_LIMITERS``): a test never waits for the lookups an
+    earlier test made in the same process."""
+    monkeypatch.setattr(attribution.SHARED_LIMITERS, "_limiters", {})
 
 
 @pytest.fixture
