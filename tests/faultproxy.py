@@ -32,6 +32,10 @@ from enum import Enum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
+
 from scanner.demo.base import speed_up_moto_kms
 
 MAX_HOLD_SECONDS = 30.0
@@ -273,14 +277,24 @@ class _Server(ThreadingHTTPServer):
         """A reset or closed client connection is what faults are for: no stack trace."""
 
 
+class MotoServer(ThreadedMotoServer):
+    """moto's threaded server, which stops in a twentieth of a second: werkzeug's
+    serve_forever, as moto starts it, looks for a shutdown every half second."""
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(self._ip_address, self._port, app, True)
+        self._server_ready_event.set()
+        self._server.serve_forever(poll_interval=0.05)
+
+
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """A moto server on loopback (port chosen by the OS); yields its URL."""
-    from moto.server import ThreadedMotoServer
-
+    """A moto server on loopback (port chosen by the OS), its accounts empty; yields its
+    URL."""
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
     speed_up_moto_kms()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = MotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     host, port = server.get_host_and_port()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,11 +18,10 @@ from types import SimpleNamespace
 import botocore.exceptions
 import jsonschema
 import pytest
-from moto.server import ThreadedMotoServer
 
 from scanner.app.attribute import StoreLookupCache, attribute, cloudtrail_clients
 from scanner.cli import run
-from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.demo.base import DemoAccount
 from scanner.demo.console_changes import _database_port_opened, _key_rotation_off
 from scanner.demo.kms import make_key
 from scanner.demo.stack import COMPLIANT_ENV, DEMO_BASELINE, build_reference_stack
@@ -46,6 +44,7 @@ from tests.cloudtrail_standin import (
     _lookup_event,
     record,
 )
+from tests.faultproxy import moto_server
 from tests.test_formats import schema
 from tests.test_history import finding, result
 
@@ -56,15 +55,8 @@ ALICE = "arn:aws:iam::123456789012:user/Alice"
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    """A moto server for the module (stopping one takes half a second)."""
-    speed_up_moto_kms()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture

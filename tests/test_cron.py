@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,18 +20,18 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 import scanner.store.history_pg
 import scanner.store.lock
 from scanner.app.pipeline import _lock_scope
 from scanner.cli import run
-from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.demo.base import DemoAccount
 from scanner.demo.kms import make_key
 from scanner.engine.accounts import AccountsRequest
 from scanner.engine.session import SessionError
 from scanner.store.history import HistoryError, ScanRecord, describe_scope, scope_key
 from scanner.store.location import HistoryLocation
+from tests.faultproxy import moto_server
 from tests.pg import history_arg, holder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,18 +62,11 @@ main()
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     """A moto server holding KEYS customer-managed keys without rotation."""
-    speed_up_moto_kms()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    account = DemoAccount(endpoint_url=url)
-    for _ in range(KEYS):
-        make_key(account, rotation=False)
-    yield url
-    server.stop()
+    with moto_server() as url:
+        account = DemoAccount(endpoint_url=url)
+        for _ in range(KEYS):
+            make_key(account, rotation=False)
+        yield url
 
 
 def scan_args(
