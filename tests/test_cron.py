@@ -2,9 +2,9 @@
 
 Scans run in subprocesses against a moto server in this process. A hook in the subprocess
 (``HELD_SCAN``) logs when each API call starts (``DRIFTSCAN_TEST_CALLS``) and holds every
-call after the first (sts:GetCallerIdentity, before the scan begins) until the test opens a
-gate: the scan is held mid-run, holding its lock, for exactly as long as a test needs to
-overlap or kill it, and then runs at full speed.
+call but sts:GetCallerIdentity (made before the scan begins) until the test opens a gate: the
+scan is held mid-run, holding its lock, for exactly as long as a test needs to overlap or
+kill it, and then runs at full speed.
 """
 
 from __future__ import annotations
