@@ -53,11 +53,11 @@ LOG_GROUP = "/ecs/prod-api"
 CLUSTER = "prod-db"
 KMS = "kms.amazonaws.com"
 KEY = [("AWS::KMS::Key", KEY_ARN)]
-FASTER = 5
+FASTER = 10
 """The stand-in's throttling window and the limiter's period are this many times shorter than
 AWS's: the limiter keeps to any period (it holds a slot from a request's send until a period
 after its answer, and AWS counts the request on arrival, in between), and each lookup of a
-test waits a fifth of the time."""
+test waits a tenth of the time."""
 
 pytestmark = pytest.mark.usefixtures("no_retry_waits")
 
