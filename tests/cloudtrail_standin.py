@@ -28,7 +28,21 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from scanner.engine.attribution import LOOKUP_PERIOD, SlidingWindowLimiter
+
 TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
+FASTER = 10
+"""Tests run LookupEvents limiters (and the stand-in's throttling window) on a clock this many
+times faster than AWS's: the limiter keeps to any period (it holds a slot from a request's
+send until a period after its answer, and AWS counts the request on arrival, in between),
+and each lookup waits a tenth of the time."""
+
+
+def faster_lookup_limiter() -> SlidingWindowLimiter:
+    """The scanner's LookupEvents limiter on the tests' faster clock."""
+    return SlidingWindowLimiter(period=LOOKUP_PERIOD / FASTER)
+
+
 ACCOUNT = "123456789012"
 
 IAM_USER = {

@@ -18,6 +18,7 @@ from moto import mock_aws
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
 from scanner.engine import attribution
 from scanner.store.location import HistoryLocation
+from tests.cloudtrail_standin import faster_lookup_limiter
 from tests.pg import PostgresServer, postgres_server
 
 
@@ -53,17 +54,21 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def _lookup_limiters_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test's scans share LookupEvents limiters of their own, as the scans of one
     process do (``attribution.SHARED_LIMITERS``): a test never waits for the lookups an
-    earlier test made in the same process."""
+    earlier test made in the same process. They run on the faster clock of
+    ``faster_lookup_limiter`` (tests/test_attribution.py proves the limiter on it);
+    tests/test_attribution_e2e.py scans on AWS's own."""
     monkeypatch.setattr(attribution.SHARED_LIMITERS, "_limiters", {})
+    monkeypatch.setattr(attribution.SHARED_LIMITERS, "_factory", faster_lookup_limiter)
 
 
-@pytest.fixture
-def no_retry_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True)
+def _no_retry_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     """botocore retries at once: no backoff between attempts, and no wait for its adaptive
-    mode's send-rate bucket after a throttling error. Tests of faults prove which requests
-    are retried and what a scan then reports; the random waits of 1, 2, 4 ... s between the
-    attempts only made them slow. ``scanner.engine.session.worst_case_seconds`` (which counts
-    the waits) is checked against the README, not timed."""
+    mode's send-rate bucket after a throttling error. Tests prove which requests are retried
+    and what a scan then reports (an emulator's HTTP 500 for LookupEvents is retried seven
+    times); the random waits between the attempts only made them slow. No test times them:
+    ``scanner.engine.session.worst_case_seconds``, which counts them, is checked against the
+    README."""
     monkeypatch.setattr(
         botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0
     )

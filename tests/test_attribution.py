@@ -14,7 +14,6 @@ from botocore.config import Config
 
 from scanner.engine import attribution
 from scanner.engine.attribution import (
-    LOOKUP_PERIOD,
     WRITE_CALLS,
     Attribution,
     AttributionReason,
@@ -36,9 +35,11 @@ from tests.cloudtrail_standin import (
     ACCOUNT,
     ASSUMED_ROLE,
     AWS_SERVICE,
+    FASTER,
     IAM_USER,
     ROOT,
     CloudTrailStandIn,
+    faster_lookup_limiter,
     record,
 )
 
@@ -53,13 +54,6 @@ LOG_GROUP = "/ecs/prod-api"
 CLUSTER = "prod-db"
 KMS = "kms.amazonaws.com"
 KEY = [("AWS::KMS::Key", KEY_ARN)]
-FASTER = 10
-"""The stand-in's throttling window and the limiter's period are this many times shorter than
-AWS's: the limiter keeps to any period (it holds a slot from a request's send until a period
-after its answer, and AWS counts the request on arrival, in between), and each lookup of a
-test waits a tenth of the time."""
-
-pytestmark = pytest.mark.usefixtures("no_retry_waits")
 
 RECORDS = [
     record(name="CreateKey", source=KMS, when="2026-11-01T10:00:00Z", identity=ROOT, resources=KEY),
@@ -155,9 +149,7 @@ def standin() -> Iterator[CloudTrailStandIn]:
 def attributor(
     standin: CloudTrailStandIn, client: Any = None, window: Window = WINDOW, **options: Any
 ) -> Attributor:
-    options.setdefault(
-        "limiters", RateLimiters(lambda: SlidingWindowLimiter(period=LOOKUP_PERIOD / FASTER))
-    )
+    options.setdefault("limiters", RateLimiters(faster_lookup_limiter))
     return Attributor(
         lambda account, region: client or standin.client(region),
         window,

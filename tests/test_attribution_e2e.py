@@ -25,11 +25,13 @@ from scanner.demo.base import DemoAccount
 from scanner.demo.console_changes import _database_port_opened, _key_rotation_off
 from scanner.demo.kms import make_key
 from scanner.demo.stack import COMPLIANT_ENV, DEMO_BASELINE, build_reference_stack
+from scanner.engine import attribution
 from scanner.engine.accounts import Target
 from scanner.engine.attribution import (
     Attributor,
     LookupAnswer,
     LookupKey,
+    SlidingWindowLimiter,
     Subject,
     Window,
     parse_event,
@@ -51,6 +53,16 @@ from tests.test_history import finding, result
 CHECKS = "kms.cmk_rotation_enabled,ec2.datastore_sg_least_privilege"
 ROLE = "arn:aws:iam::123456789012:role/RoleToBeAssumed"
 ALICE = "arn:aws:iam::123456789012:user/Alice"
+
+
+@pytest.fixture(autouse=True)
+def _lookups_on_aws_clock(
+    _lookup_limiters_of_its_own: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """These scans look events up on AWS's own clock, against a stand-in that throttles a
+    third request within a second as CloudTrail does: the limiter's real period, end to end
+    (conftest gives every other test a faster one)."""
+    monkeypatch.setattr(attribution.SHARED_LIMITERS, "_factory", SlidingWindowLimiter)
 
 
 @pytest.fixture(scope="module")

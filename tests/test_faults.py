@@ -34,8 +34,6 @@ SERVICES = "kms,ec2,vpc,efs,elasticache,logs"
 
 Key = tuple[str, str, str, str]
 
-pytestmark = pytest.mark.usefixtures("no_retry_waits")
-
 
 @dataclass(frozen=True)
 class Stack:
