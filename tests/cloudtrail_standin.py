@@ -4,7 +4,8 @@ It answers ``X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_2013110
 LookupEvents`` from the events it was given, newest first, filtered by one lookup
 attribute (ResourceName, EventName or EventId) and the time range, ``page_size`` events a
 page with an opaque NextToken. Like CloudTrail, it throttles (400 ThrottlingException) a
-request that makes more than ``limit`` arrivals within one second, and it can deny every
+request that makes more than ``limit`` arrivals within ``window`` seconds (one, unless a
+test runs it on a faster clock), and it can deny every
 request (400 AccessDeniedException). It records when each request arrived and what it
 asked, for tests to assert on.
 
@@ -27,7 +28,21 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from scanner.engine.attribution import LOOKUP_PERIOD, SlidingWindowLimiter
+
 TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
+FASTER = 10
+"""Tests run LookupEvents limiters (and the stand-in's throttling window) on a clock this many
+times faster than AWS's: the limiter keeps to any period (it holds a slot from a request's
+send until a period after its answer, and AWS counts the request on arrival, in between),
+and each lookup waits a tenth of the time."""
+
+
+def faster_lookup_limiter() -> SlidingWindowLimiter:
+    """The scanner's LookupEvents limiter on the tests' faster clock."""
+    return SlidingWindowLimiter(period=LOOKUP_PERIOD / FASTER)
+
+
 ACCOUNT = "123456789012"
 
 IAM_USER = {
@@ -142,6 +157,8 @@ class CloudTrailStandIn:
         self.page_size = page_size
         self.deny = False
         self.limit = 2
+        self.window = 1.0
+        """Seconds in which at most ``limit`` requests may arrive; more are throttled."""
         self.arrivals: list[float] = []
         """time.monotonic() of every request, in order of arrival."""
         self.requests: list[dict[str, Any]] = []
@@ -170,7 +187,7 @@ class CloudTrailStandIn:
         with self._lock:
             self.arrivals.append(now)
             self.requests.append(body)
-            recent = sum(1 for t in self.arrivals if t > now - 1.0)
+            recent = sum(1 for t in self.arrivals if t > now - self.window)
             if recent > self.limit:
                 self.throttled += 1
                 return 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}

@@ -3,16 +3,37 @@ stores of both kinds (SQLite, and PostgreSQL on a server the session starts)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import botocore.loaders
+import botocore.retries.adaptive
+import botocore.retries.standard
+import botocore.session
 import pytest
 from moto import mock_aws
 
 from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.engine import attribution
 from scanner.store.location import HistoryLocation
+from tests.cloudtrail_standin import faster_lookup_limiter
 from tests.pg import PostgresServer, postgres_server
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_botocore_loader() -> Iterator[None]:
+    """Every botocore session of the test process shares one data loader, which parses each
+    of botocore's JSON files (endpoints, service models, rulesets) once. moto makes boto3 a
+    new default session per ``mock_aws``, and a session's own loader parsed them again: a
+    third of the time of the check tests. The scanner's sessions register a loader of their
+    own (``scanner.engine.session``) and are not affected."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            botocore.session, "create_loader", functools.cache(botocore.loaders.create_loader)
+        )
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +48,33 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     # Scans record into the history store: never the developer's, never one shared by tests.
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+@pytest.fixture(autouse=True)
+def _lookup_limiters_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's scans share LookupEvents limiters of their own, as the scans of one
+    process do (``attribution.SHARED_LIMITERS``): a test never waits for the lookups an
+    earlier test made in the same process. They run on the faster clock of
+    ``faster_lookup_limiter`` (tests/test_attribution.py proves the limiter on it);
+    tests/test_attribution_e2e.py scans on AWS's own."""
+    monkeypatch.setattr(attribution.SHARED_LIMITERS, "_limiters", {})
+    monkeypatch.setattr(attribution.SHARED_LIMITERS, "_factory", faster_lookup_limiter)
+
+
+@pytest.fixture(autouse=True)
+def _no_retry_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore retries at once: no backoff between attempts, and no wait for its adaptive
+    mode's send-rate bucket after a throttling error. Tests prove which requests are retried
+    and what a scan then reports (an emulator's HTTP 500 for LookupEvents is retried seven
+    times); the random waits between the attempts only made them slow. No test times them:
+    ``scanner.engine.session.worst_case_seconds``, which counts them, is checked against the
+    README."""
+    monkeypatch.setattr(
+        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0
+    )
+    monkeypatch.setattr(
+        botocore.retries.adaptive.ClientRateLimiter, "on_sending_request", lambda *_, **__: None
+    )
 
 
 @pytest.fixture

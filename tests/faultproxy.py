@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from scanner.demo.base import speed_up_moto_kms
@@ -273,14 +274,32 @@ class _Server(ThreadingHTTPServer):
         """A reset or closed client connection is what faults are for: no stack trace."""
 
 
+def _quick_moto_server() -> Any:
+    """moto's threaded server on loopback (port chosen by the OS), which stops in a twentieth
+    of a second: werkzeug's serve_forever, as moto starts it, looks for a shutdown every half
+    second. Imported here: moto's server needs Flask, which the lowest-versions run of .ci/run
+    lacks (its tests import this module, and never start a server)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class QuickMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(self._ip_address, self._port, app, True)
+            self._server_ready_event.set()
+            self._server.serve_forever(poll_interval=0.05)
+
+    return QuickMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+
+
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """A moto server on loopback (port chosen by the OS); yields its URL."""
-    from moto.server import ThreadedMotoServer
-
+    """A moto server on loopback (port chosen by the OS), its accounts empty; yields its
+    URL."""
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
     speed_up_moto_kms()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = _quick_moto_server()
     server.start()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     host, port = server.get_host_and_port()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,19 +18,20 @@ from types import SimpleNamespace
 import botocore.exceptions
 import jsonschema
 import pytest
-from moto.server import ThreadedMotoServer
 
 from scanner.app.attribute import StoreLookupCache, attribute, cloudtrail_clients
 from scanner.cli import run
-from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.demo.base import DemoAccount
 from scanner.demo.console_changes import _database_port_opened, _key_rotation_off
 from scanner.demo.kms import make_key
 from scanner.demo.stack import COMPLIANT_ENV, DEMO_BASELINE, build_reference_stack
+from scanner.engine import attribution
 from scanner.engine.accounts import Target
 from scanner.engine.attribution import (
     Attributor,
     LookupAnswer,
     LookupKey,
+    SlidingWindowLimiter,
     Subject,
     Window,
     parse_event,
@@ -46,6 +46,7 @@ from tests.cloudtrail_standin import (
     _lookup_event,
     record,
 )
+from tests.faultproxy import moto_server
 from tests.test_formats import schema
 from tests.test_history import finding, result
 
@@ -54,19 +55,30 @@ ROLE = "arn:aws:iam::123456789012:role/RoleToBeAssumed"
 ALICE = "arn:aws:iam::123456789012:user/Alice"
 
 
+@pytest.fixture(autouse=True)
+def _lookups_on_aws_clock(
+    _lookup_limiters_of_its_own: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """These scans look events up on AWS's own clock, against a stand-in that throttles a
+    third request within a second as CloudTrail does: the limiter's real period, end to end
+    (conftest gives every other test a faster one)."""
+    monkeypatch.setattr(attribution.SHARED_LIMITERS, "_factory", SlidingWindowLimiter)
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
 @pytest.fixture
-def endpoint() -> Iterator[str]:
-    speed_up_moto_kms()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    yield url
+def endpoint(server_url: str) -> Iterator[str]:
+    """The module's moto server, with no account built in it."""
+    reset = urllib.request.Request(f"{server_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset).close()
+    yield server_url
     # The server's accounts live in this process's moto backends: none for the next test.
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
-    server.stop()
+    urllib.request.urlopen(reset).close()
 
 
 def drift(account: DemoAccount) -> list[dict[str, object]]:

@@ -1,8 +1,10 @@
 """Unattended runs: overlapping scans on one store, scans killed mid-run, cron-mode flags.
 
 Scans run in subprocesses against a moto server in this process. A hook in the subprocess
-(``SLOW_SCAN``) delays every API call, so a scan lasts long enough to be overlapped or killed,
-and logs when each call starts (``DRIFTSCAN_TEST_CALLS``).
+(``HELD_SCAN``) logs when each API call starts (``DRIFTSCAN_TEST_CALLS``) and holds every
+call but sts:GetCallerIdentity (made before the scan begins) until the test opens a gate: the
+scan is held mid-run, holding its lock, for exactly as long as a test needs to overlap or
+kill it, and then runs at full speed.
 """
 
 from __future__ import annotations
@@ -10,41 +12,48 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from moto.server import ThreadedMotoServer
 
+import scanner.store.history_pg
+import scanner.store.lock
 from scanner.app.pipeline import _lock_scope
 from scanner.cli import run
-from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.demo.base import DemoAccount
 from scanner.demo.kms import make_key
 from scanner.engine.accounts import AccountsRequest
 from scanner.engine.session import SessionError
 from scanner.store.history import HistoryError, ScanRecord, describe_scope, scope_key
 from scanner.store.location import HistoryLocation
+from tests.faultproxy import moto_server
 from tests.pg import history_arg, holder
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"  # moto's
 KEYS = 4
 
-SLOW_SCAN = """
+HELD_SCAN = """
 import os, sys, time
 import botocore.handlers
 
-def delay(**_):
+def hold(model, **_):
     with open(os.environ["DRIFTSCAN_TEST_CALLS"], "a") as calls:
         calls.write(f"{time.time()}\\n")
-    time.sleep(float(os.environ["DRIFTSCAN_TEST_DELAY"]))
+    if model.service_model.service_name == "sts":
+        return
+    gate = os.environ["DRIFTSCAN_TEST_GATE"]
+    if not os.path.exists(gate):
+        open(gate + ".waiting", "w").close()
+    while not os.path.exists(gate):
+        time.sleep(0.01)
 
-botocore.handlers.BUILTIN_HANDLERS.insert(0, ("before-call", delay))
+botocore.handlers.BUILTIN_HANDLERS.insert(0, ("before-call", hold))
 from scanner.cli import main
 main()
 """
@@ -53,18 +62,11 @@ main()
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     """A moto server holding KEYS customer-managed keys without rotation."""
-    speed_up_moto_kms()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    account = DemoAccount(endpoint_url=url)
-    for _ in range(KEYS):
-        make_key(account, rotation=False)
-    yield url
-    server.stop()
+    with moto_server() as url:
+        account = DemoAccount(endpoint_url=url)
+        for _ in range(KEYS):
+            make_key(account, rotation=False)
+        yield url
 
 
 def scan_args(
@@ -89,10 +91,36 @@ def scan_args(
     ]
 
 
-def slow_scan(argv: list[str], delay: float, calls: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "DRIFTSCAN_TEST_DELAY": str(delay), "DRIFTSCAN_TEST_CALLS": str(calls)}
+class Gate:
+    """Held closed, the scans started by ``held_scan`` wait in their first API call after
+    sts:GetCallerIdentity; once opened, every call goes through at once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "gate"
+        self.calls = folder / "calls.log"
+        """One line per API call started: its time."""
+
+    def wait_until_held(self, process: subprocess.Popen[str]) -> None:
+        """Until a call of ``process`` waits at the gate: the scan is mid-run."""
+        waiting = self.path.with_name("gate.waiting")
+        deadline = time.monotonic() + 20
+        while not waiting.exists():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no call reached the gate"
+            time.sleep(0.01)
+
+    def open(self) -> None:
+        self.path.touch()
+
+
+def held_scan(argv: list[str], gate: Gate) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "DRIFTSCAN_TEST_GATE": str(gate.path),
+        "DRIFTSCAN_TEST_CALLS": str(gate.calls),
+    }
     return subprocess.Popen(
-        [sys.executable, "-c", SLOW_SCAN, *argv],
+        [sys.executable, "-c", HELD_SCAN, *argv],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -122,14 +150,36 @@ def scans(history: HistoryLocation) -> list[ScanRecord]:
         return store.scans()
 
 
+def open_once_waiting(gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Open ``gate`` when a run in this process finds the store's lock held: it is then
+    waiting for the held scan (--lock-timeout), which can finish."""
+    wait = scanner.store.lock.acquire
+
+    def acquire(
+        take: Callable[[], bool], timeout: float, holder: Callable[[], str], store: str
+    ) -> None:
+        def take_or_open() -> bool:
+            if take():
+                return True
+            gate.open()
+            return False
+
+        wait(take_or_open, timeout, holder, store)
+
+    monkeypatch.setattr(scanner.store.lock, "acquire", acquire)
+    monkeypatch.setattr(scanner.store.history_pg, "acquire", acquire)
+
+
 def test_an_overlapping_scan_exits_3_naming_the_running_pid(
-    endpoint: str, history: HistoryLocation, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    endpoint: str,
+    history: HistoryLocation,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first = slow_scan(
-        scan_args(endpoint, history, "--workers", "1", "--quiet"),
-        delay=0.3,
-        calls=tmp_path / "calls.log",
-    )
+    gate = Gate(tmp_path)
+    first = held_scan(scan_args(endpoint, history, "--workers", "1", "--quiet"), gate)
+    gate.wait_until_held(first)
     wait_until_running(history, first)
 
     assert run(scan_args(endpoint, history)) == 3
@@ -141,6 +191,7 @@ def test_an_overlapping_scan_exits_3_naming_the_running_pid(
         f"history store {history}{f' for {describe_scope(scope)}' if history.url else ''}; "
         "try later or pass --lock-timeout SECONDS\n"
     )
+    open_once_waiting(gate, monkeypatch)
     assert run(scan_args(endpoint, history, "--lock-timeout", "30", "--quiet")) == 0
     assert first.wait(timeout=30) == 0, first.communicate()
     waited, ran = scans(history)  # newest first
@@ -156,31 +207,31 @@ def test_a_killed_scan_leaves_a_consistent_store(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    run_dir, calls = tmp_path / "run", tmp_path / "calls.log"
+    run_dir, gate = tmp_path / "run", Gate(tmp_path)
     run_dir.mkdir()
     output = run_dir / "out.json"
     # key_in_use_enabled reads seven more collectors: queued behind the keys with one worker.
     checks = "kms.cmk_rotation_enabled,kms.key_in_use_enabled"
     assert run(scan_args(endpoint, history, "--quiet", checks=checks)) == 0  # a scan before
-    victim = slow_scan(
+    victim = held_scan(
         scan_args(
             endpoint, history, "--workers", "1", "-f", "json", "-o", str(output), checks=checks
         ),
-        delay=0.5,
-        calls=calls,
+        gate,
     )
+    gate.wait_until_held(victim)  # mid-scan: listing keys, over twenty calls to go
     wait_until_running(history, victim)
-    time.sleep(0.8)  # mid-scan: listing keys, over twenty calls of 0.5 s to go
 
     signalled = time.time()
     victim.send_signal(sig)
+    gate.open()  # the read in flight ends; no other may start
     code = victim.wait(timeout=20)
     _, err = victim.communicate()
 
     if sig is signal.SIGTERM:
         assert (code, err) == (143, "driftscan: interrupted by SIGTERM\n")
         # The reads in flight end; the collectors still queued start none (they would: 7+).
-        started = [float(line) for line in calls.read_text().split()]
+        started = [float(line) for line in gate.calls.read_text().split()]
         assert len([t for t in started if t > signalled]) <= 2, started
     else:
         assert code == -signal.SIGKILL
@@ -283,15 +334,14 @@ def test_scanners_of_different_scopes_share_a_postgresql_store_at_once(
     endpoint: str, postgres_url: str, tmp_path: Path
 ) -> None:
     history = HistoryLocation(url=postgres_url)
-    first = slow_scan(
-        scan_args(endpoint, history, "--workers", "1", "--quiet"),
-        delay=0.3,
-        calls=tmp_path / "calls.log",
-    )
+    gate = Gate(tmp_path)
+    first = held_scan(scan_args(endpoint, history, "--workers", "1", "--quiet"), gate)
+    gate.wait_until_held(first)
     wait_until_running(history, first)
     # Another control: another baseline, so another scope (the same one exits 3, above).
     assert run(scan_args(endpoint, history, "--quiet", checks="kms.key_in_use_enabled")) == 0
     assert first.poll() is None  # the second ran while the first was scanning
+    gate.open()
     assert first.wait(timeout=30) == 0, first.communicate()
     assert [scan.state for scan in scans(history)] == ["complete", "complete"]
 

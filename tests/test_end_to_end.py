@@ -15,11 +15,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-from moto.server import ThreadedMotoServer
 
-from scanner.demo.base import DemoAccount, speed_up_moto_kms
+from scanner.demo.base import DemoAccount
 from scanner.demo.stack import BROKEN_ENV, COMPLIANT_ENV, baseline_for, build_reference_stack
 from scanner.engine.registry import all_checks
+from tests.faultproxy import moto_server
 
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "reports" / "schemas" / "findings.schema.json").read_text()
@@ -28,14 +28,9 @@ OFF_UNLESS_ENABLED = {"cloudformation.stack_drift"}
 
 
 @pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
-    speed_up_moto_kms()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+def endpoint() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
 
 
 def scan_stack(endpoint: str, tmp_path: Path, *, compliant: bool) -> tuple[int, dict[str, Any]]:
@@ -85,16 +80,16 @@ def statuses_by_check(document: dict[str, Any]) -> dict[str, set[str]]:
     return found
 
 
-def test_compliant_stack_passes_every_control(moto_server: str, tmp_path: Path) -> None:
-    code, document = scan_stack(moto_server, tmp_path, compliant=True)
+def test_compliant_stack_passes_every_control(endpoint: str, tmp_path: Path) -> None:
+    code, document = scan_stack(endpoint, tmp_path, compliant=True)
 
     expected = {spec.id for spec in all_checks()} - OFF_UNLESS_ENABLED
     assert statuses_by_check(document) == {check_id: {"PASS"} for check_id in expected}
     assert code == 0
 
 
-def test_broken_stack_fails_every_control(moto_server: str, tmp_path: Path) -> None:
-    code, document = scan_stack(moto_server, tmp_path, compliant=False)
+def test_broken_stack_fails_every_control(endpoint: str, tmp_path: Path) -> None:
+    code, document = scan_stack(endpoint, tmp_path, compliant=False)
 
     by_check = statuses_by_check(document)
     expected = {spec.id for spec in all_checks()} - OFF_UNLESS_ENABLED

@@ -96,9 +96,9 @@ def _own_log_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fast_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Client timeouts of a second, so a held request costs seconds, not minutes."""
-    monkeypatch.setattr(scanner.engine.session, "DEFAULT_TIMEOUT_SECONDS", 1)
-    monkeypatch.setattr(scanner.engine.session, "CONNECT_TIMEOUT_SECONDS", 1)
+    """Client timeouts of half a second, so a held request costs a second, not minutes."""
+    monkeypatch.setattr(scanner.engine.session, "DEFAULT_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(scanner.engine.session, "CONNECT_TIMEOUT_SECONDS", 0.5)
 
 
 def scan(
@@ -294,15 +294,17 @@ def test_a_hung_endpoint_cannot_hang_the_scan(
 def test_a_dripping_answer_ends_at_the_timeout(
     proxy: tuple[FaultProxy, str],
     stack: Stack,
+    fast_timeouts: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A byte every 0.3 s never trips a read timeout of 1 s: the answer's deadline does."""
+    """A byte every 0.15 s never trips a read timeout of 0.5 s (fast_timeouts: --timeout
+    allows no less than 1 s; the test above passes it): the answer's deadline does."""
     monkeypatch.setattr(scanner.engine.session, "MAX_ATTEMPTS", 2)
     faults, url = proxy
-    faults.add("DescribeLogGroups", Fault.DRIP, hold=0.3)
+    faults.add("DescribeLogGroups", Fault.DRIP, hold=0.15)
 
     started = time.monotonic()
-    code, document, _ = scan(url, stack.baseline, "--fail-on", "never", "--timeout", "1")
+    code, document, _ = scan(url, stack.baseline, "--fail-on", "never")
     elapsed = time.monotonic() - started
 
     assert elapsed < 12, elapsed  # the drip alone lasts 2 x 30 s

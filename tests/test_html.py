@@ -193,8 +193,12 @@ def test_in_a_headless_browser_counts_render_and_filters_work(tmp_path: Path) ->
     page = tmp_path / "report.html"
     page.write_text(html.render(RESULT, TREND))
     url = page.as_uri()
+    screenshot = tmp_path / "report.png"
 
-    dom = _chromium("--dump-dom", url)
+    # One browser start (about a second) both dumps the DOM and takes the screenshot.
+    dom = _chromium("--dump-dom", f"--screenshot={screenshot}", "--window-size=1200,1800", url)
+    assert screenshot.stat().st_size > 10_000
+    print(f"HTML report screenshot: {screenshot}")
     assert re.search(r'<span id="shown">5</span> of 5 shown', dom)
     assert len(_visible_rows(dom)) == 5  # FAIL, ERROR and MUTED rows; PASS only counted
     # PASS: a high and a medium (5 + 2); FAIL: two high and a medium (10 + 2).
@@ -216,8 +220,3 @@ def test_in_a_headless_browser_counts_render_and_filters_work(tmp_path: Path) ->
     dom = _chromium("--dump-dom", url + "#framework=fsbp")
     assert re.search(r'<span id="shown">2</span> of 5 shown', dom)
     assert all('data-service="rds"' in r for r in _visible_rows(dom))
-
-    screenshot = tmp_path / "report.png"
-    _chromium(f"--screenshot={screenshot}", "--window-size=1200,1800", url)
-    assert screenshot.stat().st_size > 10_000
-    print(f"HTML report screenshot: {screenshot}")

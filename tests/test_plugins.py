@@ -21,11 +21,12 @@ import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from importlib.metadata import distribution
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 import pytest
 
+from scanner.cli import run
 from scanner.engine import registry
 from scanner.errors import PluginError
 from tests.faultproxy import moto_server
@@ -72,6 +73,44 @@ def driftscan(*args: str, path: Sequence[Path] = (), cwd: Path | None = None) ->
     return process
 
 
+EACH_COMMAND = """
+import contextlib, io, json, sys
+from scanner.cli import run
+ran = []
+for argv in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run(argv)
+    ran.append([code, out.getvalue(), err.getvalue()])
+json.dump(ran, sys.stdout)
+"""
+
+
+class Ran(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def driftscan_each(*commands: Sequence[str], path: Sequence[Path]) -> list[Ran]:
+    """``driftscan COMMAND`` for each of ``commands`` in turn, in one subprocess that finds
+    the distributions on ``path``: the first loads the registry as its own process would,
+    the others find it loaded (a process each would only repeat Python's start)."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in path)}
+    process = subprocess.run(
+        [sys.executable, "-c", EACH_COMMAND, json.dumps(commands)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert process.returncode == 0 and "Traceback" not in process.stderr, process.stderr
+    ran = [Ran(*each) for each in json.loads(process.stdout)]
+    assert all("Traceback" not in each.stderr for each in ran), ran
+    return ran
+
+
 def test_driftscan_registers_its_own_check_modules_as_entry_points() -> None:
     """A check module missing from pyproject.toml would never be imported: its controls
     would silently not run. The installed distribution must agree (else reinstall)."""
@@ -102,20 +141,27 @@ def test_an_install_without_driftscan_s_own_entry_points_refuses_to_run(
         registry._load_controls.__wrapped__()  # the cached load already ran in this process
 
 
-def test_checks_list_and_show_the_plugin_control(plugin_path: list[Path]) -> None:
-    assert PLUGIN_CHECK not in driftscan("checks", "list").stdout
-    listed = driftscan("checks", "list", path=plugin_path)
+def test_checks_list_and_show_the_plugin_control(
+    plugin_path: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["checks", "list"]) == 0  # this process has no plugin
+    assert PLUGIN_CHECK not in capsys.readouterr().out
+    listed, shown = driftscan_each(
+        ["checks", "list"], ["checks", "show", PLUGIN_CHECK], path=plugin_path
+    )
     assert listed.returncode == 0, listed.stderr
     assert any(
         line.split()[:3] == [PLUGIN_CHECK, "example", "low"] for line in listed.stdout.splitlines()
     )
-    shown = driftscan("checks", "show", PLUGIN_CHECK, path=plugin_path)
     assert shown.returncode == 0, shown.stderr
     assert "name_contains" in shown.stdout and PLUGIN_ACTION in shown.stdout
 
 
-def test_iam_policy_allows_the_plugin_collectors_actions(plugin_path: list[Path]) -> None:
-    assert PLUGIN_ACTION not in driftscan("iam-policy").stdout
+def test_iam_policy_allows_the_plugin_collectors_actions(
+    plugin_path: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["iam-policy"]) == 0  # this process has no plugin
+    assert PLUGIN_ACTION not in capsys.readouterr().out
     policy = driftscan("iam-policy", path=plugin_path)
     assert policy.returncode == 0, policy.stderr
     actions = {a for s in json.loads(policy.stdout)["Statement"] for a in s["Action"]}
@@ -125,19 +171,23 @@ def test_iam_policy_allows_the_plugin_collectors_actions(plugin_path: list[Path]
 def test_baseline_schema_and_init_hold_the_plugin_parameters(
     plugin_path: list[Path], tmp_path: Path
 ) -> None:
-    schema = json.loads(driftscan("baseline", "schema", path=plugin_path).stdout)
-    control = schema["properties"]["controls"]["properties"][PLUGIN_CHECK]
-    assert control["properties"]["name_contains"]["type"] == "string"
-    written = driftscan("baseline", "init", str(tmp_path / "b.yaml"), path=plugin_path)
-    assert written.returncode == 0, written.stderr
-    text = (tmp_path / "b.yaml").read_text()
-    assert f"  {PLUGIN_CHECK}:\n    enabled: true\n" in text
-    assert 'name_contains: "audit"' in text
     # The schema validates the plugin's parameter like any other.
     (tmp_path / "bad.yaml").write_text(
         f"version: 1\ncontrols:\n  {PLUGIN_CHECK}:\n    name_contains: 7\n"
     )
-    invalid = driftscan("baseline", "validate", str(tmp_path / "bad.yaml"), path=plugin_path)
+    schema_printed, written, invalid = driftscan_each(
+        ["baseline", "schema"],
+        ["baseline", "init", str(tmp_path / "b.yaml")],
+        ["baseline", "validate", str(tmp_path / "bad.yaml")],
+        path=plugin_path,
+    )
+    schema = json.loads(schema_printed.stdout)
+    control = schema["properties"]["controls"]["properties"][PLUGIN_CHECK]
+    assert control["properties"]["name_contains"]["type"] == "string"
+    assert written.returncode == 0, written.stderr
+    text = (tmp_path / "b.yaml").read_text()
+    assert f"  {PLUGIN_CHECK}:\n    enabled: true\n" in text
+    assert 'name_contains: "audit"' in text
     assert invalid.returncode == 2 and "name_contains" in invalid.stderr
 
 
@@ -182,13 +232,17 @@ def test_a_scan_reports_the_plugin_findings_in_every_format(
         (PLUGIN_CHECK, "/stage/trail", "FAIL"),
     }
     # Every format, from the recorded scan (export loads the registry as a scan does).
-    for output_format in ("table", "csv", "ocsf", "asff", "jsonl", "html"):
-        exported = driftscan("export", "--last", "--format", output_format, path=plugin_path)
-        assert exported.returncode == 0, (output_format, exported.stderr)
-        assert PLUGIN_CHECK in exported.stdout and "/stage/trail" in exported.stdout
-    rows = csv.DictReader(
-        io.StringIO(driftscan("export", "--last", "-f", "csv", path=plugin_path).stdout)
-    )
+    outputs = {
+        output_format: tmp_path / f"export.{output_format}"
+        for output_format in ("table", "csv", "ocsf", "asff", "jsonl", "html")
+    }
+    exports = [["export", "--last", "-f", fmt, "-o", str(out)] for fmt, out in outputs.items()]
+    exported = driftscan_each(*exports, path=plugin_path)
+    assert [each.returncode for each in exported] == [0] * len(exports), exported
+    for output_format, output in outputs.items():
+        text = output.read_text()
+        assert PLUGIN_CHECK in text and "/stage/trail" in text, output_format
+    rows = csv.DictReader(io.StringIO(outputs["csv"].read_text()))
     assert {(row["resource_id"], row["status"]) for row in rows} == {
         ("/prod/trail", "PASS"),
         ("/stage/trail", "FAIL"),
