@@ -135,7 +135,7 @@ def test_dask_shards_find_what_a_local_scan_finds(
 def test_an_unreachable_scheduler_is_one_line_and_exit_3(
     address: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(executors, "SCHEDULER_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(executors, "SCHEDULER_TIMEOUT_SECONDS", 0.2)
     code = run(
         ["scan", "--region", "us-east-1", "--no-history", "--checks", "kms.cmk_rotation_enabled"]
         + ["--executor", "dask", "--scheduler", address]

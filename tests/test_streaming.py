@@ -200,7 +200,7 @@ class TakesEverything:
 
     def items(self, _: Outgoing) -> Iterator[Item]:
         for n in range(self.count):
-            yield Item(scan_id="scan-1", finding_id=f"f-{n}", payload={"n": n, "text": "x" * 1000})
+            yield Item(scan_id="scan-1", finding_id=f"f-{n}", payload={"n": n, "text": "x" * 4000})
 
     def send(self, batch: Sequence[Item]) -> Sent:
         self.sent += len(batch)
@@ -208,8 +208,8 @@ class TakesEverything:
 
 
 def test_delivery_holds_a_batch_not_the_queue(tmp_path: Path) -> None:
-    """20,000 items of 1 KB go through the spool file; memory holds a batch, not 20 MB."""
-    transport = TakesEverything(20_000)
+    """5,000 items of 4 KB go through the spool file; memory holds a batch, not 20 MB."""
+    transport = TakesEverything(5_000)
     result = history_result("scan-1")
 
     tracemalloc.start()
@@ -219,6 +219,6 @@ def test_delivery_holds_a_batch_not_the_queue(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
 
-    assert transport.sent == report.delivered == 20_000 and report.pending == 0
+    assert transport.sent == report.delivered == 5_000 and report.pending == 0
     assert peak < 8_000_000
     assert not list((tmp_path / "spool").glob("*.jsonl"))  # all delivered: nothing owed
