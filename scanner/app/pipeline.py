@@ -227,7 +227,10 @@ def trend(history: HistoryLocation, result: ScanResult) -> list[html.TrendPoint]
         ids = [scan.scan_id for scan in scans]
         older = scans[ids.index(meta.scan_id) :] if meta.scan_id in ids else scans
         chosen = [scan for scan in older if scan.complete and scan.scope == scope]
-        return [html.trend_point(store.load(scan)) for scan in reversed(chosen[:TREND_SCANS])]
+        return [
+            html.trend_point(store.load(scan, resources=False))
+            for scan in reversed(chosen[:TREND_SCANS])
+        ]
 
 
 def emit(chunks: Iterable[str], output: Path | None) -> None:
