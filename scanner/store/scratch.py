@@ -30,6 +30,16 @@ REPORT_ORDER = f"{ORDER_COLUMNS}, rowid"
 sort keeps them (an index ends with the rowid, so this reads the index in order)."""
 
 
+def _scratch_database() -> sqlite3.Connection:
+    """A private temporary database. Scratch data: nothing to recover after a crash, so no
+    journal and no fsync. Read back in the thread that wrote it, but closed by whoever ends
+    the scan."""
+    db = sqlite3.connect("", check_same_thread=False)
+    db.execute("PRAGMA journal_mode = OFF")
+    db.execute("PRAGMA synchronous = OFF")
+    return db
+
+
 class ScratchError(DriftscanError):
     """The scratch file could not be written (no writable temporary folder, a full disk)."""
 
@@ -55,11 +65,7 @@ class ScratchFile:
         the history store and drift)."""
         self.keep_resources = keep_resources
         with _writing():
-            # Read back in this thread only, but closed by whoever ends the scan.
-            self._db = sqlite3.connect("", check_same_thread=False)
-            # Scratch data: nothing to recover after a crash, so no journal and no fsync.
-            self._db.execute("PRAGMA journal_mode = OFF")
-            self._db.execute("PRAGMA synchronous = OFF")
+            self._db = _scratch_database()
             self._db.execute(f"CREATE TABLE findings ({FINDING_COLUMNS})")
             self._db.execute(
                 "CREATE TABLE resources (account_id, region, collector, resource_id, config)"
@@ -167,8 +173,7 @@ def grouped(pairs: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, list[Any]]]
     group's values in the order they came: the values wait in a scratch table, so only one
     group is ever in memory (an S3 object's records, not every object's)."""
     with _writing():
-        db = sqlite3.connect("")
-        db.execute("PRAGMA journal_mode = OFF")
+        db = _scratch_database()
         db.execute("CREATE TABLE pairs (key TEXT, value TEXT)")
         db.executemany(
             "INSERT INTO pairs VALUES (?, ?)", ((k, json.dumps(v, default=str)) for k, v in pairs)
