@@ -21,9 +21,10 @@ from scanner.delivery import deliver, parse_destination
 from scanner.delivery.interface import Item, Outgoing, Sent
 from scanner.engine.runner import ShardFindings, finding_order
 from scanner.engine.session import AwsSession
-from scanner.model import ReadError, ResourceSnapshot, Status
+from scanner.model import CountedFindings, ReadError, ResourceSnapshot, Status
+from scanner.store.location import HistoryLocation
 from scanner.store.scratch import ScratchFile
-from tests.test_history import finding
+from tests.test_history import finding, record
 from tests.test_history import result as history_result
 
 ACCOUNTS = ("111111111111", "222222222222")
@@ -222,3 +223,22 @@ def test_delivery_holds_a_batch_not_the_queue(tmp_path: Path) -> None:
     assert transport.sent == report.delivered == 5_000 and report.pending == 0
     assert peak < 8_000_000
     assert not list((tmp_path / "spool").glob("*.jsonl"))  # all delivered: nothing owed
+
+
+def test_a_recorded_scan_streams_from_its_store(history: HistoryLocation) -> None:
+    """export, history show: the findings are read from the store as they are rendered
+    (with PostgreSQL, through a server-side cursor), and equal the loaded ones."""
+    findings = [finding(f"key-{n}", Status.FAIL if n % 3 else Status.PASS) for n in range(7)]
+    with history.open() as store:
+        recorded = record(store, history_result("scan-1", findings))
+        loaded = store.load(recorded)
+        streamed = store.load(recorded, resources=False, streamed=True)
+
+        assert isinstance(streamed.findings, CountedFindings)
+        assert list(streamed.findings) == list(loaded.findings) == findings
+        assert list(streamed.findings) == findings  # read again, the same
+        assert len(streamed.findings) == 7 and streamed.findings[2] == findings[2]
+        assert [streamed.count(status) for status in Status] == [
+            loaded.count(status) for status in Status
+        ]
+        assert streamed.resources == ()

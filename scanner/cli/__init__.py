@@ -768,9 +768,10 @@ def export(
         record = store.find_complete(scan_id) if scan_id else store.latest()
         if record is None:
             raise HistoryError(f"no complete scan in {location} to export")
-        result = store.load(record, resources=False)  # the formats show findings only
-    emit(render(result), output)
-    return send_findings(result, transports, EXIT_OK, location, only_changes=only_changes)
+        # Findings only, read from the store as they are written and sent.
+        result = store.load(record, resources=False, streamed=True)
+        emit(render(result), output)
+        return send_findings(result, transports, EXIT_OK, location, only_changes=only_changes)
 
 
 @app.command()
@@ -795,7 +796,7 @@ def report(
         record = store.find_complete(scan_id) if scan_id else store.latest()
         if record is None:
             raise HistoryError(f"no complete scan in {location} to report")
-        result = store.load(record, resources=False)  # the report shows findings only
+        result = store.load(record, resources=False)  # findings only
     emit(renderer_for(OutputFormat.HTML, trend=functools.partial(trend, location))(result), output)
 
 

@@ -112,8 +112,9 @@ def history_show(
         if not scan.complete:
             state = "failed" if scan.failure else "is incomplete"
             raise HistoryError(f"{_label(scan)} {state}: it holds no findings")
-        result = store.load(scan, resources=False)  # a report shows findings only
-    emit(renderer_for(output_format, width=terminal_width(sys.stdout))(result), None)
+        # Findings only, read from the store as they are shown.
+        result = store.load(scan, resources=False, streamed=True)
+        emit(renderer_for(output_format, width=terminal_width(sys.stdout))(result), None)
 
 
 @history_app.command("prune")

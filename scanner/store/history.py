@@ -29,12 +29,13 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from scanner import __version__
 from scanner.errors import EXIT_USAGE, DriftscanError
 from scanner.model import (
+    CountedFindings,
     Finding,
     ResourceSnapshot,
     ScanMetadata,
@@ -239,7 +240,9 @@ class Store(Protocol):
     def approved(self, scope: str) -> ScanRecord | None: ...
     def findings_of(self, scan: ScanRecord) -> Iterator[Finding]: ...
     def resources_of(self, scan: ScanRecord) -> Iterator[ResourceSnapshot]: ...
-    def load(self, scan: ScanRecord, *, resources: bool = True) -> ScanResult: ...
+    def load(
+        self, scan: ScanRecord, *, resources: bool = True, streamed: bool = False
+    ) -> ScanResult: ...
     def cached_lookup(self, key: Sequence[str]) -> Mapping[str, Any] | None: ...
     def cache_lookup(self, key: Sequence[str], answer: Mapping[str, Any]) -> None: ...
     def approve(self, scan: ScanRecord) -> None: ...
@@ -460,6 +463,15 @@ class SqlStore:
         )
         return map(finding_from_row, rows)
 
+    def count_findings(self, scan: ScanRecord, status: Status | None = None) -> int:
+        """How many findings a stored scan has (of ``status``, when given)."""
+        where, params = ("", ()) if status is None else (" AND status = ?", (status.value,))
+        (found,) = self._execute(
+            f"SELECT COUNT(*) FROM findings WHERE scan = ?{where}",
+            (self._seq(scan.scan_id), *params),
+        ).fetchone()
+        return int(found)
+
     def resources_of(self, scan: ScanRecord) -> Iterator[ResourceSnapshot]:
         """A stored scan's resource snapshots, read as they are iterated."""
         rows = self._rows(
@@ -478,11 +490,17 @@ class SqlStore:
             for account_id, region, collector, resource_id, config in rows
         )
 
-    def load(self, scan: ScanRecord, *, resources: bool = True) -> ScanResult:
+    def load(
+        self, scan: ScanRecord, *, resources: bool = True, streamed: bool = False
+    ) -> ScanResult:
         """A stored scan as the ScanResult it was (findings and, unless ``resources`` is
-        False, resource snapshots: the larger part of a scan, which only drift reads)."""
+        False, resource snapshots: the larger part of a scan, which only drift reads).
+        ``streamed``: findings read from the store each time they are iterated, as a scan's
+        report reads its scratch file (the store must stay open while they are used)."""
         seq = self._seq(scan.scan_id)
-        findings = tuple(self.findings_of(scan))
+        findings: Sequence[Finding] = (
+            StoredFindings(self, scan) if streamed else tuple(self.findings_of(scan))
+        )
         snapshots = tuple(self.resources_of(scan)) if resources else ()
         missing, left_over = self._execute(
             "SELECT missing_actions, attribution_left_over FROM scans WHERE seq = ?", (seq,)
@@ -586,6 +604,31 @@ class SqlStore:
             if n
         ]
         return "; ".join(problems) or "ok"
+
+
+class StoredFindings(CountedFindings):
+    """A recorded scan's findings, read from its store each time they are iterated."""
+
+    def __init__(self, store: SqlStore, scan: ScanRecord) -> None:
+        self._store = store
+        self._scan = scan
+        self._length = store.count_findings(scan)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[Finding]:
+        return self._store.findings_of(self._scan)
+
+    @overload
+    def __getitem__(self, index: int) -> Finding: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Finding]: ...
+    def __getitem__(self, index: int | slice) -> Finding | list[Finding]:
+        return list(self)[index]
+
+    def count_status(self, status: Status) -> int:
+        return self._store.count_findings(self._scan, status)
 
 
 class HistoryStore(SqlStore):
