@@ -19,6 +19,7 @@ from scanner.app import pipeline
 from scanner.cli import run
 from scanner.delivery import deliver, parse_destination
 from scanner.delivery.interface import Item, Outgoing, Sent
+from scanner.demo.base import DemoAccount
 from scanner.engine.runner import ShardFindings, finding_order
 from scanner.engine.session import AwsSession
 from scanner.model import CountedFindings, ReadError, ResourceSnapshot, Status
@@ -137,8 +138,11 @@ def test_each_shard_is_recorded_before_the_next_is_scanned(
     ]
 
 
-def test_a_cli_scan_keeps_no_log_of_its_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cli_scan_keeps_no_log_of_its_calls(
+    account: DemoAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Tests read AwsSession.requests; an organization's scan would grow it by every call."""
+    account.client("kms").create_key()
     sessions: list[AwsSession] = []
     real_execute = cli.execute
 
@@ -148,9 +152,9 @@ def test_a_cli_scan_keeps_no_log_of_its_calls(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(cli, "execute", execute)
 
-    code = run(["demo", "--checks", "kms.cmk_rotation_enabled", "--format", "json"])
+    code = run(["scan", "-r", "us-east-1", "--checks", "kms.cmk_rotation_enabled", "--no-history"])
 
-    assert code in (0, 1) and len(sessions) == 1
+    assert code == 1 and len(sessions) == 1  # the key's rotation is off: it was read
     assert sessions[0].requests.calls == []
     assert not sessions[0].options.record_requests
 
@@ -175,12 +179,12 @@ class FullDisk:
 
 
 def test_a_scratch_file_that_cannot_be_written_is_one_line_and_exit_3(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    account: DemoAccount, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     connect = sqlite3.connect
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: FullDisk(connect(*a, **k)))
 
-    code = run(["demo", "--checks", "kms.cmk_rotation_enabled"])
+    code = run(["scan", "-r", "us-east-1", "--checks", "kms.cmk_rotation_enabled", "--no-history"])
 
     err = capsys.readouterr().err
     assert code == 3
