@@ -128,6 +128,18 @@ class Finding:
     remediation: str
 
 
+def finding_order(finding: Finding) -> tuple[str, str, str, str, str]:
+    """The order of a result's findings (report order): service, control, region, account,
+    resource."""
+    return (
+        finding.service,
+        finding.check_id,
+        finding.region,
+        finding.account_id,
+        finding.resource_id,
+    )
+
+
 def finding_id(account_id: str, region: str, check_id: str, resource_key: str) -> str:
     """Stable id: only identity goes in, never a message, time or position."""
     raw = "|".join((account_id, region, check_id, resource_key))
@@ -178,7 +190,7 @@ class CountedFindings(Sequence[Finding], ABC):
 class ScanResult:
     metadata: ScanMetadata
     findings: Sequence[Finding]
-    """In report order (runner.finding_order); a tuple, or CountedFindings for a scan
+    """In report order (finding_order); a tuple, or CountedFindings for a scan
     recorded shard by shard."""
     resources: Sequence[ResourceSnapshot] = ()
     missing_actions: tuple[str, ...] = ()

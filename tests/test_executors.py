@@ -20,8 +20,10 @@ from scanner.app.executors import SHARDS
 from scanner.cli import run
 from scanner.demo.base import ACCOUNT_ID, DemoAccount, speed_up_moto_kms
 from scanner.demo.stack import BROKEN_ENV, COMPLIANT_ENV, baseline_for, build_reference_stack
+from scanner.engine.accounts import AccountsRequest
 from scanner.engine.runner import Progress
 from scanner.engine.session import AwsSession, SessionOptions
+from scanner.errors import SessionError
 from scanner.store.history import HistoryStore
 
 distributed = pytest.importorskip("distributed")
@@ -222,3 +224,20 @@ def test_dask_not_installed_names_the_extra(
     assert capsys.readouterr().err == (
         "driftscan: --executor dask needs the dask extra: pip install 'driftscan[dask]'\n"
     )
+
+
+def test_a_worker_without_credentials_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What a worker raises is the client's one line: it names the missing credentials."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    plan = build_plan(parse_baseline(baseline_for([COMPLIANT_ENV])), regions=["us-east-1"])
+    role = AccountsRequest(role_name="driftscan-audit", account_ids=(ACCOUNT_ID,))
+    [shard] = executors.shards_of(plan, AwsSession(SessionOptions()), role)  # assumes a role
+
+    with pytest.raises(SessionError, match="^no AWS credentials found"):
+        executors.scan_shard(shard)

@@ -19,10 +19,11 @@ from scanner.app import pipeline
 from scanner.cli import run
 from scanner.delivery import deliver, parse_destination
 from scanner.delivery.interface import Item, Outgoing, Sent
+from scanner.delivery.spool import Spool
 from scanner.demo.base import DemoAccount
-from scanner.engine.runner import ShardFindings, finding_order
+from scanner.engine.runner import ShardFindings
 from scanner.engine.session import AwsSession
-from scanner.model import CountedFindings, ReadError, ResourceSnapshot, Status
+from scanner.model import CountedFindings, ReadError, ResourceSnapshot, Status, finding_order
 from scanner.store.location import HistoryLocation
 from scanner.store.scratch import ScratchFile
 from tests.test_history import finding, record
@@ -246,3 +247,18 @@ def test_a_recorded_scan_streams_from_its_store(history: HistoryLocation) -> Non
             loaded.count(status) for status in Status
         ]
         assert streamed.resources == ()
+
+
+def test_a_spool_line_that_is_not_an_item_is_dropped_and_the_rest_is_sent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = Spool(tmp_path / "spool.jsonl")
+    spool.save([Item(scan_id="s", finding_id="f-1", payload={"a": 1})])
+    with spool.path.open("ab") as file:
+        file.write(b'{"scan_id": "s"}\n\xff\xfe not text\n{"truncated\n')
+    spool.save([*spool.items(), Item(scan_id="s", finding_id="f-2", payload={"b": 2})])
+
+    assert [item.finding_id for item in spool.items()] == ["f-1", "f-2"]
+    assert [r.getMessage().split(":")[-1] for r in caplog.records] == [
+        " not a spooled finding, dropped"
+    ] * 3

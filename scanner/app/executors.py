@@ -78,6 +78,7 @@ def scheduler_address(scheduler: str) -> str:
 def scan_shard(shard: Shard) -> list[ShardFindings]:
     """Runs on a Dask worker: build the session, assume the role if any, scan the regions."""
     session = AwsSession(shard.options)
+    session.require_credentials()  # the worker's own: without them, say so, not a crash
     plan = ScanPlan(
         checks=tuple(get_check(check_id) for check_id in shard.check_ids),
         params=shard.params,

@@ -67,7 +67,8 @@ class Spool:
         """The items owed, read as they are iterated; a line that is not a spooled item is
         reported and dropped."""
         try:
-            spooled = open(self.path, encoding="utf-8")  # noqa: SIM115 (closed below)
+            # A line that is not UTF-8 is not a spooled item: dropped below, like any other.
+            spooled = open(self.path, encoding="utf-8", errors="replace")  # noqa: SIM115
         except FileNotFoundError:
             return
         except OSError as exc:

@@ -36,6 +36,7 @@ from scanner.model import (
     Severity,
     Status,
     finding_id,
+    finding_order,
 )
 from scanner.textsafe import clip
 
@@ -243,17 +244,6 @@ def scan_metadata(
         regions=plan.regions,
         baseline_digest=plan.baseline_digest,
         checks=tuple(spec.id for spec in plan.checks),
-    )
-
-
-def finding_order(finding: Finding) -> tuple[str, str, str, str, str]:
-    """The order of a result's findings: service, control, region, account, resource."""
-    return (
-        finding.service,
-        finding.check_id,
-        finding.region,
-        finding.account_id,
-        finding.resource_id,
     )
 
 

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from scanner.model import Finding, ResourceSnapshot, ScanMetadata, ScanResult, Status
+from scanner.model import (
+    Finding,
+    ResourceSnapshot,
+    ScanMetadata,
+    ScanResult,
+    Status,
+    finding_order,
+)
 
 
 class Change(StrEnum):
@@ -174,9 +181,10 @@ def compare_findings(before: Iterable[Finding], after: Iterable[Finding]) -> Fin
         if finding_id not in seen:
             gone = "unverified" if (f.check_id, f.account_id, f.region) in erred else "resolved"
             buckets[gone].append(FindingChange(finding=f, before=Status.FAIL, after=None))
+    # Report order, the order of a scan's own lines (--quiet without a store lists them so).
     return FindingsDiff(
         **{
-            name: tuple(sorted(changes, key=lambda change: change.finding.finding_id))
+            name: tuple(sorted(changes, key=lambda change: finding_order(change.finding)))
             for name, changes in buckets.items()
         }
     )

@@ -24,9 +24,9 @@ from scanner.store.history import FINDING_COLUMNS, finding_from_row, finding_row
 T = TypeVar("T")
 
 ORDER_COLUMNS = "service, check_id, region, account_id, resource_id"
-"""runner.finding_order. SQLite compares text as UTF-8 bytes: code point order, Python's."""
+"""model.finding_order. SQLite compares text as UTF-8 bytes: code point order, Python's."""
 REPORT_ORDER = f"{ORDER_COLUMNS}, rowid"
-"""Findings equal in runner.finding_order keep the order they were judged in, as a stable
+"""Findings equal in model.finding_order keep the order they were judged in, as a stable
 sort keeps them (an index ends with the rowid, so this reads the index in order)."""
 
 
